@@ -1,0 +1,120 @@
+#pragma once
+// The validated, immutable result of loading the YAML file. Every field here is filled from
+// one row of the key table (key_table.cc), which also holds its default, range and doc.
+// Nothing outside config/ parses YAML; everything downstream takes these structs, usually as
+// std::shared_ptr<const Config>.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice::config {
+
+using Duration = std::chrono::milliseconds;
+using StringMap = std::map<std::string, std::string>;
+
+struct KafkaConfig {
+  std::string brokers;
+  std::string group_id;
+  std::string client_id;
+  StringMap properties;           // passed verbatim to consumer and producer
+  StringMap consumer_properties;  // consumer only; wins over `properties`
+  StringMap producer_properties;  // producer only; wins over `properties`
+  Duration commit_interval{1000};
+};
+
+struct InboundConfig {
+  std::vector<std::string> topics;
+};
+
+struct FilterConfig {
+  std::string blocked_senders_file;  // empty: no blocked senders
+  std::vector<std::string> spam_keywords;
+  std::string rejected_topic;  // empty: filtered messages are only counted
+};
+
+enum class DedupBackend { Memory, Sqlite };
+
+struct DedupConfig {
+  DedupBackend backend = DedupBackend::Sqlite;
+  Duration window{24 * 3600 * 1000};
+  std::string sqlite_path;
+  int64_t memory_max_entries = 1'000'000;
+};
+
+struct PipelineConfig {
+  int64_t max_message_bytes = 1'048'576;
+  int64_t max_json_depth = 64;
+  std::string schemas_dir;
+  int64_t batch_size = 1000;
+  int64_t max_in_flight_records = 20'000;
+  int64_t max_in_flight_bytes = 64 * 1024 * 1024;
+  FilterConfig filter;
+  DedupConfig dedup;
+};
+
+struct RouteMatch {
+  std::optional<std::string> channel;       // absent: any channel
+  std::optional<std::string> message_type;  // absent: any message type
+};
+
+struct RouteConfig {
+  RouteMatch match;
+  std::string topic;
+  StringMap errors;  // error name → "bad_data" | "transient": overrides of the error table
+  int line = 0;  // where the route starts in the file, for messages that name it
+};
+
+struct RetryConfig {
+  std::vector<Duration> tiers;  // tier i holds messages that failed i+1 times
+  std::string topic_prefix;
+
+  // "<prefix>.<delay>": seconds when whole ("retry.10s", "retry.900s"), else milliseconds.
+  std::string tier_topic(size_t tier) const {
+    int64_t ms = tiers[tier].count();
+    return topic_prefix + "." + (ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms");
+  }
+};
+
+struct CircuitBreakerConfig {
+  int64_t failure_threshold = 5;
+  Duration open_timeout{60'000};
+  int64_t half_open_max_calls = 1;
+  int64_t success_threshold = 3;
+  int64_t failure_rate_threshold = 0;  // percent; 0: off
+  int64_t sliding_window_size = 100;
+  int64_t minimum_calls = 20;
+};
+
+struct DlqConfig {
+  std::string topic;
+};
+
+struct ShutdownConfig {
+  Duration drain_timeout{25'000};
+};
+
+enum class LogFormat { Json, Text };
+
+struct LoggingConfig {
+  std::string level = "info";
+  LogFormat format = LogFormat::Json;
+};
+
+struct Config {
+  std::string source_path;  // the file this was loaded from ("" for embedded defaults)
+  KafkaConfig kafka;
+  InboundConfig inbound;
+  PipelineConfig pipeline;
+  std::vector<RouteConfig> routes;
+  RetryConfig retry;
+  CircuitBreakerConfig circuit_breaker;
+  DlqConfig dlq;
+  ShutdownConfig shutdown;
+  LoggingConfig logging;
+};
+
+}  // namespace sluice::config

@@ -1,0 +1,446 @@
+#include "config/key_table.h"
+
+#include <chrono>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "common/assert.h"
+
+namespace sluice::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int64_t ms(Duration duration) { return duration.count(); }
+
+template <typename T>
+T take(Value&& value) {
+  SLUICE_ASSERT(std::holds_alternative<T>(value), "key table binding does not match the type of its row");
+  return std::get<T>(std::move(value));
+}
+
+// Binds the field that `access(config, item)` returns a reference to. `access` is generic so
+// the same lambda serves the store (Config&) and the read (const Config&).
+template <typename Access>
+Binding bind_at(Access access) {
+  using Field = std::remove_cvref_t<decltype(access(std::declval<Config&>(), size_t{0}))>;
+  Binding binding;
+  if constexpr (std::is_same_v<Field, std::optional<std::string>>) {
+    binding.store = [access](Config& config, size_t item, Value&& value) {
+      access(config, item) = take<std::string>(std::move(value));
+    };
+    binding.read = [access](const Config& config, size_t item) -> Value {
+      const std::optional<std::string>& field = access(config, item);
+      return field ? Value(*field) : Value();
+    };
+  } else {
+    binding.store = [access](Config& config, size_t item, Value&& value) {
+      access(config, item) = take<Field>(std::move(value));
+    };
+    binding.read = [access](const Config& config, size_t item) -> Value { return Value(access(config, item)); };
+  }
+  return binding;
+}
+
+// A field outside any list: `access(config)`.
+template <typename Access>
+Binding field(Access access) {
+  return bind_at([access](auto& config, size_t) -> auto& { return access(config); });
+}
+
+// A field of one route: `access(config.routes[item])`.
+template <typename Access>
+Binding route_field(Access access) {
+  return bind_at([access](auto& config, size_t item) -> auto& {
+    SLUICE_ASSERT(item < config.routes.size(), "route index past the routes read so far");
+    return access(config.routes[item]);
+  });
+}
+
+template <typename E>
+using EnumSpelling = std::pair<std::string_view, E>;
+
+template <typename E, size_t N>
+std::vector<std::string> spellings(const EnumSpelling<E> (&names)[N]) {
+  std::vector<std::string> out;
+  for (const auto& [spelling, value] : names) out.emplace_back(spelling);
+  return out;
+}
+
+// An enum class field stored from, and read back as, its spelling in `names`.
+template <typename E, size_t N, typename Access>
+Binding enum_field(const EnumSpelling<E> (&names)[N], Access access) {
+  Binding binding;
+  binding.store = [&names, access](Config& config, size_t, Value&& value) {
+    std::string spelling = take<std::string>(std::move(value));
+    for (const auto& [name, enum_value] : names) {
+      if (name == spelling) {
+        access(config) = enum_value;
+        return;
+      }
+    }
+    SLUICE_ASSERT(false, "enum spelling passed the loader's check but has no value");
+  };
+  binding.read = [&names, access](const Config& config, size_t) -> Value {
+    for (const auto& [name, enum_value] : names) {
+      if (access(config) == enum_value) return Value(std::string(name));
+    }
+    SLUICE_ASSERT(false, "enum value without a spelling in the key table");
+    return Value();
+  };
+  return binding;
+}
+
+Binding routes_list() {
+  Binding binding;
+  binding.append_item = [](Config& config, int line) {
+    config.routes.emplace_back();
+    config.routes.back().line = line;
+    return config.routes.size() - 1;
+  };
+  binding.item_count = [](const Config& config) { return config.routes.size(); };
+  return binding;
+}
+
+// New backends go here and in DedupBackend, in any order.
+constexpr EnumSpelling<DedupBackend> kDedupBackends[] = {
+    {"memory", DedupBackend::Memory},
+    {"sqlite", DedupBackend::Sqlite},
+};
+
+constexpr EnumSpelling<LogFormat> kLogFormats[] = {
+    {"json", LogFormat::Json},
+    {"text", LogFormat::Text},
+};
+
+KeyTable build_table() {
+  KeyTable rows;
+  auto add = [&rows](KeyRow row) { rows.push_back(std::move(row)); };
+
+  add({.path = "kafka", .type = KeyType::Object, .doc = "Connection to the Kafka cluster."});
+  add({.path = "kafka.brokers",
+       .type = KeyType::String,
+       .default_text = "${KAFKA_BROKERS:-127.0.0.1:9092}",
+       .flags = {.non_empty = true},
+       .doc = "Bootstrap brokers as comma-separated host:port pairs.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.brokers; })});
+  add({.path = "kafka.group_id",
+       .type = KeyType::String,
+       .default_text = "sluice",
+       .flags = {.non_empty = true},
+       .doc = "Consumer group; every instance sharing the inbound topics uses the same one.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.group_id; })});
+  add({.path = "kafka.client_id",
+       .type = KeyType::String,
+       .default_text = "sluice",
+       .flags = {.non_empty = true},
+       .doc = "Client id both clients send, shown in broker logs and quotas.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.client_id; })});
+  add({.path = "kafka.properties",
+       .type = KeyType::StringMap,
+       .default_text = "{}",
+       .flags = {.secret_entries = true},
+       .doc = "librdkafka properties for both clients, passed verbatim (security.protocol, sasl.*, ...).",
+       .bind = field([](auto& c) -> auto& { return c.kafka.properties; })});
+  add({.path = "kafka.consumer_properties",
+       .type = KeyType::StringMap,
+       .default_text = "{}",
+       .flags = {.secret_entries = true},
+       .doc = "librdkafka properties for the consumer only; they win over kafka.properties.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.consumer_properties; })});
+  add({.path = "kafka.producer_properties",
+       .type = KeyType::StringMap,
+       .default_text = "{}",
+       .flags = {.secret_entries = true},
+       .doc = "librdkafka properties for the producer only; they win over kafka.properties.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.producer_properties; })});
+  add({.path = "kafka.commit_interval",
+       .type = KeyType::Duration,
+       .default_text = "1s",
+       .min = ms(10ms),
+       .max = ms(1h),
+       .doc = "How often the offsets of finished messages are committed.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.commit_interval; })});
+
+  add({.path = "inbound", .type = KeyType::Object, .doc = "Where messages come from."});
+  add({.path = "inbound.topics",
+       .type = KeyType::StringList,
+       .default_text = "[inbound.email, inbound.whatsapp]",
+       .flags = {.non_empty = true, .topic_name = true},
+       .doc = "Topics to consume.",
+       .bind = field([](auto& c) -> auto& { return c.inbound.topics; })});
+
+  add({.path = "pipeline", .type = KeyType::Object, .doc = "The checks every message passes before it is routed."});
+  add({.path = "pipeline.max_message_bytes",
+       .type = KeyType::Int,
+       .default_text = "1048576",
+       .min = 1,
+       .max = 1'073'741'824,
+       .doc = "Larger record values go to the DLQ without being parsed.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.max_message_bytes; })});
+  add({.path = "pipeline.max_json_depth",
+       .type = KeyType::Int,
+       .default_text = "64",
+       .min = 1,
+       .max = 1000,
+       .doc = "Deeper JSON nesting goes to the DLQ.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.max_json_depth; })});
+  add({.path = "pipeline.schemas_dir",
+       .type = KeyType::String,
+       .default_text = "config/schemas",
+       .flags = {.non_empty = true},
+       .doc = "Directory of the JSON Schemas messages are checked against.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.schemas_dir; })});
+  add({.path = "pipeline.batch_size",
+       .type = KeyType::Int,
+       .default_text = "1000",
+       .min = 1,
+       .max = 100'000,
+       .doc = "Records taken from the consumer per processing round.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.batch_size; })});
+  add({.path = "pipeline.max_in_flight_records",
+       .type = KeyType::Int,
+       .default_text = "20000",
+       .min = 1,
+       .max = 10'000'000,
+       .doc = "Consumption pauses while this many records are taken but not finished.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.max_in_flight_records; })});
+  add({.path = "pipeline.max_in_flight_bytes",
+       .type = KeyType::Int,
+       .default_text = "67108864",
+       .min = 1024,
+       .max = 68'719'476'736,
+       .doc = "Consumption pauses while this many value bytes are taken but not finished.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.max_in_flight_bytes; })});
+
+  add({.path = "pipeline.filter",
+       .type = KeyType::Object,
+       .doc = "Deliberate rejections: counted, and copied to rejected_topic when one is set."});
+  add({.path = "pipeline.filter.blocked_senders_file",
+       .type = KeyType::String,
+       .default_text = "config/blocked_senders.txt",
+       .doc = "File of blocked senders, one per line; \"\" for none.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.filter.blocked_senders_file; })});
+  add({.path = "pipeline.filter.spam_keywords",
+       .type = KeyType::StringList,
+       .default_text = "[free money, click here, urgent action required, congratulations you won, act now]",
+       .doc = "Phrases that mark a message as spam.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.filter.spam_keywords; })});
+  add({.path = "pipeline.filter.rejected_topic",
+       .type = KeyType::String,
+       .default_text = "\"\"",
+       .flags = {.topic_name = true},
+       .doc = "Topic that receives rejected messages; \"\" to only count them.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.filter.rejected_topic; })});
+
+  add({.path = "pipeline.dedup",
+       .type = KeyType::Object,
+       .doc = "Drops messages whose content was already forwarded within the window."});
+  add({.path = "pipeline.dedup.backend",
+       .type = KeyType::Enum,
+       .default_text = "sqlite",
+       .allowed = spellings(kDedupBackends),
+       .doc = "Where fingerprints are kept: memory (lost on restart) or sqlite (a local file).",
+       .bind = enum_field(kDedupBackends, [](auto& c) -> auto& { return c.pipeline.dedup.backend; })});
+  add({.path = "pipeline.dedup.window",
+       .type = KeyType::Duration,
+       .default_text = "24h",
+       .min = ms(1s),
+       .max = ms(24h * 365),
+       .doc = "How long a forwarded message counts as seen.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.dedup.window; })});
+  add({.path = "pipeline.dedup.sqlite_path",
+       .type = KeyType::String,
+       .default_text = "${STATE_DIRECTORY:-/var/lib/sluice}/dedup.db",
+       .flags = {.non_empty = true},
+       .doc = "Database file of the sqlite backend.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.dedup.sqlite_path; })});
+  add({.path = "pipeline.dedup.memory_max_entries",
+       .type = KeyType::Int,
+       .default_text = "1000000",
+       .min = 1,
+       .max = 100'000'000,
+       .doc = "Most fingerprints the memory backend holds.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.dedup.memory_max_entries; })});
+
+  add({.path = "routes",
+       .type = KeyType::ObjectList,
+       .default_text = "[{match: {channel: email}, topic: clean.email}, {match: {channel: whatsapp}, topic: clean.whatsapp}]",
+       .flags = {.non_empty = true},
+       .doc = "Where clean messages go; the first route whose match fits wins.",
+       .bind = routes_list()});
+  add({.path = "routes[].match",
+       .type = KeyType::Object,
+       .flags = {.required = true},
+       .doc = "What the route takes: channel, message_type, or both (then both must fit)."});
+  add({.path = "routes[].match.channel",
+       .type = KeyType::String,
+       .flags = {.non_empty = true},
+       .doc = "The message's channel equals this; leave it out to take any channel.",
+       .bind = route_field([](auto& r) -> auto& { return r.match.channel; })});
+  add({.path = "routes[].match.message_type",
+       .type = KeyType::String,
+       .flags = {.non_empty = true},
+       .doc = "The message's message_type equals this; leave it out to take any type.",
+       .bind = route_field([](auto& r) -> auto& { return r.match.message_type; })});
+  add({.path = "routes[].topic",
+       .type = KeyType::String,
+       .flags = {.required = true, .non_empty = true, .topic_name = true},
+       .doc = "Topic the matching messages are forwarded to.",
+       .bind = route_field([](auto& r) -> auto& { return r.topic; })});
+
+  add({.path = "routes[].errors",
+       .type = KeyType::StringMap,
+       .doc = "Overrides of the error table for this route: librdkafka error name (e.g. "
+              "TOPIC_AUTHORIZATION_FAILED) to bad_data (DLQ at once) or transient (retry tiers).",
+       .bind = route_field([](auto& r) -> auto& { return r.errors; })});
+
+  add({.path = "retry",
+       .type = KeyType::Object,
+       .doc = "Retry tiers: delayed topics that transiently failed messages wait in before another attempt."});
+  add({.path = "retry.tiers",
+       .type = KeyType::DurationList,
+       .default_text = "[10s, 30s, 60s, 300s, 900s]",
+       .min = ms(100ms),
+       .max = ms(24h * 7),
+       .doc = "Delay of each tier, in order; a message that failed n times waits in tier n. [] sends "
+              "transient failures straight to the DLQ.",
+       .bind = field([](auto& c) -> auto& { return c.retry.tiers; })});
+  add({.path = "retry.topic_prefix",
+       .type = KeyType::String,
+       .default_text = "retry",
+       .flags = {.non_empty = true, .topic_name = true},
+       .doc = "Tier topics are named <topic_prefix>.<delay>, e.g. retry.10s; sluice consumes them too.",
+       .bind = field([](auto& c) -> auto& { return c.retry.topic_prefix; })});
+
+  add({.path = "circuit_breaker",
+       .type = KeyType::Object,
+       .doc = "One breaker per destination; while it is open the partitions feeding it are paused."});
+  add({.path = "circuit_breaker.failure_threshold",
+       .type = KeyType::Int,
+       .default_text = "5",
+       .min = 1,
+       .max = 1'000'000,
+       .doc = "Consecutive failed deliveries that open the breaker.",
+       .bind = field([](auto& c) -> auto& { return c.circuit_breaker.failure_threshold; })});
+  add({.path = "circuit_breaker.open_timeout",
+       .type = KeyType::Duration,
+       .default_text = "60s",
+       .min = ms(100ms),
+       .max = ms(24h),
+       .doc = "How long an open breaker lets nothing through before probing.",
+       .bind = field([](auto& c) -> auto& { return c.circuit_breaker.open_timeout; })});
+  add({.path = "circuit_breaker.half_open_max_calls",
+       .type = KeyType::Int,
+       .default_text = "1",
+       .min = 1,
+       .max = 10'000,
+       .doc = "Probe deliveries in flight at once while half-open.",
+       .bind = field([](auto& c) -> auto& { return c.circuit_breaker.half_open_max_calls; })});
+  add({.path = "circuit_breaker.success_threshold",
+       .type = KeyType::Int,
+       .default_text = "3",
+       .min = 1,
+       .max = 10'000,
+       .doc = "Successful probes that close the breaker.",
+       .bind = field([](auto& c) -> auto& { return c.circuit_breaker.success_threshold; })});
+  add({.path = "circuit_breaker.failure_rate_threshold",
+       .type = KeyType::Int,
+       .default_text = "0",
+       .min = 0,
+       .max = 100,
+       .doc = "Also open at this failure percentage over the sliding window; 0 turns the rate rule off.",
+       .bind = field([](auto& c) -> auto& { return c.circuit_breaker.failure_rate_threshold; })});
+  add({.path = "circuit_breaker.sliding_window_size",
+       .type = KeyType::Int,
+       .default_text = "100",
+       .min = 1,
+       .max = 100'000,
+       .doc = "Deliveries the failure rate is measured over.",
+       .bind = field([](auto& c) -> auto& { return c.circuit_breaker.sliding_window_size; })});
+  add({.path = "circuit_breaker.minimum_calls",
+       .type = KeyType::Int,
+       .default_text = "20",
+       .min = 1,
+       .max = 100'000,
+       .doc = "Deliveries needed in the window before the failure rate can open the breaker.",
+       .bind = field([](auto& c) -> auto& { return c.circuit_breaker.minimum_calls; })});
+
+  add({.path = "dlq", .type = KeyType::Object, .doc = "Dead-letter queue for records that fail a check."});
+  add({.path = "dlq.topic",
+       .type = KeyType::String,
+       .default_text = "dlq",
+       .flags = {.non_empty = true, .topic_name = true},
+       .doc = "Topic that receives bad records, each with the reason it was rejected.",
+       .bind = field([](auto& c) -> auto& { return c.dlq.topic; })});
+
+  add({.path = "shutdown", .type = KeyType::Object, .doc = "Behaviour on SIGTERM."});
+  add({.path = "shutdown.drain_timeout",
+       .type = KeyType::Duration,
+       .default_text = "25s",
+       .min = 0,
+       .max = ms(10min),
+       .doc = "How long in-flight messages may take to finish; keep it below the supervisor's stop timeout.",
+       .bind = field([](auto& c) -> auto& { return c.shutdown.drain_timeout; })});
+
+  add({.path = "logging", .type = KeyType::Object, .doc = "Log lines on stderr."});
+  add({.path = "logging.level",
+       .type = KeyType::Enum,
+       .default_text = "info",
+       .allowed = {"debug", "info", "warn", "error"},
+       .doc = "Lowest level written.",
+       .bind = field([](auto& c) -> auto& { return c.logging.level; })});
+  add({.path = "logging.format",
+       .type = KeyType::Enum,
+       .default_text = "json",
+       .allowed = spellings(kLogFormats),
+       .doc = "json: one JSON object per line; text: ts level msg key=value.",
+       .bind = enum_field(kLogFormats, [](auto& c) -> auto& { return c.logging.format; })});
+  return rows;
+}
+
+}  // namespace
+
+std::string_view KeyRow::name() const {
+  size_t dot = path.rfind('.');
+  return dot == std::string_view::npos ? path : path.substr(dot + 1);
+}
+
+std::string_view KeyRow::parent() const {
+  size_t dot = path.rfind('.');
+  return dot == std::string_view::npos ? std::string_view() : path.substr(0, dot);
+}
+
+const KeyTable& key_table() {
+  static const KeyTable table = build_table();
+  return table;
+}
+
+std::string_view type_name(KeyType type) {
+  switch (type) {
+    case KeyType::String:
+      return "string";
+    case KeyType::Int:
+      return "integer";
+    case KeyType::Bool:
+      return "bool";
+    case KeyType::Duration:
+      return "duration";
+    case KeyType::Enum:
+      return "enum";
+    case KeyType::StringList:
+      return "list of strings";
+    case KeyType::DurationList:
+      return "list of durations";
+    case KeyType::StringMap:
+      return "map of strings";
+    case KeyType::ObjectList:
+      return "list of objects";
+    case KeyType::Object:
+      return "object";
+  }
+  return "?";
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,27 @@
+#pragma once
+// Checks that span several keys, run by the loader after every key has its value (its own,
+// or the default). Each problem names the concrete key it is about (routes[2].topic,
+// kafka.properties.group.id); the loader turns that into a file position.
+//
+// Checks of a single value (type, range, enum, non-empty, topic name) are driven by the key
+// table and happen while loading; they are not repeated here.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+
+namespace sluice::config {
+
+struct Problem {
+  std::string path;
+  std::string message;
+};
+
+std::vector<Problem> validate(const Config& config);
+
+// Kafka's rule for topic names: 1..249 of [A-Za-z0-9._-], and neither "." nor "..".
+bool is_valid_topic_name(std::string_view name);
+
+}  // namespace sluice::config

@@ -1,0 +1,27 @@
+#include "dedup/dedup_store.h"
+
+#include <memory>
+#include <utility>
+
+#include "common/assert.h"
+#include "common/text.h"
+#include "config/config.h"
+#include "dedup/memory_dedup_store.h"
+#include "dedup/sqlite_dedup_store.h"
+
+namespace sluice::dedup {
+
+int64_t system_now_ms() { return text::now_epoch_ms(); }
+
+DedupStorePtr make_dedup_store(const config::DedupConfig& config, NowFn now) {
+  switch (config.backend) {
+    case config::DedupBackend::Memory:
+      return std::make_unique<MemoryDedupStore>(config.window, config.memory_max_entries, std::move(now));
+    case config::DedupBackend::Sqlite:
+      return std::make_unique<SqliteDedupStore>(config.sqlite_path, config.window, std::move(now));
+  }
+  SLUICE_ASSERT(false, "every DedupBackend has a case above");
+  return nullptr;
+}
+
+}  // namespace sluice::dedup

@@ -1,0 +1,71 @@
+#pragma once
+// Where fingerprints of already-handled messages are remembered for `window`.
+//
+// The protocol keeps at-least-once intact (a fingerprint is final only once its message's
+// outcome is final):
+//   reserve(batch)  → per fingerprint: Reserved (new: go ahead), Duplicate (a message with
+//                     this content reached a final outcome within the window), Busy (another
+//                     owner holds an unexpired reservation: ask again later), or Unavailable
+//                     (the backend cannot answer now).
+//   confirm(batch)  → the messages were forwarded (or otherwise finished): remember them until
+//                     now + window.
+//   release(batch)  → processing failed: forget the reservation, so the message is processed
+//                     normally when it comes back (from a retry tier or a redelivery).
+//   flush()         → make confirmed entries durable; called before offsets are committed.
+//
+// Every call takes a whole batch so a networked backend pays one round trip per batch.
+// Expired entries never count as duplicates, whether or not housekeeping has removed them.
+//
+// Threading: a store is used from the engine thread only.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "fingerprint/fingerprint.h"
+
+namespace sluice::config {
+struct DedupConfig;
+}  // namespace sluice::config
+
+namespace sluice::dedup {
+
+using fingerprint::Fingerprint;
+
+enum class ReserveStatus { Reserved, Duplicate, Busy, Unavailable };
+
+// Milliseconds since the epoch. Injected so tests can move time without sleeping.
+using NowFn = std::function<int64_t()>;
+int64_t system_now_ms();
+
+class DedupStore {
+ public:
+  virtual ~DedupStore() = default;
+
+  // "memory", "sqlite", "redis": the metric label.
+  virtual std::string_view backend_name() const = 0;
+
+  // `out` is resized to fingerprints.size(); out[i] answers fingerprints[i].
+  virtual void reserve(std::span<const Fingerprint> fingerprints, std::vector<ReserveStatus>& out) = 0;
+  virtual void confirm(std::span<const Fingerprint> fingerprints) = 0;
+  virtual void release(std::span<const Fingerprint> fingerprints) = 0;
+
+  // False when confirmed entries could not be made durable; offsets must then not be
+  // committed (the entries stay queued and are flushed again next time).
+  virtual bool flush() = 0;
+
+  // Housekeeping (removing expired entries), called from a timer on the engine thread.
+  virtual void expire() {}
+};
+
+using DedupStorePtr = std::unique_ptr<DedupStore>;
+
+// The store `config.backend` names. Throws std::runtime_error when it cannot be opened (a
+// startup failure, e.g. an unwritable sqlite_path).
+DedupStorePtr make_dedup_store(const config::DedupConfig& config, NowFn now = system_now_ms);
+
+}  // namespace sluice::dedup

@@ -1,0 +1,74 @@
+#include "dedup/memory_dedup_store.h"
+
+#include <utility>
+
+#include "common/assert.h"
+
+namespace sluice::dedup {
+
+MemoryDedupStore::MemoryDedupStore(std::chrono::milliseconds window, int64_t max_entries, NowFn now)
+    : window_ms_(window.count()), max_entries_(static_cast<size_t>(max_entries)), now_(std::move(now)) {
+  SLUICE_ASSERT(window.count() > 0, "the config key table rejects a non-positive dedup window");
+  SLUICE_ASSERT(max_entries > 0, "the config key table rejects a non-positive memory_max_entries");
+}
+
+void MemoryDedupStore::reserve(std::span<const Fingerprint> fingerprints, std::vector<ReserveStatus>& out) {
+  out.resize(fingerprints.size());
+  const int64_t now = now_();
+  for (size_t i = 0; i < fingerprints.size(); ++i) {
+    const Fingerprint& fingerprint = fingerprints[i];
+    const auto entry = expires_at_.find(fingerprint);
+    if (entry != expires_at_.end() && entry->second > now) {
+      out[i] = ReserveStatus::Duplicate;
+    } else if (reserved_.insert(fingerprint).second) {
+      out[i] = ReserveStatus::Reserved;
+    } else {
+      // Held by an earlier message, possibly earlier in this very batch.
+      out[i] = ReserveStatus::Busy;
+    }
+  }
+}
+
+void MemoryDedupStore::confirm(std::span<const Fingerprint> fingerprints) {
+  const int64_t now = now_();
+  const int64_t expires_at = now + window_ms_;
+  for (const Fingerprint& fingerprint : fingerprints) {
+    reserved_.erase(fingerprint);
+    const auto entry = expires_at_.find(fingerprint);
+    if (entry != expires_at_.end()) {
+      // Its record keeps its place; drop_front() moves it back when it reaches the front.
+      entry->second = expires_at;
+      continue;
+    }
+    while (expires_at_.size() >= max_entries_) {
+      const bool live = order_.front().expires_at > now;
+      if (drop_front() && live) ++evictions_;
+    }
+    expires_at_.emplace(fingerprint, expires_at);
+    order_.push_back({fingerprint, expires_at});
+  }
+}
+
+void MemoryDedupStore::release(std::span<const Fingerprint> fingerprints) {
+  for (const Fingerprint& fingerprint : fingerprints) reserved_.erase(fingerprint);
+}
+
+void MemoryDedupStore::expire() {
+  const int64_t now = now_();
+  while (!order_.empty() && order_.front().expires_at <= now) drop_front();
+}
+
+bool MemoryDedupStore::drop_front() {
+  const Record record = order_.front();
+  order_.pop_front();
+  const auto entry = expires_at_.find(record.fingerprint);
+  SLUICE_ASSERT(entry != expires_at_.end(), "every record in order_ has its entry");
+  if (entry->second != record.expires_at) {
+    order_.push_back({record.fingerprint, entry->second});
+    return false;
+  }
+  expires_at_.erase(entry);
+  return true;
+}
+
+}  // namespace sluice::dedup

@@ -1,0 +1,77 @@
+#include "engine/dead_letter_envelope.h"
+
+#include <openssl/evp.h>
+
+#include "common/text.h"
+
+namespace sluice::engine {
+namespace {
+
+void append_string_field(std::string& out, std::string_view name, std::string_view value) {
+  out += '"';
+  out += name;
+  out += "\":\"";
+  text::append_json_escaped(out, value);
+  out += "\",";
+}
+
+void append_raw_field(std::string& out, std::string_view name, std::string_view raw_json) {
+  out += '"';
+  out += name;
+  out += "\":";
+  out += raw_json;
+  out += ',';
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
+  return text::to_hex(digest, size);
+}
+
+}  // namespace
+
+std::string build_dead_letter_envelope(const DeadLetterInfo& info) {
+  std::string out;
+  out.reserve(info.value.size() + 512);
+  out += '{';
+  if (info.value_is_null) {
+    append_raw_field(out, "original_message", "null");
+    append_raw_field(out, "original_message_null", "true");
+  } else if (info.value.size() > info.embed_limit) {
+    append_string_field(out, "original_message_base64", text::base64_encode(info.value.substr(0, info.embed_limit)));
+    append_raw_field(out, "original_truncated", "true");
+    append_raw_field(out, "original_size", std::to_string(info.value.size()));
+    append_string_field(out, "original_sha256", sha256_hex(info.value));
+  } else if (text::is_valid_utf8(info.value)) {
+    append_string_field(out, "original_message", info.value);
+  } else {
+    append_string_field(out, "original_message_base64", text::base64_encode(info.value));
+  }
+
+  std::string_view key(static_cast<const char*>(info.key), info.key_size);
+  if (info.key == nullptr) {
+    append_raw_field(out, "original_key", "null");
+  } else if (text::is_valid_utf8(key)) {
+    append_string_field(out, "original_key", key);
+  } else {
+    append_string_field(out, "original_key_base64", text::base64_encode(key));
+  }
+
+  append_string_field(out, "error", info.error);
+  append_string_field(out, "error_stage", info.error_stage);
+  append_string_field(out, "error_detail", info.error_detail);
+  append_string_field(out, "original_topic", info.topic);
+  append_raw_field(out, "original_partition", std::to_string(info.partition));
+  append_raw_field(out, "original_offset", std::to_string(info.offset));
+  if (info.timestamp_ms >= 0) append_raw_field(out, "original_timestamp", std::to_string(info.timestamp_ms));
+  append_string_field(out, "failed_at", text::format_rfc3339_utc(info.failed_at));
+  append_raw_field(out, "retry_count", std::to_string(info.retry_count));
+  out += "\"max_retries_exceeded\":";
+  out += info.max_retries_exceeded ? "true" : "false";
+  out += '}';
+  return out;
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,235 @@
+#pragma once
+// The engine moves records from the inbound topics to their final outcome, at least once:
+//
+//   consume (batch) → CPU stages → route → fingerprint → dedup reserve (batch)
+//     → breaker permit → forward (sink) → acknowledged → dedup confirm → offset completes
+//   bad data at any step → DLQ record (acknowledged) → offset completes
+//   filtered → counted (or produced to rejected_topic, acknowledged) → offset completes
+//   transient delivery failure → next retry tier (acknowledged) → offset completes;
+//     after the last tier → DLQ with max_retries_exceeded
+//   sink breaker not closed → the record waits and its partition is paused (no retry or DLQ
+//     record is written because a destination is down)
+//
+// Retry tiers are consumed like inbound topics; a tier record that is not due yet is held and
+// its partition paused until then, so other partitions keep flowing and polls continue.
+//
+// Offsets are committed per partition only up to the first record without a final outcome.
+//
+// Threading: run() is the engine thread; everything here runs on it, including librdkafka's
+// rebalance, commit and delivery callbacks (served from its polls). librdkafka's own threads
+// only wake the engine through a pipe. request_stop() is the one entry point safe from any
+// thread or signal handler.
+//
+// Stop: request_stop() → pause every partition, finish in-flight records until
+// shutdown.drain_timeout, flush the producer, flush dedup, commit, close the consumer (leave
+// the group). Records still unfinished at the deadline are not committed: they are
+// redelivered after the restart.
+
+#include <atomic>
+#include <deque>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+#include "dedup/dedup_store.h"
+#include "engine/circuit_breaker.h"
+#include "engine/error_classes.h"
+#include "engine/in_flight_record.h"
+#include "engine/outcome.h"
+#include "engine/router.h"
+#include "engine/sink.h"
+#include "fingerprint/fingerprint.h"
+#include "kafka/client.h"
+#include "kafka/producer.h"
+#include "metrics/metrics.h"
+#include "stages/stage.h"
+#include "stages/stage_chain.h"
+
+namespace sluice::engine {
+
+class Engine {
+ public:
+  struct Parts {
+    std::shared_ptr<const config::Config> config;
+    std::unique_ptr<stages::StageChain> stage_chain;
+    dedup::DedupStorePtr dedup;
+    metrics::Metrics* metrics = nullptr;  // outlives the engine
+  };
+
+  // Builds the clients and sinks; every problem is appended to `errors` (nullptr returned).
+  static std::unique_ptr<Engine> create(Parts parts, std::vector<std::string>& errors);
+  ~Engine();
+
+  // Consumes until stopped. Returns the process exit code (0 after a clean drain).
+  int run();
+
+  // Safe from any thread and from signal handlers.
+  void request_stop();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  // A timer re-drives one record (backoff, recheck), releases a partition's held retry
+  // records, or wakes a sink whose breaker may let probes through.
+  struct Timer {
+    Clock::time_point due;
+    uint64_t sequence;  // keeps equal due times in FIFO order
+    InFlightRecord* record = nullptr;
+    std::shared_ptr<PartitionState> partition;
+    int sink = -1;
+    bool operator>(const Timer& other) const {
+      return due != other.due ? due > other.due : sequence > other.sequence;
+    }
+  };
+
+  // A destination: its sink, its breaker, and the records waiting for the breaker.
+  struct SinkSlot {
+    std::unique_ptr<Sink> sink;
+    std::unique_ptr<CircuitBreaker> breaker;
+    std::deque<InFlightRecord*> waiting;
+    bool wake_scheduled = false;
+    prometheus::Gauge* state_gauge = nullptr;
+    prometheus::Gauge* waiting_gauge = nullptr;
+  };
+
+  explicit Engine(Parts parts);
+  bool start(std::vector<std::string>& errors);
+
+  // Event loop.
+  void wait_for_events(std::chrono::milliseconds timeout);
+  void iterate();
+  void begin_stopping();
+  void finish_stopping();
+  std::chrono::milliseconds time_to_next_deadline() const;
+
+  // Consumption and the CPU stages.
+  void consume_available();
+  void handle_message(kafka::MessagePtr message);
+  void process(InFlightRecord* record);
+  void hold(InFlightRecord* record);
+  void release_held(const std::shared_ptr<PartitionState>& partition);
+  std::shared_ptr<PartitionState> find_partition(std::string_view topic, int32_t partition);
+
+  // Dedup.
+  void enqueue_dedup(InFlightRecord* record);
+  void run_dedup();
+  void flush_dedup_updates();
+  void resolve_waiters_as_duplicates(InFlightRecord* owner);
+  void hand_over_reservation(InFlightRecord* owner);
+
+  // Producing.
+  void start_forward(InFlightRecord* record);
+  void start_dead_letter(InFlightRecord* record);
+  void start_reject(InFlightRecord* record);
+  void on_delivery(void* opaque, rd_kafka_resp_err_t error);
+  void on_forward_delivered(InFlightRecord* record);
+  void on_forward_failed(InFlightRecord* record, ErrorClass error_class, const std::string& error);
+  ErrorClass classify_for_route(int route, rd_kafka_resp_err_t error) const;
+  void start_retry(InFlightRecord* record);
+  void wait_on_breaker(InFlightRecord* record);
+  void pump_breaker(int sink);
+  void on_breaker_transition(int sink, BreakerState from, BreakerState to);
+  void dead_letter(InFlightRecord* record, std::string_view stage, std::string_view reason, std::string detail);
+  void mark_producing(InFlightRecord* record);
+  rd_kafka_resp_err_t produce_for(InFlightRecord* record, kafka::OutboundRecord& out, const char* destination);
+  void count_produce_error(const char* destination, rd_kafka_resp_err_t error);
+  void try_again_later(InFlightRecord* record, rd_kafka_resp_err_t error);
+
+  // Final outcomes.
+  void complete(InFlightRecord* record, Outcome outcome, std::string_view reason);
+  void abandon(InFlightRecord* record);
+
+  // Timers and backoff.
+  void schedule(InFlightRecord* record, std::chrono::milliseconds delay);
+  void push_timer(Timer timer);
+  void fire_due_timers();
+  static std::chrono::milliseconds backoff(int attempts);
+
+  // Pausing.
+  void set_pause(PartitionState& partition, uint32_t reason, bool paused);
+  void set_pause_all(uint32_t reason, bool paused);
+  void apply_pauses(const std::vector<PartitionState*>& partitions);
+  void update_backpressure();
+
+  // Offsets and the group.
+  void commit(bool synchronous);
+  void commit_partitions(const std::vector<std::shared_ptr<PartitionState>>& partitions);
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* partitions,
+                           void* opaque);
+  static void on_offset_commit(rd_kafka_t* rk, rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* offsets,
+                               void* opaque);
+  void on_assign(const rd_kafka_topic_partition_list_t& partitions);
+  void on_revoke(const rd_kafka_topic_partition_list_t& partitions);
+  void on_client_error(std::string_view client, rd_kafka_resp_err_t error, const std::string& reason, bool fatal);
+
+  void update_gauges();
+  prometheus::Counter& outcome_counter(Outcome outcome, std::string_view reason);
+
+  // Immutable after start.
+  std::shared_ptr<const config::Config> config_;
+  metrics::Metrics& metrics_;
+  Router router_;
+  int64_t producer_max_message_bytes_ = 1'000'000;
+  std::vector<int> route_sink_;  // route index → sinks_ index (routes to one topic share a sink)
+  std::vector<std::map<rd_kafka_resp_err_t, ErrorClass>> route_errors_;  // per-route overrides
+  std::map<std::string, size_t, std::less<>> tier_of_topic_;            // retry tier topic → tier
+  std::vector<std::string> tier_topics_;
+  std::vector<prometheus::Counter*> tier_send_counters_;
+
+  // Declaration order is destruction order in reverse: the clients go first (no callback
+  // can run after that), then the sinks, the pool and every record in it.
+  RecordPool pool_;
+  std::unique_ptr<stages::StageChain> stage_chain_;
+  dedup::DedupStorePtr dedup_;
+  stages::MessageContext message_context_;
+  fingerprint::Fingerprinter fingerprinter_;
+
+  std::map<std::pair<std::string, int32_t>, std::shared_ptr<PartitionState>, std::less<>> partitions_;
+  std::unordered_map<fingerprint::Fingerprint, InFlightRecord*, fingerprint::FingerprintHash> fingerprint_owners_;
+  std::vector<InFlightRecord*> dedup_queue_;
+  std::vector<fingerprint::Fingerprint> confirms_;
+  std::vector<fingerprint::Fingerprint> releases_;
+  std::vector<dedup::ReserveStatus> reserve_statuses_;
+  std::vector<fingerprint::Fingerprint> reserve_keys_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  uint64_t timer_sequence_ = 0;
+  std::vector<rd_kafka_message_t*> batch_;
+  int64_t in_flight_bytes_ = 0;
+  bool backpressured_ = false;
+  bool dedup_down_ = false;
+  bool consumer_may_have_more_ = true;
+  std::map<std::pair<int, std::string>, prometheus::Counter*, std::less<>> outcome_counters_;
+  std::map<std::string, prometheus::Counter*, std::less<>> consumed_counters_;
+  struct DedupCounters {
+    prometheus::Counter* hit = nullptr;
+    prometheus::Counter* miss = nullptr;
+    prometheus::Counter* busy = nullptr;
+    prometheus::Counter* error = nullptr;
+  } dedup_counters_;
+  prometheus::Gauge* last_progress_gauge_ = nullptr;
+
+  // Lifecycle.
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> fatal_error_{false};
+  bool stopping_ = false;
+  Clock::time_point drain_deadline_;
+  Clock::time_point next_commit_;
+  Clock::time_point next_expire_;
+  int wake_read_fd_ = -1;
+  int wake_write_fd_ = -1;
+  std::map<rd_kafka_resp_err_t, Clock::time_point> last_error_log_;
+
+  std::vector<SinkSlot> sinks_;
+
+  kafka::ClientContext consumer_context_;  // outlives consumer_
+  kafka::HandlePtr consumer_;
+  kafka::QueuePtr consumer_queue_;
+  std::unique_ptr<kafka::Producer> producer_;
+};
+
+}  // namespace sluice::engine

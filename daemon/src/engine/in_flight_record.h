@@ -1,0 +1,117 @@
+#pragma once
+// One consumed record between consumption and its final outcome, plus the pool that owns all
+// of them. A record's address is handed to librdkafka as the produce opaque and used in the
+// engine's queues; it stays valid until the engine releases it back to the pool.
+//
+// Threading: engine thread only.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/circuit_breaker.h"
+#include "engine/partition_state.h"
+#include "fingerprint/fingerprint.h"
+#include "kafka/handles.h"
+
+namespace sluice::engine {
+
+enum class Step {
+  Held,              // from a retry tier, not yet due: held (its partition paused) until due
+  Dedup,             // waiting for a dedup answer (batched)
+  WaitingOnPeer,  // a record with the same fingerprint is in flight; wait for its outcome
+  Forwarding,        // handed to the route's sink
+  WaitingOnBreaker,  // the sink's breaker is not closed: waiting (its partition paused)
+  Retrying,          // the record for the next retry tier is being produced
+  DeadLettering,     // the DLQ record is being produced
+  Rejecting,         // the rejected_topic record is being produced
+};
+
+struct InFlightRecord {
+  kafka::MessagePtr message;  // owns value, key and headers as consumed (zero copy)
+  std::shared_ptr<PartitionState> partition;
+  int64_t offset = 0;
+  int64_t bytes = 0;  // key + value, for the in-flight byte budget
+  Step step = Step::Dedup;
+  bool awaiting_delivery = false;  // a produce for this record has not been acknowledged yet
+  bool holds_reservation = false;  // it owns the dedup reservation of `fingerprint`
+
+  fingerprint::Fingerprint fingerprint;
+  int route = -1;
+  CircuitBreaker::Permit permit;  // of the current delivery attempt
+
+  // Retry state, read from the sluice-retry-* headers of a record that came from a tier.
+  int retry_count = 0;       // failed deliveries so far (the tier it came from + 1)
+  int64_t retry_due_ms = 0;  // epoch ms before which it must not be processed
+  std::string last_error;    // the failure that sent it to a tier or the DLQ
+  std::optional<std::chrono::milliseconds> retry_after;  // the sink asked to wait this long
+
+  // Why it is being dead-lettered or rejected.
+  std::string_view stage;
+  std::string_view reason;
+  std::string detail;
+  bool truncated_envelope = false;  // the DLQ record was too large once; embed a prefix
+
+  int attempts = 0;  // failed produce attempts of the current step (for backoff)
+
+  // Records with the same fingerprint that arrived while this one was in flight, in arrival
+  // order: they become duplicates if this one is forwarded, or take over otherwise.
+  std::vector<InFlightRecord*> waiters;
+
+  std::string_view value() const {
+    return message->payload ? std::string_view(static_cast<const char*>(message->payload), message->len)
+                            : std::string_view();
+  }
+  bool value_is_null() const { return message->payload == nullptr; }
+  std::string_view key() const {
+    return message->key ? std::string_view(static_cast<const char*>(message->key), message->key_len)
+                        : std::string_view();
+  }
+};
+
+class RecordPool {
+ public:
+  InFlightRecord* acquire() {
+    ++live_;
+    if (!free_.empty()) {
+      InFlightRecord* record = free_.back();
+      free_.pop_back();
+      return record;
+    }
+    return &storage_.emplace_back();
+  }
+  void release(InFlightRecord* record) {
+    --live_;
+    record->message.reset();
+    record->partition.reset();
+    record->step = Step::Dedup;
+    record->awaiting_delivery = false;
+    record->holds_reservation = false;
+    record->route = -1;
+    record->stage = {};
+    record->reason = {};
+    record->detail.clear();
+    record->truncated_envelope = false;
+    record->attempts = 0;
+    record->permit = {};
+    record->retry_count = 0;
+    record->retry_due_ms = 0;
+    record->last_error.clear();
+    record->retry_after.reset();
+    record->waiters.clear();
+    free_.push_back(record);
+  }
+  int64_t live() const { return live_; }
+
+ private:
+  std::deque<InFlightRecord> storage_;  // deque: growing never moves existing records
+  std::vector<InFlightRecord*> free_;
+  int64_t live_ = 0;
+};
+
+}  // namespace sluice::engine

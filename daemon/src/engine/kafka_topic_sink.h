@@ -1,0 +1,30 @@
+#pragma once
+// Forwards records to one Kafka topic through the instance's producer: the original value,
+// key and headers, plus sluice-fingerprint and sluice-source (topic/partition/offset).
+// The delivery report (opaque = the record) reaches the engine through the producer.
+
+#include <string>
+
+#include "engine/sink.h"
+#include "kafka/producer.h"
+
+namespace sluice::engine {
+
+class KafkaTopicSink final : public Sink {
+ public:
+  KafkaTopicSink(kafka::Producer& producer, std::string topic)
+      : producer_(producer), topic_(std::move(topic)), name_("topic:" + topic_) {}
+
+  // Sink
+  const std::string& name() const override { return name_; }
+  SendResult send(InFlightRecord& record) override;
+
+  const std::string& topic() const { return topic_; }
+
+ private:
+  kafka::Producer& producer_;
+  const std::string topic_;
+  const std::string name_;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,44 @@
+#pragma once
+// What the engine knows about one assigned input partition. Created on assignment, marked
+// revoked (and dropped from the engine's map) on revocation; records still in flight keep
+// their shared_ptr, see that it is revoked, and then touch neither offsets nor pauses.
+//
+// Threading: engine thread only.
+
+#include <cstdint>
+#include <deque>
+#include <string>
+
+#include "kafka/offset_tracker.h"
+
+namespace sluice::engine {
+
+struct InFlightRecord;
+
+// Why a partition is paused; it is resumed only when no reason is left.
+enum PauseReason : uint32_t {
+  kPauseBackpressure = 1u << 0,  // the in-flight record or byte budget is used up
+  kPauseStopping = 1u << 1,      // draining for shutdown
+  kPauseDedupDown = 1u << 2,     // the dedup store cannot answer
+  kPauseRetryWait = 1u << 3,     // a retry-tier record at its head is not due yet
+  kPauseOutage = 1u << 4,        // records of it wait for a sink whose breaker is not closed
+};
+
+struct PartitionState {
+  PartitionState(std::string topic_name, int32_t partition_id) : topic(std::move(topic_name)), partition(partition_id) {}
+
+  const std::string topic;
+  const int32_t partition;
+  kafka::OffsetTracker offsets;
+  bool revoked = false;
+  uint32_t pause_reasons = 0;
+  bool paused_in_client = false;  // what the consumer was last told
+  int64_t in_flight = 0;          // records of this partition not yet at a final outcome
+  int64_t awaiting_delivery = 0;  // of those, how many wait for a produce acknowledgement
+  int64_t waiting_on_breaker = 0;  // of those, how many wait for a breaker to let them through
+  // Records of a retry tier held until due, in offset order (owned by the engine's pool).
+  std::deque<InFlightRecord*> held;
+  bool release_scheduled = false;  // a timer will release the head of `held`
+};
+
+}  // namespace sluice::engine

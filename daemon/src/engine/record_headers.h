@@ -1,0 +1,36 @@
+#pragma once
+// Builds the headers of records sluice produces from a consumed record: the original headers
+// (always kept), minus any stale copies of the sluice-* headers being set, plus those.
+
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "kafka/handles.h"
+
+namespace sluice::engine {
+
+namespace header {
+inline constexpr const char* kFingerprint = "sluice-fingerprint";
+inline constexpr const char* kSource = "sluice-source";
+inline constexpr const char* kError = "sluice-error";
+inline constexpr const char* kErrorStage = "sluice-error-stage";
+inline constexpr const char* kFilterReason = "sluice-filter-reason";
+inline constexpr const char* kRetryCount = "sluice-retry-count";
+inline constexpr const char* kRetryDue = "sluice-retry-due";
+inline constexpr const char* kOriginalTopic = "sluice-original-topic";
+inline constexpr const char* kOriginalPartition = "sluice-original-partition";
+inline constexpr const char* kOriginalOffset = "sluice-original-offset";
+inline constexpr const char* kReplayCount = "sluice-replay-count";
+}  // namespace header
+
+// A copy of `message`'s headers (empty when it has none) with every header named in `set`
+// replaced by the given value.
+kafka::HeadersPtr derive_headers(const rd_kafka_message_t& message,
+                                 std::initializer_list<std::pair<const char*, std::string_view>> set,
+                                 std::initializer_list<const char*> remove = {});
+
+// The value of the last header named `name`, if the record has one.
+std::optional<std::string_view> last_header(const rd_kafka_message_t& message, const char* name);
+
+}  // namespace sluice::engine

@@ -1,0 +1,37 @@
+#include "kafka/offset_tracker.h"
+
+#include <algorithm>
+
+#include "common/assert.h"
+
+namespace sluice::kafka {
+
+void OffsetTracker::track(int64_t offset) {
+  SLUICE_ASSERT(window_.empty() || offset > window_.back().offset, "offsets must be tracked in increasing order");
+  SLUICE_ASSERT(!next_position_ || offset >= *next_position_, "offset below the completed prefix");
+  window_.push_back({offset, false});
+}
+
+bool OffsetTracker::complete(int64_t offset) {
+  auto it = std::lower_bound(window_.begin(), window_.end(), offset,
+                             [](const Entry& entry, int64_t value) { return entry.offset < value; });
+  if (it == window_.end() || it->offset != offset || it->done) return false;
+  it->done = true;
+  while (!window_.empty() && window_.front().done) {
+    next_position_ = window_.front().offset + 1;
+    window_.pop_front();
+  }
+  return true;
+}
+
+std::optional<int64_t> OffsetTracker::committable() const {
+  if (!next_position_ || (committed_ && *committed_ >= *next_position_)) return std::nullopt;
+  return next_position_;
+}
+
+std::optional<int64_t> OffsetTracker::oldest_pending() const {
+  if (window_.empty()) return std::nullopt;
+  return window_.front().offset;
+}
+
+}  // namespace sluice::kafka

@@ -1,0 +1,47 @@
+#pragma once
+// Per-partition commit watermark with out-of-order completion (FLAWS #1).
+//
+// Offsets are tracked in the order they are consumed (strictly increasing) and completed in
+// any order once their record reaches a terminal outcome (forwarded and acknowledged,
+// filtered, duplicate, retry-tier or DLQ record acknowledged). The committable position is one
+// past the longest completed prefix: a completed record after a gap never moves it.
+//
+// Threading: engine thread only.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+
+namespace sluice::kafka {
+
+class OffsetTracker {
+ public:
+  // `offset` must be greater than every offset tracked before.
+  void track(int64_t offset);
+  // Marks a tracked, not yet completed offset as done. Returns false when the offset is not
+  // tracked here (a broken invariant for the caller to assert on).
+  bool complete(int64_t offset);
+
+  // The next offset to commit (one past the completed prefix), or nullopt when nothing has
+  // completed since the last mark_committed().
+  std::optional<int64_t> committable() const;
+  void mark_committed(int64_t offset) { committed_ = offset; }
+  // A commit failed: offer the position again next time.
+  void forget_committed() { committed_.reset(); }
+  std::optional<int64_t> committed() const { return committed_; }
+
+  size_t pending() const { return window_.size(); }
+  // Offset of the oldest record not yet complete, or nullopt.
+  std::optional<int64_t> oldest_pending() const;
+
+ private:
+  struct Entry {
+    int64_t offset;
+    bool done;
+  };
+  std::deque<Entry> window_;             // tracked and not yet in the completed prefix
+  std::optional<int64_t> next_position_;  // one past the completed prefix
+  std::optional<int64_t> committed_;
+};
+
+}  // namespace sluice::kafka

@@ -1,0 +1,62 @@
+#pragma once
+// The one producer of a sluice instance: downstream records, retry-tier records, rejected
+// records and DLQ records all go through it (so a later transactional mode can put them in
+// one transaction). Asynchronous: produce() only enqueues; the outcome arrives as a delivery
+// report, dispatched to the DeliveryHandler from poll() on the engine thread.
+//
+// Stop: flush(deadline) waits for outstanding deliveries; destruction without flush drops
+// what librdkafka still holds (their input offsets were never committed, so nothing is lost).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kafka/client.h"
+
+namespace sluice::kafka {
+
+// One produced record's final delivery status. `opaque` is what was passed to produce().
+using DeliveryHandler = std::function<void(void* opaque, rd_kafka_resp_err_t error, const rd_kafka_message_t& message)>;
+
+struct OutboundRecord {
+  std::string_view topic;
+  const void* key = nullptr;  // nullptr: the record has no key (distinct from an empty key)
+  size_t key_size = 0;
+  std::string_view value;
+  bool null_value = false;             // produce a tombstone instead of `value`
+  HeadersPtr headers;                  // taken over by librdkafka on success
+  void* opaque = nullptr;
+};
+
+class Producer {
+ public:
+  static std::unique_ptr<Producer> create(const Properties& properties, DeliveryHandler on_delivery,
+                                          ClientErrorHandler on_error, std::vector<std::string>& errors);
+  ~Producer();
+
+  // Enqueues a copy of the record. On error nothing was enqueued (e.g. _QUEUE_FULL,
+  // MSG_SIZE_TOO_LARGE) and `record.headers` is still owned by the caller.
+  rd_kafka_resp_err_t produce(OutboundRecord& record);
+
+  // Serves delivery reports and client errors.
+  void poll(std::chrono::milliseconds timeout);
+  // Waits until everything enqueued is delivered or failed, or the deadline passes. Returns
+  // the number of records still outstanding.
+  int flush(std::chrono::milliseconds timeout);
+  int outstanding() const;
+
+  rd_kafka_t* handle() const { return handle_.get(); }
+
+ private:
+  Producer() = default;
+  static void on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
+
+  DeliveryHandler on_delivery_;
+  ClientContext context_;  // must outlive handle_ (declared before it)
+  HandlePtr handle_;
+};
+
+}  // namespace sluice::kafka

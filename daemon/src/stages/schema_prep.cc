@@ -1,0 +1,221 @@
+#include "stages/schema_prep.h"
+
+#include <set>
+#include <string_view>
+#include <utility>
+
+#include "stages/std_regex.h"
+
+namespace sluice::stages {
+
+namespace {
+
+using NodeId = FormatPlan::NodeId;
+constexpr NodeId kNone = FormatPlan::kNone;
+
+std::string_view view_of(const json::Value& value) { return {value.GetString(), value.GetStringLength()}; }
+
+// RFC 6901 escaping of one reference token.
+void append_token(std::string& pointer, std::string_view token) {
+  pointer += '/';
+  for (char c : token) {
+    if (c == '~') {
+      pointer += "~0";
+    } else if (c == '/') {
+      pointer += "~1";
+    } else {
+      pointer += c;
+    }
+  }
+}
+
+// Restores a JSON pointer to its previous length when a walk step returns.
+class PointerScope {
+ public:
+  PointerScope(std::string& pointer, std::string_view token) : pointer_(pointer), size_(pointer.size()) {
+    append_token(pointer_, token);
+  }
+  PointerScope(std::string& pointer, std::string_view token, size_t index) : PointerScope(pointer, token) {
+    append_token(pointer_, std::to_string(index));
+  }
+  ~PointerScope() { pointer_.resize(size_); }
+  PointerScope(const PointerScope&) = delete;
+  PointerScope& operator=(const PointerScope&) = delete;
+
+ private:
+  std::string& pointer_;
+  size_t size_;
+};
+
+// Keywords whose object value is one subschema that applies conditionally or to something
+// other than the value itself; formats inside cannot be asserted by a plain walk.
+constexpr std::string_view kUnfollowedSchemaKeywords[] = {"not",      "if",       "then",         "else",
+                                                          "contains", "additionalItems", "propertyNames"};
+// Keywords whose array value is a list of subschemas that need not all hold.
+constexpr std::string_view kUnfollowedSchemaLists[] = {"anyOf", "oneOf"};
+// Keywords whose object value maps names to subschemas reached only by reference or condition.
+constexpr std::string_view kUnfollowedSchemaMaps[] = {"definitions", "$defs", "dependencies"};
+
+class Preparer {
+ public:
+  PreparedSchema run(json::Value& schema) {
+    std::string pointer;
+    NodeId root = visit(schema, pointer, true);
+    result_.formats = FormatPlan(std::move(nodes_), root);
+    return std::move(result_);
+  }
+
+ private:
+  // Walks one subschema. `followed`: whether a format here applies unconditionally to a value
+  // the plan can reach. Returns the plan node, or kNone when nothing below is asserted.
+  NodeId visit(json::Value& schema, std::string& pointer, bool followed) {
+    if (!schema.IsObject()) return kNone;  // boolean schemas; anything else is valijson's to judge
+    FormatPlan::Node node;
+
+    take_formats(schema, pointer, followed, node);
+
+    auto pattern = schema.FindMember("pattern");
+    if (pattern != schema.MemberEnd() && pattern->value.IsString()) {
+      PointerScope scope(pointer, "pattern");
+      check_regex(pointer, view_of(pattern->value));
+    }
+
+    bool has_pattern_properties = false;
+    auto pattern_properties = schema.FindMember("patternProperties");
+    if (pattern_properties != schema.MemberEnd() && pattern_properties->value.IsObject()) {
+      has_pattern_properties = true;
+      PointerScope scope(pointer, "patternProperties");
+      result_.warnings.push_back(pointer +
+                                 ": patternProperties regexes are compiled again for every message by this "
+                                 "validator; prefer properties on busy topics");
+      for (auto& member : pattern_properties->value.GetObject()) {
+        PointerScope member_scope(pointer, view_of(member.name));
+        check_regex(pointer, view_of(member.name));
+        visit(member.value, pointer, false);
+      }
+    }
+
+    auto properties = schema.FindMember("properties");
+    if (properties != schema.MemberEnd() && properties->value.IsObject()) {
+      PointerScope scope(pointer, "properties");
+      for (auto& member : properties->value.GetObject()) {
+        PointerScope member_scope(pointer, view_of(member.name));
+        NodeId child = visit(member.value, pointer, followed);
+        node.properties.emplace_back(std::string(view_of(member.name)), child);
+      }
+    }
+
+    auto additional = schema.FindMember("additionalProperties");
+    if (additional != schema.MemberEnd()) {
+      PointerScope scope(pointer, "additionalProperties");
+      // With patternProperties present, which members additionalProperties covers depends on
+      // regexes the plan does not evaluate.
+      node.other_properties = visit(additional->value, pointer, followed && !has_pattern_properties);
+    }
+
+    auto items = schema.FindMember("items");
+    if (items != schema.MemberEnd()) {
+      if (items->value.IsArray()) {
+        bool any = false;
+        for (rapidjson::SizeType i = 0; i < items->value.Size(); ++i) {
+          PointerScope scope(pointer, "items", i);
+          NodeId child = visit(items->value[i], pointer, followed);
+          node.tuple_items.push_back(child);
+          any = any || child != kNone;
+        }
+        if (!any) node.tuple_items.clear();
+      } else {
+        PointerScope scope(pointer, "items");
+        node.items = visit(items->value, pointer, followed);
+      }
+    }
+
+    auto all_of = schema.FindMember("allOf");
+    if (all_of != schema.MemberEnd() && all_of->value.IsArray()) {
+      for (rapidjson::SizeType i = 0; i < all_of->value.Size(); ++i) {
+        PointerScope scope(pointer, "allOf", i);
+        NodeId branch = visit(all_of->value[i], pointer, followed);
+        if (branch != kNone) node.all_of.push_back(branch);
+      }
+    }
+
+    visit_unfollowed(schema, pointer);
+
+    // A property without checks only matters while additionalProperties has some.
+    if (node.other_properties == kNone) {
+      std::erase_if(node.properties, [](const auto& property) { return property.second == kNone; });
+    }
+    bool has_checks = !node.formats.empty() || !node.all_of.empty() || !node.properties.empty() ||
+                      node.other_properties != kNone || node.items != kNone || !node.tuple_items.empty();
+    if (!has_checks) return kNone;
+    nodes_.push_back(std::move(node));
+    return static_cast<NodeId>(nodes_.size() - 1);
+  }
+
+  void visit_unfollowed(json::Value& schema, std::string& pointer) {
+    for (std::string_view keyword : kUnfollowedSchemaKeywords) {
+      auto found = schema.FindMember(json::Value(rapidjson::StringRef(keyword.data(), keyword.size())));
+      if (found == schema.MemberEnd()) continue;
+      PointerScope scope(pointer, keyword);
+      visit(found->value, pointer, false);
+    }
+    for (std::string_view keyword : kUnfollowedSchemaLists) {
+      auto found = schema.FindMember(json::Value(rapidjson::StringRef(keyword.data(), keyword.size())));
+      if (found == schema.MemberEnd() || !found->value.IsArray()) continue;
+      for (rapidjson::SizeType i = 0; i < found->value.Size(); ++i) {
+        PointerScope scope(pointer, keyword, i);
+        visit(found->value[i], pointer, false);
+      }
+    }
+    for (std::string_view keyword : kUnfollowedSchemaMaps) {
+      auto found = schema.FindMember(json::Value(rapidjson::StringRef(keyword.data(), keyword.size())));
+      if (found == schema.MemberEnd() || !found->value.IsObject()) continue;
+      PointerScope scope(pointer, keyword);
+      for (auto& member : found->value.GetObject()) {
+        PointerScope member_scope(pointer, view_of(member.name));
+        visit(member.value, pointer, false);  // dependencies may also hold arrays of names: skipped
+      }
+    }
+  }
+
+  // Removes every `format` member of this schema object (a repeated key too).
+  void take_formats(json::Value& schema, std::string& pointer, bool followed, FormatPlan::Node& node) {
+    for (auto found = schema.FindMember("format"); found != schema.MemberEnd(); found = schema.FindMember("format")) {
+      if (found->value.IsString()) {
+        std::string_view name = view_of(found->value);
+        PointerScope scope(pointer, "format");
+        if (auto format = parse_format_name(name)) {
+          if (followed) {
+            node.formats.push_back(*format);
+          } else {
+            result_.warnings.push_back(pointer + ": format '" + std::string(name) +
+                                       "' is not asserted here (formats are checked under properties, "
+                                       "additionalProperties, items and allOf only)");
+          }
+        } else if (unknown_formats_.insert(std::string(name)).second) {
+          result_.warnings.push_back(pointer + ": unknown format '" + std::string(name) +
+                                     "' is treated as an annotation and not checked");
+        }
+      }
+      schema.EraseMember(found);
+    }
+  }
+
+  void check_regex(const std::string& pointer, std::string_view pattern) {
+    try {
+      std::regex compiled{std::string(pattern)};
+    } catch (const std::regex_error& e) {
+      result_.errors.push_back(pointer + ": not a valid regular expression (" + e.what() + ")");
+    }
+  }
+
+  std::vector<FormatPlan::Node> nodes_;
+  PreparedSchema result_;
+  std::set<std::string, std::less<>> unknown_formats_;
+};
+
+}  // namespace
+
+PreparedSchema prepare_schema(json::Value& schema) { return Preparer().run(schema); }
+
+}  // namespace sluice::stages

@@ -1,0 +1,10 @@
+#pragma once
+// <regex>, included so that GCC 12's -Wmaybe-uninitialized false positives inside
+// libstdc++'s regex compiler (a std::function it copies) do not fail -Werror builds with
+// sanitizers. Include it before anything that may pull in <functional>.
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <functional>
+#include <regex>
+#pragma GCC diagnostic pop

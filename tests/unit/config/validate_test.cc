@@ -1,0 +1,120 @@
+#include "config/validate.h"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "config/loader.h"
+
+namespace sluice::config {
+namespace {
+
+using Errors = std::vector<std::string>;
+
+const EnvLookup kNoEnv = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+
+Errors errors_of(std::string_view yaml) { return load_string(yaml, "t.yaml", kNoEnv).errors; }
+
+TEST_CASE("topic names follow Kafka's rule", "[config][validate]") {
+  CHECK(is_valid_topic_name("clean.email"));
+  CHECK(is_valid_topic_name("A-b_c.9"));
+  CHECK(is_valid_topic_name(std::string(249, 'a')));
+  CHECK(is_valid_topic_name("..."));
+  CHECK_FALSE(is_valid_topic_name(""));
+  CHECK_FALSE(is_valid_topic_name("."));
+  CHECK_FALSE(is_valid_topic_name(".."));
+  CHECK_FALSE(is_valid_topic_name(std::string(250, 'a')));
+  CHECK_FALSE(is_valid_topic_name("a b"));
+  CHECK_FALSE(is_valid_topic_name("a/b"));
+  CHECK_FALSE(is_valid_topic_name("caf\xc3\xa9"));
+}
+
+TEST_CASE("writing to an inbound topic is reported as a loop", "[config][validate]") {
+  CHECK(errors_of("routes:\n  - match: {channel: email}\n    topic: inbound.email\n") ==
+        Errors{"t.yaml:3:12: routes[0].topic: \"inbound.email\" is also an inbound topic (inbound.topics); writing "
+               "to it would loop"});
+  CHECK(errors_of("dlq:\n  topic: inbound.whatsapp\n") ==
+        Errors{"t.yaml:2:10: dlq.topic: \"inbound.whatsapp\" is also an inbound topic (inbound.topics); writing to "
+               "it would loop"});
+  CHECK(errors_of("pipeline:\n  filter:\n    rejected_topic: inbound.email\n") ==
+        Errors{"t.yaml:3:21: pipeline.filter.rejected_topic: \"inbound.email\" is also an inbound topic "
+               "(inbound.topics); writing to it would loop"});
+}
+
+TEST_CASE("a loop through a default value points at the nearest written key", "[config][validate]") {
+  // The routes are the defaults; the inbound topics written here include one of theirs.
+  CHECK(errors_of("inbound:\n  topics: [clean.email]\n") ==
+        Errors{"t.yaml:1:1: routes[0].topic: \"clean.email\" is also an inbound topic (inbound.topics); writing to "
+               "it would loop (a default value)"});
+}
+
+TEST_CASE("an inbound topic listed twice is reported", "[config][validate]") {
+  CHECK(errors_of("inbound:\n  topics:\n    - a\n    - b\n    - a\n") ==
+        Errors{"t.yaml:5:7: inbound.topics[2]: \"a\" is listed twice"});
+}
+
+TEST_CASE("librdkafka properties sluice owns are rejected with what to set instead", "[config][validate]") {
+  CHECK(errors_of("kafka:\n"
+                  "  properties:\n"
+                  "    bootstrap.servers: a:9092\n"
+                  "    enable.auto.commit: true\n"
+                  "  consumer_properties:\n"
+                  "    group.id: other\n"
+                  "    enable.auto.offset.store: true\n"
+                  "  producer_properties:\n"
+                  "    client.id: p\n") ==
+        Errors{
+            "t.yaml:3:5: kafka.properties.bootstrap.servers: sluice owns this librdkafka property; set kafka.brokers "
+            "instead",
+            "t.yaml:4:5: kafka.properties.enable.auto.commit: sluice owns this librdkafka property; sluice commits "
+            "offsets itself; tune kafka.commit_interval instead",
+            "t.yaml:6:5: kafka.consumer_properties.group.id: sluice owns this librdkafka property; set "
+            "kafka.group_id instead",
+            "t.yaml:7:5: kafka.consumer_properties.enable.auto.offset.store: sluice owns this librdkafka property; "
+            "sluice stores an offset only once its message is finished; this cannot be changed",
+            "t.yaml:9:5: kafka.producer_properties.client.id: sluice owns this librdkafka property; set "
+            "kafka.client_id instead",
+        });
+}
+
+TEST_CASE("problems across keys are reported together with single-key errors", "[config][validate]") {
+  Errors errors = errors_of(
+      "inbound:\n"
+      "  topics: [in.a, in.b]\n"
+      "pipeline:\n"
+      "  batch_size: -1\n"
+      "routes:\n"
+      "  - match: {}\n"
+      "    topic: out.a\n"
+      "  - match: {channel: b}\n"
+      "    topic: in.b\n"
+      "dlq:\n"
+      "  topic: in.a\n");
+  CHECK(errors == Errors{
+                      "t.yaml:4:15: pipeline.batch_size: -1 is out of range 1..100000",
+                      "t.yaml:6:12: routes[0].match: needs channel, message_type, or both",
+                      "t.yaml:9:12: routes[1].topic: \"in.b\" is also an inbound topic (inbound.topics); writing to "
+                      "it would loop",
+                      "t.yaml:11:10: dlq.topic: \"in.a\" is also an inbound topic (inbound.topics); writing to it "
+                      "would loop",
+                  });
+}
+
+TEST_CASE("validate works on a Config built in code", "[config][validate]") {
+  Config config;
+  config.inbound.topics = {"in"};
+  config.routes.push_back(
+      RouteConfig{.match = {.channel = "c", .message_type = std::nullopt}, .topic = "out", .errors = {}, .line = 3});
+  config.dlq.topic = "dlq";
+  CHECK(validate(config).empty());
+  config.routes[0].match.channel.reset();
+  config.kafka.producer_properties["bootstrap.servers"] = "x";
+  std::vector<Problem> problems = validate(config);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0].path == "routes[0].match");
+  CHECK(problems[1].path == "kafka.producer_properties.bootstrap.servers");
+}
+
+}  // namespace
+}  // namespace sluice::config
