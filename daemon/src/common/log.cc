@@ -56,7 +56,9 @@ Level parse_level(std::string_view text, bool* ok) {
   return Level::Info;
 }
 
-void write(Level level, std::string_view msg, Fields fields) {
+void write(Level level, std::string_view msg, Fields fields) { write(level, msg, std::vector<Field>(fields)); }
+
+void write(Level level, std::string_view msg, const std::vector<Field>& fields) {
   if (!enabled(level)) return;
   std::string line;
   line.reserve(160);

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace sluice::log {
 
@@ -56,6 +57,8 @@ bool enabled(Level level);
 Level parse_level(std::string_view text, bool* ok);
 
 void write(Level level, std::string_view msg, Fields fields = {});
+// For a field list built at run time (the keys must outlive the call).
+void write(Level level, std::string_view msg, const std::vector<Field>& fields);
 
 inline void debug(std::string_view msg, Fields fields = {}) {
   if (enabled(Level::Debug)) write(Level::Debug, msg, fields);

@@ -119,22 +119,34 @@ std::vector<KafkaRecord> read_topic(const std::string& bootstrap, const std::str
                                                             {"fetch.wait.max.ms", "10"},
                                                             {"log_level", "3"}});
   int partitions = partition_count(bootstrap, topic);
-  std::map<int32_t, int64_t> ends = end_offsets(bootstrap, topic, partitions);
+  // Start each partition at its explicit low watermark, read on this handle: the handle then
+  // knows the leaders, and an explicit offset needs no offset query (librdkafka retries a
+  // "BEGINNING" query only after 500 ms when the leader is not known yet).
+  std::map<int32_t, int64_t> ends;
   kafka::PartitionListPtr assignment(rd_kafka_topic_partition_list_new(partitions));
   size_t expected = 0;
-  for (const auto& [partition, end] : ends) {
-    if (end > 0) {
-      rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
-      expected += static_cast<size_t>(end);
+  for (int32_t partition = 0; partition < partitions; ++partition) {
+    int64_t low = 0, high = 0;
+    rd_kafka_resp_err_t error =
+        rd_kafka_query_watermark_offsets(handle.get(), topic.c_str(), partition, &low, &high, kTimeoutMs);
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw std::runtime_error("watermarks of " + topic + ": " + rd_kafka_err2str(error));
+    }
+    ends[partition] = high;
+    if (high > low) {
+      rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), partition)->offset = low;
+      expected += static_cast<size_t>(high - low);
     }
   }
   std::vector<KafkaRecord> records;
   if (expected == 0) return records;
   rd_kafka_assign(handle.get(), assignment.get());
   std::map<int32_t, int64_t> next;
+  for (int i = 0; i < assignment->cnt; ++i) next[assignment->elems[i].partition] = assignment->elems[i].offset;
   auto done = [&] {
-    for (const auto& [partition, end] : ends) {
-      if (end > 0 && next[partition] < end) return false;
+    for (int i = 0; i < assignment->cnt; ++i) {
+      int32_t partition = assignment->elems[i].partition;
+      if (next[partition] < ends[partition]) return false;
     }
     return true;
   };
@@ -154,6 +166,8 @@ std::vector<KafkaRecord> read_topic(const std::string& bootstrap, const std::str
     record.topic = topic;
     record.partition = message->partition;
     record.offset = message->offset;
+    rd_kafka_timestamp_type_t timestamp_type;
+    record.timestamp_ms = rd_kafka_message_timestamp(message.get(), &timestamp_type);
     if (message->key != nullptr) record.key = std::string(static_cast<const char*>(message->key), message->key_len);
     if (message->payload != nullptr) {
       record.value = std::string(static_cast<const char*>(message->payload), message->len);

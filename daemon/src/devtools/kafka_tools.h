@@ -18,6 +18,7 @@ struct KafkaRecord {
   std::string topic;
   int32_t partition = -1;  // -1: let the partitioner pick (by key)
   int64_t offset = -1;
+  int64_t timestamp_ms = -1;  // as consumed (the producer's create time); not used when producing
   std::optional<std::string> key;
   std::optional<std::string> value;  // nullopt: a tombstone
   std::vector<std::pair<std::string, std::string>> headers;

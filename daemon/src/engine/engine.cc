@@ -301,6 +301,12 @@ void Engine::finish_stopping() {
     log::warn("consumer close failed", {{"error", kafka::error_name(error)}});
   }
   log::info("stopped", {{"unfinished_records", pool_.live()}, {"unacknowledged_produces", outstanding}});
+  // Every counter that moved, in one line: what this run did, for whoever reads the logs.
+  std::vector<std::pair<std::string, double>> counters = metrics_.nonzero_counters();
+  std::vector<log::Field> fields;
+  fields.reserve(counters.size());
+  for (const auto& [name, value] : counters) fields.emplace_back(name, value);
+  log::write(log::Level::Info, "final counters", fields);
 }
 
 // ---- consumption ----------------------------------------------------------------------

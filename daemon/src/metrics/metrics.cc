@@ -1,5 +1,7 @@
 #include "metrics/metrics.h"
 
+#include <algorithm>
+
 #include <prometheus/text_serializer.h>
 
 #include "common/assert.h"
@@ -83,6 +85,28 @@ double Metrics::counter_value(MetricId id, const std::map<std::string, std::stri
   SLUICE_ASSERT(it != counters_.end(), "metric id is not a counter");
   if (!it->second->Has(labels)) return 0;
   return it->second->Add(labels).Value();
+}
+
+std::vector<std::pair<std::string, double>> Metrics::nonzero_counters() const {
+  std::vector<std::pair<std::string, double>> out;
+  for (const prometheus::MetricFamily& family : registry_->Collect()) {
+    if (family.type != prometheus::MetricType::Counter) continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      if (metric.counter.value <= 0) continue;
+      std::string name = family.name;
+      if (!metric.label.empty()) {
+        name += '{';
+        for (size_t i = 0; i < metric.label.size(); ++i) {
+          if (i > 0) name += ',';
+          name += metric.label[i].name + "=\"" + metric.label[i].value + "\"";
+        }
+        name += '}';
+      }
+      out.emplace_back(std::move(name), metric.counter.value);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string Metrics::serialize() const {

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -69,6 +70,10 @@ class Metrics {
 
   // Prometheus text exposition of the whole registry.
   std::string serialize() const;
+
+  // Every counter child with a value above zero, as ("name{label=\"value\",...}", value),
+  // sorted: the summary logged when the daemon stops.
+  std::vector<std::pair<std::string, double>> nonzero_counters() const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

@@ -71,12 +71,14 @@ std::vector<std::string> parse_sender_lines(std::string_view text, const std::st
     while (leading < line.size() && is_space(line[leading])) ++leading;
     std::string_view sender = text::trim(line);
     if (sender.empty()) continue;
-    for (size_t i = 0; i < sender.size(); ++i) {
-      if (is_space(sender[i])) {
-        errors.push_back(source_name + ':' + std::to_string(line_number) + ':' + std::to_string(leading + i + 1) +
-                         ": whitespace inside a sender (one sender per line)");
-        break;
-      }
+    size_t inner_space = 0;
+    while (inner_space < sender.size() && !is_space(sender[inner_space])) ++inner_space;
+    if (inner_space < sender.size()) {
+      // Columns count UTF-8 characters, as editors do.
+      size_t column = 1;
+      for (size_t i = 0; i < leading + inner_space; ++i) column += (static_cast<unsigned char>(line[i]) & 0xC0) != 0x80;
+      errors.push_back(source_name + ':' + std::to_string(line_number) + ':' + std::to_string(column) +
+                       ": whitespace inside a sender (one sender per line)");
     }
     senders.emplace_back(sender);
   }

@@ -3,7 +3,7 @@
 // message and either lets it continue or gives it a final verdict with a reason. The I/O
 // half (dedup, route, forward, DLQ) is driven by the engine, which batches it.
 //
-// Lifecycle: stages are built once from validated config by StageFactory (stage_factory.h)
+// Lifecycle: stages are built once from validated config by StageChain (stage_chain.h)
 // and live as long as the engine. Threading: one Stage instance per worker thread; shared
 // immutable data (schemas, sender lists, keyword automata) is held as shared_ptr<const T>
 // and may be swapped for a new snapshot on reload.

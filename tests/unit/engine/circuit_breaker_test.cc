@@ -66,7 +66,7 @@ TEST_CASE("an open breaker half-opens after open_timeout and lets only the allow
   CHECK(f.breaker.try_acquire(f.now).granted);  // the slot is free again
 }
 
-TEST_CASE("success_threshold probe successes close the breaker; a failed probe reopens it", "[engine][breaker]") {
+TEST_CASE("success_threshold probe successes close the breaker, and a failed probe reopens it", "[engine][breaker]") {
   Fixture f;
   for (int i = 0; i < 5; ++i) f.fail_once();
   f.now += 60s;

@@ -26,10 +26,11 @@ TEST_CASE("sender file lines: comments, blanks and whitespace are ignored", "[st
 
 TEST_CASE("sender file lines with whitespace inside are errors with their position", "[stages][senders]") {
   std::vector<std::string> errors;
-  parse_sender_lines("ok@example.com\n  two words\nfine\nx\ty\n", "blocked.txt", errors);
-  REQUIRE(errors.size() == 2);
+  parse_sender_lines("ok@example.com\n  two words\nfine\nx\ty\n\xc3\xa9t\xc3\xa9 x\n", "blocked.txt", errors);
+  REQUIRE(errors.size() == 3);
   CHECK(errors[0] == "blocked.txt:2:6: whitespace inside a sender (one sender per line)");
   CHECK(errors[1].rfind("blocked.txt:4:2: ", 0) == 0);
+  CHECK(errors[2].rfind("blocked.txt:5:4: ", 0) == 0);  // columns count characters, not bytes
 }
 
 TEST_CASE("sender list matches exactly or ignoring ASCII case", "[stages][senders]") {
