@@ -1,0 +1,511 @@
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "http/http_client.h"
+#include "support/http_test_server.h"
+#include "support/wait.h"
+#include "unit/http/http_test_helpers.h"
+
+namespace sluice::http {
+namespace {
+
+using namespace std::chrono_literals;
+using test::HttpTestResponse;
+using test::HttpTestServer;
+using test::ReceivedRequest;
+using testing::answer;
+using testing::closed_after;
+using testing::Completions;
+using testing::delayed;
+using testing::drain;
+using testing::dropped;
+using testing::exchange;
+using testing::make_client;
+using testing::request;
+using testing::ScriptedServer;
+using testing::settings_for;
+using Outcome = Response::Outcome;
+
+TEST_CASE("a POST arrives with its headers and body, and its status comes back", "[http][client]") {
+  HttpTestServer server;
+  server.set_handler([](const ReceivedRequest&) { return answer(201, "created"); });
+  HttpRuntime runtime;
+  Completions completions;
+  ClientSettings settings = settings_for(server.url("/messages?tenant=a"));
+  settings.headers = {{"Authorization", "Bearer s3cret"}, {"X-Route", "orders"}};
+  auto client = make_client(runtime.io(), settings, completions);
+
+  Request sent = request(42, R"({"order_id":"A-1","note":"caf\u00e9 \"quoted\""})");
+  sent.headers = {{"Idempotency-Key", "9f86d081"}};
+  const Response response = exchange(*client, completions, sent);
+
+  CHECK(response.token == 42);
+  CHECK(response.outcome == Outcome::Status);
+  CHECK(response.status == 201);
+  CHECK(response.body_excerpt == "created");
+  CHECK(response.retry_after == std::nullopt);
+  CHECK(response.error.empty());
+
+  const std::vector<ReceivedRequest> received = server.requests();
+  REQUIRE(received.size() == 1);
+  const ReceivedRequest& got = received[0];
+  CHECK(got.method == "POST");
+  CHECK(got.target == "/messages?tenant=a");
+  CHECK(got.body == sent.body);
+  CHECK(got.headers.at("host") == "127.0.0.1:" + std::to_string(server.port()));
+  CHECK(got.headers.at("user-agent") == "sluice");
+  CHECK(got.headers.at("content-type") == "application/json");
+  CHECK(got.headers.at("content-length") == std::to_string(sent.body.size()));
+  CHECK(got.headers.at("authorization") == "Bearer s3cret");
+  CHECK(got.headers.at("x-route") == "orders");
+  CHECK(got.headers.at("idempotency-key") == "9f86d081");
+  CHECK(got.headers.count("connection") == 0);  // HTTP/1.1 keeps the connection by default
+}
+
+TEST_CASE("a request's own Content-Type replaces the default", "[http][client]") {
+  HttpTestServer server;
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  Request sent = request(1, "a\nb\n");
+  sent.headers = {{"Content-Type", "application/x-ndjson"}};
+  REQUIRE(exchange(*client, completions, sent).status == 200);
+  CHECK(server.requests().at(0).headers.at("content-type") == "application/x-ndjson");
+}
+
+TEST_CASE("100 sequential requests use one connection", "[http][client][pool]") {
+  HttpTestServer server;
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  for (uint64_t token = 1; token <= 100; ++token) {
+    const Response response = exchange(*client, completions, request(token));
+    REQUIRE(response.outcome == Outcome::Status);
+    REQUIRE(response.token == token);
+  }
+  CHECK(server.connections_accepted() == 1);
+  CHECK(client->stats().connections_opened == 1);
+  CHECK(client->stats().requests_sent == 100);
+  CHECK(server.request_count() == 100);
+}
+
+TEST_CASE("200 concurrent requests share max_connections connections", "[http][client][pool]") {
+  HttpTestServer server;
+  // Slow enough that requests pile up and the pool has to grow to its limit.
+  server.set_handler([](const ReceivedRequest&) { return delayed(5ms); });
+  HttpRuntime runtime;
+  Completions completions;
+  ClientSettings settings = settings_for(server.url());
+  settings.max_connections = 4;
+  auto client = make_client(runtime.io(), settings, completions);
+  for (uint64_t token = 1; token <= 200; ++token) client->submit(request(token));
+  REQUIRE(completions.wait_for(200, 30s));
+
+  std::set<uint64_t> tokens;
+  for (const Response& response : completions.all()) {
+    CHECK(response.outcome == Outcome::Status);
+    CHECK(response.status == 200);
+    tokens.insert(response.token);
+  }
+  CHECK(tokens.size() == 200);
+  CHECK(server.connections_accepted() == 4);
+  CHECK(client->stats().connections_opened == 4);
+}
+
+TEST_CASE("waiting requests are sent in the order they were submitted", "[http][client][pool]") {
+  HttpTestServer server;
+  HttpRuntime runtime;
+  Completions completions;
+  ClientSettings settings = settings_for(server.url());
+  settings.max_connections = 1;
+  auto client = make_client(runtime.io(), settings, completions);
+  for (uint64_t token = 1; token <= 20; ++token) client->submit(request(token, std::to_string(token)));
+  REQUIRE(completions.wait_for(20));
+  const std::vector<ReceivedRequest> received = server.requests();
+  REQUIRE(received.size() == 20);
+  for (size_t i = 0; i < received.size(); ++i) CHECK(received[i].body == std::to_string(i + 1));
+}
+
+TEST_CASE("a response slower than the timeout is TimedOut, and the pool recovers", "[http][client][timeout]") {
+  HttpTestServer server;
+  server.set_handler([](const ReceivedRequest& got) { return got.body == "slow" ? delayed(60s) : HttpTestResponse{}; });
+  HttpRuntime runtime;
+  Completions completions;
+  ClientSettings settings = settings_for(server.url());
+  settings.timeout = 300ms;
+  settings.max_connections = 1;
+  auto client = make_client(runtime.io(), settings, completions);
+
+  const auto start = std::chrono::steady_clock::now();
+  const Response slow = exchange(*client, completions, request(1, "slow"));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  CHECK(slow.outcome == Outcome::TimedOut);
+  CHECK_THAT(slow.error, Catch::Contains("300ms"));
+  CHECK(elapsed >= 300ms);
+  CHECK(elapsed < 5s);
+
+  // The only slot was freed: the next request gets a fresh connection and an answer.
+  const Response fast = exchange(*client, completions, request(2, "fast"));
+  CHECK(fast.outcome == Outcome::Status);
+  CHECK(fast.status == 200);
+  CHECK(server.connections_accepted() == 2);
+}
+
+TEST_CASE("a server that is down is ConnectFailed, and reachable again once it is up", "[http][client]") {
+  HttpTestServer server;
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  server.stop();
+  const Response refused = exchange(*client, completions, request(1));
+  CHECK(refused.outcome == Outcome::ConnectFailed);
+  CHECK_THAT(refused.error, Catch::Contains("127.0.0.1:" + std::to_string(server.port())));
+  CHECK(server.request_count() == 0);
+
+  server.start();
+  CHECK(exchange(*client, completions, request(2)).status == 200);
+}
+
+TEST_CASE("every queued request is reported when the server is down", "[http][client]") {
+  HttpTestServer server;
+  server.stop();
+  HttpRuntime runtime;
+  Completions completions;
+  ClientSettings settings = settings_for(server.url());
+  settings.max_connections = 2;
+  auto client = make_client(runtime.io(), settings, completions);
+  for (uint64_t token = 1; token <= 10; ++token) client->submit(request(token));
+  REQUIRE(completions.wait_for(10));
+  for (const Response& response : completions.all()) CHECK(response.outcome == Outcome::ConnectFailed);
+}
+
+TEST_CASE("a connection closed by the server while idle is replaced without a failure", "[http][client][resend]") {
+  HttpTestServer server;
+  // Every connection is closed right after its response, unannounced, as by an idle timeout.
+  server.set_handler([](const ReceivedRequest&) { return closed_after(); });
+  HttpRuntime runtime;
+  Completions completions;
+  ClientSettings settings = settings_for(server.url());
+  settings.max_connections = 1;
+  auto client = make_client(runtime.io(), settings, completions);
+  for (uint64_t token = 1; token <= 5; ++token) {
+    const Response response = exchange(*client, completions, request(token));
+    CHECK(response.outcome == Outcome::Status);
+    CHECK(response.status == 200);
+  }
+  CHECK(server.request_count() == 5);
+  CHECK(server.connections_accepted() == 5);
+  // Requests 2 to 5 each went first to the dead connection, then to a fresh one.
+  CHECK(client->stats().requests_sent == 9);
+  CHECK(client->stats().requests_resent == 4);
+}
+
+TEST_CASE("a request is sent at most once more: a second failure is reported", "[http][client][resend]") {
+  HttpTestServer server;
+  std::atomic<int> seen{0};
+  server.set_handler([&](const ReceivedRequest&) { return ++seen == 1 ? closed_after() : dropped(); });
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  CHECK(exchange(*client, completions, request(1)).status == 200);
+
+  const Response lost = exchange(*client, completions, request(2));
+  CHECK(lost.outcome == Outcome::ConnectionLost);
+  CHECK(server.request_count() == 2);  // the first attempt found the connection already closed
+  CHECK(client->stats().requests_sent == 3);
+  CHECK(client->stats().requests_resent == 1);
+}
+
+TEST_CASE("a dropped connection on a fresh connection is ConnectionLost at once", "[http][client][resend]") {
+  HttpTestServer server;
+  server.set_handler([](const ReceivedRequest&) { return dropped(); });
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  const Response lost = exchange(*client, completions, request(1));
+  CHECK(lost.outcome == Outcome::ConnectionLost);
+  CHECK_FALSE(lost.error.empty());
+  CHECK(server.request_count() == 1);
+  CHECK(client->stats().requests_sent == 1);
+  CHECK(client->stats().requests_resent == 0);
+}
+
+TEST_CASE("a request dropped on a reused connection is sent once more on a fresh one", "[http][client][resend]") {
+  HttpTestServer server;
+  std::atomic<int> seen{0};
+  server.set_handler([&](const ReceivedRequest&) { return ++seen == 2 ? dropped() : answer(200, "third"); });
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  CHECK(exchange(*client, completions, request(1)).status == 200);
+  const Response again = exchange(*client, completions, request(2, "payload"));
+  CHECK(again.outcome == Outcome::Status);
+  CHECK(again.body_excerpt == "third");
+  const std::vector<ReceivedRequest> received = server.requests();
+  REQUIRE(received.size() == 3);
+  CHECK(received[1].body == "payload");
+  CHECK(received[2].body == "payload");
+  CHECK(received[2].connection_id != received[1].connection_id);
+  CHECK(server.connections_accepted() == 2);
+}
+
+TEST_CASE("status, a 1 KiB excerpt of the body and Retry-After are reported", "[http][client]") {
+  HttpTestServer server;
+  std::string body;
+  for (int i = 0; body.size() < 5000; ++i) body += std::to_string(i) + ",";
+  server.set_handler([&](const ReceivedRequest&) { return answer(503, body, {{"Retry-After", "120"}}); });
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  const Response response = exchange(*client, completions, request(1));
+  CHECK(response.outcome == Outcome::Status);
+  CHECK(response.status == 503);
+  CHECK(response.body_excerpt == body.substr(0, 1024));
+  REQUIRE(response.retry_after == std::optional<std::string>("120"));
+  CHECK(parse_retry_after(*response.retry_after, std::chrono::system_clock::now()) == 120s);
+  // An error status is an answer like any other: the connection stays.
+  CHECK(exchange(*client, completions, request(2)).status == 503);
+  CHECK(server.connections_accepted() == 1);
+}
+
+TEST_CASE("a body above 1 MiB gives its status and closes the connection", "[http][client]") {
+  HttpTestServer server;
+  std::atomic<int> seen{0};
+  server.set_handler([&](const ReceivedRequest&) {
+    return ++seen == 1 ? answer(413, std::string(3 * 1024 * 1024, 'x')) : HttpTestResponse{};
+  });
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  const Response big = exchange(*client, completions, request(1));
+  CHECK(big.outcome == Outcome::Status);
+  CHECK(big.status == 413);
+  CHECK(big.body_excerpt == std::string(1024, 'x'));
+  CHECK(exchange(*client, completions, request(2)).status == 200);
+  CHECK(server.connections_accepted() == 2);
+}
+
+TEST_CASE("a response announcing Connection: close is not reused", "[http][client][pool]") {
+  HttpTestServer server;
+  server.set_handler([](const ReceivedRequest&) { return answer(200, "ok", {{"Connection", "close"}}); });
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  for (uint64_t token = 1; token <= 3; ++token) CHECK(exchange(*client, completions, request(token)).status == 200);
+  CHECK(server.connections_accepted() == 3);
+  CHECK(client->stats().requests_resent == 0);
+}
+
+TEST_CASE("HEAD responses are read without a body", "[http][client]") {
+  HttpTestServer server;
+  HttpRuntime runtime;
+  Completions completions;
+  ClientSettings settings = settings_for(server.url());
+  settings.method = "HEAD";
+  auto client = make_client(runtime.io(), settings, completions);
+  const Response first = exchange(*client, completions, request(1, ""));
+  CHECK(first.status == 200);
+  CHECK(first.body_excerpt.empty());
+  CHECK(exchange(*client, completions, request(2, "")).status == 200);
+  CHECK(server.connections_accepted() == 1);
+  CHECK(server.requests().at(0).method == "HEAD");
+}
+
+TEST_CASE("a request header with a line break is InvalidRequest and is not sent", "[http][client]") {
+  HttpTestServer server;
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  Request bad = request(1);
+  bad.headers = {{"Idempotency-Key", "abc\r\nX-Injected: yes"}};
+  const Response rejected = exchange(*client, completions, bad);
+  CHECK(rejected.outcome == Outcome::InvalidRequest);
+  CHECK_THAT(rejected.error, Catch::Contains("Idempotency-Key"));
+  CHECK(exchange(*client, completions, request(2)).status == 200);
+  CHECK(server.request_count() == 1);
+  CHECK(server.requests().at(0).headers.count("x-injected") == 0);
+}
+
+TEST_CASE("create refuses settings it cannot honour", "[http][client]") {
+  boost::asio::io_context io;
+  Completions completions;
+  auto create_error = [&](const ClientSettings& settings) {
+    std::string error;
+    REQUIRE(HttpClient::create(io, settings, completions.handler(), error) == nullptr);
+    return error;
+  };
+  ClientSettings settings = settings_for("http://127.0.0.1:1/");
+  settings.url = "ftp://x/";
+  CHECK_THAT(create_error(settings), Catch::Contains("scheme"));
+  settings.url = "https://127.0.0.1:1/";
+  settings.ca_file = "/nonexistent/ca.pem";
+  CHECK_THAT(create_error(settings), Catch::Contains("/nonexistent/ca.pem"));
+  settings.ca_file = "";
+  settings.method = "GET /x";
+  CHECK_THAT(create_error(settings), Catch::Contains("method"));
+  settings.method = "POST";
+  settings.max_connections = 0;
+  CHECK_THAT(create_error(settings), Catch::Contains("max_connections"));
+  settings.max_connections = 4;
+  settings.timeout = 0ms;
+  CHECK_THAT(create_error(settings), Catch::Contains("timeout"));
+  settings.timeout = 1s;
+  settings.headers = {{"X-Token", "line\nbreak"}};
+  CHECK_THAT(create_error(settings), Catch::Contains("X-Token"));
+}
+
+TEST_CASE("hostile responses are failures, never answers", "[http][client][hostile]") {
+  HttpRuntime runtime;
+  Completions completions;
+  struct Case {
+    const char* what;
+    std::string reply;
+  };
+  const Case cases[] = {
+      {"garbage", "SSH-2.0-OpenSSH_9.2\r\n\r\n"},
+      {"a truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"},
+      {"a header above the limit", "HTTP/1.1 200 OK\r\nX-Big: " + std::string(200'000, 'h') + "\r\n\r\n"},
+      {"a bad chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"},
+      {"nothing at all", ""},
+  };
+  for (const Case& c : cases) {
+    SECTION(c.what) {
+      ScriptedServer server(c.reply);
+      auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+      const Response response = exchange(*client, completions, request(1));
+      CHECK(response.outcome == Outcome::ConnectionLost);
+      CHECK_FALSE(response.error.empty());
+    }
+  }
+}
+
+TEST_CASE("a server that stalls mid-response is cut off at the deadline", "[http][client][hostile]") {
+  ScriptedServer server("HTTP/1.1 200 OK\r\nContent-Le", true);
+  HttpRuntime runtime;
+  Completions completions;
+  ClientSettings settings = settings_for(server.url());
+  settings.timeout = 200ms;
+  auto client = make_client(runtime.io(), settings, completions);
+  CHECK(exchange(*client, completions, request(1)).outcome == Outcome::TimedOut);
+}
+
+TEST_CASE("an interim 100 Continue is skipped", "[http][client][hostile]") {
+  ScriptedServer server("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n");
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  const Response response = exchange(*client, completions, request(1));
+  CHECK(response.outcome == Outcome::Status);
+  CHECK(response.status == 204);
+}
+
+TEST_CASE("bytes beyond the response make the connection unusable", "[http][client][hostile]") {
+  ScriptedServer server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 500 Smuggled\r\n\r\n", true);
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  CHECK(exchange(*client, completions, request(1)).status == 200);
+  const Response second = exchange(*client, completions, request(2));
+  CHECK(second.status == 200);  // from a new connection, not the smuggled 500
+  CHECK(server.connections() == 2);
+}
+
+TEST_CASE("shutdown cancels queued and in-flight requests, and nothing completes after it", "[http][client][shutdown]") {
+  HttpTestServer server;
+  server.set_handler([](const ReceivedRequest&) { return delayed(60s); });
+  HttpRuntime runtime;
+  Completions completions;
+  ClientSettings settings = settings_for(server.url());
+  settings.max_connections = 1;
+  auto client = make_client(runtime.io(), settings, completions);
+  for (uint64_t token = 1; token <= 5; ++token) client->submit(request(token));
+  REQUIRE(test::wait_until([&] { return server.request_count() == 1; }, 10s));
+
+  client->shutdown();
+  const std::vector<Response> responses = completions.all();
+  REQUIRE(responses.size() == 5);
+  std::set<uint64_t> tokens;
+  for (const Response& response : responses) {
+    CHECK(response.outcome == Outcome::Cancelled);
+    tokens.insert(response.token);
+  }
+  CHECK(tokens.size() == 5);
+
+  client->submit(request(6));
+  client->shutdown();
+  drain(runtime.io());
+  CHECK(completions.size() == 5);
+}
+
+TEST_CASE("shutdown may be called from the completion handler", "[http][client][shutdown]") {
+  HttpTestServer server;
+  HttpRuntime runtime;
+  Completions completions;
+  std::atomic<HttpClient*> self{nullptr};
+  CompletionHandler collect = completions.handler();
+  ClientSettings settings = settings_for(server.url());
+  settings.max_connections = 1;
+  std::string error;
+  auto client = HttpClient::create(
+      runtime.io(), settings,
+      [&](Response response) {
+        const bool first = response.outcome == Outcome::Status;
+        collect(std::move(response));
+        if (first) self.load()->shutdown();
+      },
+      error);
+  REQUIRE(client);
+  self = client.get();
+  for (uint64_t token = 1; token <= 3; ++token) client->submit(request(token));
+  REQUIRE(completions.wait_for(3));
+  drain(runtime.io());
+  const std::vector<Response> responses = completions.all();
+  REQUIRE(responses.size() == 3);
+  CHECK(responses[0].outcome == Outcome::Status);
+  CHECK(responses[1].outcome == Outcome::Cancelled);
+  CHECK(responses[2].outcome == Outcome::Cancelled);
+}
+
+TEST_CASE("shutdown works after the runtime has stopped", "[http][client][shutdown]") {
+  HttpTestServer server;
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  runtime.stop();
+  runtime.stop();  // idempotent
+  for (uint64_t token = 1; token <= 3; ++token) client->submit(request(token));
+  client->shutdown();
+  REQUIRE(completions.size() == 3);
+  for (const Response& response : completions.all()) CHECK(response.outcome == Outcome::Cancelled);
+  CHECK(server.request_count() == 0);
+}
+
+TEST_CASE("destroying a client cancels what it still holds", "[http][client][shutdown]") {
+  HttpTestServer server;
+  server.set_handler([](const ReceivedRequest&) { return delayed(60s); });
+  HttpRuntime runtime;
+  Completions completions;
+  auto client = make_client(runtime.io(), settings_for(server.url()), completions);
+  client->submit(request(1));
+  REQUIRE(test::wait_until([&] { return server.request_count() == 1; }, 10s));
+  client.reset();
+  REQUIRE(completions.size() == 1);
+  CHECK(completions.at(0).outcome == Outcome::Cancelled);
+}
+
+TEST_CASE("outcome names", "[http][client]") {
+  CHECK(outcome_name(Outcome::Status) == "status");
+  CHECK(outcome_name(Outcome::TimedOut) == "timed_out");
+  CHECK(outcome_name(Outcome::ConnectFailed) == "connect_failed");
+  CHECK(outcome_name(Outcome::ConnectionLost) == "connection_lost");
+  CHECK(outcome_name(Outcome::TlsFailed) == "tls_failed");
+  CHECK(outcome_name(Outcome::Cancelled) == "cancelled");
+  CHECK(outcome_name(Outcome::InvalidRequest) == "invalid_request");
+}
+
+}  // namespace
+}  // namespace sluice::http
