@@ -7,6 +7,7 @@
 #include "common/text.h"
 #include "config/config.h"
 #include "dedup/memory_dedup_store.h"
+#include "dedup/redis_dedup_store.h"
 #include "dedup/sqlite_dedup_store.h"
 
 namespace sluice::dedup {
@@ -19,6 +20,12 @@ DedupStorePtr make_dedup_store(const config::DedupConfig& config, NowFn now) {
       return std::make_unique<MemoryDedupStore>(config.window, config.memory_max_entries, std::move(now));
     case config::DedupBackend::Sqlite:
       return std::make_unique<SqliteDedupStore>(config.sqlite_path, config.window, std::move(now));
+    case config::DedupBackend::Redis:
+      return std::make_unique<RedisDedupStore>(RedisDedupOptions{.url = config.redis_url,
+                                                                 .key_prefix = config.key_prefix,
+                                                                 .window = config.window,
+                                                                 .reservation_ttl = config.reservation_ttl},
+                                               std::move(now));
   }
   SLUICE_ASSERT(false, "every DedupBackend has a case above");
   return nullptr;

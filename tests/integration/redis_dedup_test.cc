@@ -1,0 +1,251 @@
+// Dedup shared through a real redis-server (Debian's, started by the test on a free loopback
+// port): several instances, Redis outages, and keys written by the reference Python detector.
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+
+#include "devtools/kafka_tools.h"
+#include "devtools/message_mix.h"
+#include "support/dev_broker.h"
+#include "support/process.h"
+#include "support/redis_server.h"
+#include "support/sluice_daemon.h"
+#include "support/wait.h"
+
+using namespace sluice::test;
+using namespace sluice::devtools;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::vector<std::string> kInboundTopics = {"inbound.email", "inbound.whatsapp"};
+
+const std::vector<TopicSpec> kTopics = {{"inbound.email", 2}, {"inbound.whatsapp", 2}, {"clean.email", 1},
+                                        {"clean.whatsapp", 1}, {"dlq", 1},            {"retry.1s", 2}};
+
+TestConfig redis_config(const DevBroker& broker, const RedisServer& redis, const std::string& group) {
+  TestConfig config;
+  config.bootstrap = broker.bootstrap();
+  config.group_id = group;
+  config.dedup_backend = "redis";
+  config.redis_url = redis.url(3);  // a db index other than 0, to check it is honoured
+  config.extra_yaml = "retry:\n  tiers: [1s]\n";
+  return config;
+}
+
+// The same content under two keys, on two topics: `copies` distinct messages, each twice.
+std::vector<KafkaRecord> twice_each(int copies, const std::string& prefix) {
+  std::vector<KafkaRecord> records;
+  for (int i = 0; i < copies; ++i) {
+    std::string value = email_event(prefix + std::to_string(i) + "@example.com", "shared content", prefix);
+    for (const char* topic : {"inbound.email", "inbound.whatsapp"}) {
+      KafkaRecord record;
+      record.topic = topic;
+      record.key = prefix + std::to_string(i) + "@" + topic;
+      record.value = value;
+      records.push_back(record);
+    }
+  }
+  return records;
+}
+
+void produce(const std::string& bootstrap, const std::vector<KafkaRecord>& records) {
+  RecordProducer producer(bootstrap);
+  for (const KafkaRecord& record : records) producer.produce(record);
+  producer.flush();
+}
+
+std::map<std::string, int> forwarded_values(const std::string& bootstrap) {
+  std::map<std::string, int> values;
+  for (const KafkaRecord& record : read_topic(bootstrap, "clean.email")) values[*record.value] += 1;
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("redis dedup: two instances in one group forward each distinct message exactly once",
+          "[integration][redis]") {
+  DevBroker broker(kTopics);
+  RedisServer redis;
+  TempDir dir;
+  TestConfig config = redis_config(broker, redis, "redis-two");
+  SluiceDaemon first(config, dir, "first");
+  SluiceDaemon second(config, dir, "second");
+  first.start();
+  second.start();
+  // Both members own partitions before the records arrive, so copies meet in different
+  // instances.
+  REQUIRE(wait_until([&] {
+    return first.logs().find("partitions assigned") != std::string::npos &&
+           second.logs().find("partitions assigned") != std::string::npos;
+  }, 60s, 100ms));
+  auto records = twice_each(100, "two");
+  produce(broker.bootstrap(), records);
+  bool all = wait_until([&] { return group_caught_up(broker.bootstrap(), config.group_id, kInboundTopics); }, 90s, 200ms);
+  INFO(first.logs() + "\n----\n" + second.logs());
+  REQUIRE(all);
+  REQUIRE(first.stop() == 0);
+  REQUIRE(second.stop() == 0);
+  auto values = forwarded_values(broker.bootstrap());
+  CHECK(values.size() == 100);
+  for (const auto& [value, count] : values) CHECK(count == 1);
+  // The keys live in the configured db, under the reference key space.
+  CHECK(std::stoi(redis.command({"DBSIZE"}, 3).value_or("0")) == 100);
+  CHECK(redis.command({"DBSIZE"}, 0).value_or("0") == "0");
+}
+
+TEST_CASE("redis dedup: a record whose forward failed is not blocked by its own reservation when it comes back",
+          "[integration][redis]") {
+  DevBroker broker(kTopics, 2);
+  broker.control("leader clean.email 0 2");
+  for (const std::string topic : {"inbound.email", "inbound.whatsapp", "retry.1s"}) {
+    broker.control("leader " + topic + " 0 1");
+    broker.control("leader " + topic + " 1 1");
+  }
+  broker.control("leader dlq 0 1");
+  broker.control("coord group redis-comeback 1");
+  RedisServer redis;
+  TempDir dir;
+  TestConfig config = redis_config(broker, redis, "redis-comeback");
+  config.extra_yaml += "circuit_breaker:\n  failure_threshold: 100\n";
+  SluiceDaemon daemon(config, dir);
+  broker.control("berr 2 Produce POLICY_VIOLATION 0");  // the first attempt fails
+  daemon.start();
+  KafkaRecord record;
+  record.topic = "inbound.email";
+  record.key = "comeback";
+  record.value = email_event("carl@example.com", "fails once", "c-1");
+  produce(broker.bootstrap(), {record});
+  bool delivered = wait_until([&] { return forwarded_values(broker.bootstrap()).size() == 1; }, 60s, 100ms);
+  INFO(daemon.logs());
+  REQUIRE(delivered);
+  REQUIRE(daemon.stop() == 0);
+  CHECK(read_topic(broker.bootstrap(), "retry.1s").size() == 1);  // it did fail once
+  CHECK(read_topic(broker.bootstrap(), "dlq").empty());
+}
+
+TEST_CASE("redis dedup: Redis down for 10 s with on_unavailable pause — consumption waits, nothing lost or doubled",
+          "[integration][redis]") {
+  DevBroker broker(kTopics);
+  RedisServer redis;
+  TempDir dir;
+  TestConfig config = redis_config(broker, redis, "redis-pause");
+  SluiceDaemon daemon(config, dir);
+  daemon.start();
+  auto before = twice_each(30, "before");
+  produce(broker.bootstrap(), before);
+  REQUIRE(wait_until([&] { return forwarded_values(broker.bootstrap()).size() == 30; }, 60s, 100ms));
+
+  redis.stop();
+  auto outage_start = std::chrono::steady_clock::now();
+  auto during = twice_each(30, "during");
+  produce(broker.bootstrap(), during);
+  bool paused = wait_until([&] { return daemon.logs().find("dedup store unavailable; pausing") != std::string::npos; },
+                           30s, 100ms);
+  INFO(daemon.logs());
+  REQUIRE(paused);
+  REQUIRE(wait_until([&] { return std::chrono::steady_clock::now() - outage_start >= 10s; }, 20s, 200ms));
+  CHECK(forwarded_values(broker.bootstrap()).size() == 30);  // nothing went through unchecked
+  CHECK_FALSE(group_caught_up(broker.bootstrap(), config.group_id, kInboundTopics));
+  redis.start();  // empty: the fingerprints of "before" are gone with the old process
+
+  bool resumed = wait_until([&] { return group_caught_up(broker.bootstrap(), config.group_id, kInboundTopics); }, 60s, 200ms);
+  REQUIRE(resumed);
+  REQUIRE(daemon.stop() == 0);
+  auto values = forwarded_values(broker.bootstrap());
+  CHECK(values.size() == 60);
+  for (const auto& [value, count] : values) CHECK(count == 1);
+  CHECK(daemon.logs().find("dedup store available again") != std::string::npos);
+}
+
+TEST_CASE("redis dedup: with on_unavailable forward_unchecked the messages flow and the unchecked ones are counted",
+          "[integration][redis]") {
+  DevBroker broker(kTopics);
+  RedisServer redis;
+  TempDir dir;
+  TestConfig config = redis_config(broker, redis, "redis-unchecked");
+  config.dedup_on_unavailable = "forward_unchecked";
+  SluiceDaemon daemon(config, dir);
+  daemon.start();
+  produce(broker.bootstrap(), twice_each(5, "warm"));
+  REQUIRE(wait_until([&] { return forwarded_values(broker.bootstrap()).size() == 5; }, 60s, 100ms));
+  redis.stop();
+  std::vector<KafkaRecord> unchecked;
+  for (int i = 0; i < 20; ++i) {
+    KafkaRecord record;
+    record.topic = "inbound.email";
+    record.key = "u" + std::to_string(i);
+    record.value = email_event("u" + std::to_string(i) + "@example.com", "no dedup now", "u");
+    unchecked.push_back(record);
+  }
+  produce(broker.bootstrap(), unchecked);
+  bool flowed = wait_until([&] { return forwarded_values(broker.bootstrap()).size() == 25; }, 60s, 100ms);
+  INFO(daemon.logs());
+  REQUIRE(flowed);
+  REQUIRE(daemon.stop() == 0);
+  CHECK(final_counter(daemon.logs(), "sluice_dedup_lookups_total{backend=\"redis\",result=\"unchecked\"}") == 20);
+}
+
+TEST_CASE("redis dedup: a key written by the reference Python detector makes sluice treat the message as a duplicate",
+          "[integration][redis]") {
+  DevBroker broker(kTopics);
+  RedisServer redis;
+  TempDir dir;
+  const std::string seen = email_event("pat@example.com", "already seen by the python fleet", "c-py");
+  const std::string fresh = email_event("pat@example.com", "new to everyone", "c-new");
+  // The reference DuplicateDetector, as written, run by Debian's python3 with python3-redis.
+  std::string script = R"PY(
+import hashlib, json, sys
+import redis
+class DuplicateDetector:
+    def __init__(self, redis_client, window_minutes=1440):
+        self.redis = redis_client
+        self.window_seconds = window_minutes * 60
+    def is_duplicate(self, message):
+        fingerprint = self._create_fingerprint(message)
+        key = f"duplicate_check:{fingerprint}"
+        if self.redis.exists(key):
+            return True
+        self.redis.setex(key, self.window_seconds, "1")
+        return False
+    def _create_fingerprint(self, message):
+        content_to_hash = {k: v for k, v in message.items()
+                           if k not in ['timestamp', 'processed_at', 'correlation_id', 'sequence_number']}
+        if 'payload' in content_to_hash:
+            payload = content_to_hash['payload']
+            if isinstance(payload, dict):
+                content_to_hash['payload'] = {k: v for k, v in payload.items() if k not in ['timestamp', 'received_at']}
+        message_str = json.dumps(content_to_hash, sort_keys=True, default=str)
+        return hashlib.sha256(message_str.encode()).hexdigest()
+detector = DuplicateDetector(redis.Redis(host='127.0.0.1', port=int(sys.argv[1]), db=3))
+print(detector.is_duplicate(json.loads(sys.stdin.read())))
+)PY";
+  write_file(dir.file("detector.py"), script);
+  std::string output;
+  REQUIRE(run_command({"/usr/bin/python3", dir.file("detector.py"), std::to_string(redis.port())}, &output, 30s, seen) ==
+          0);
+  REQUIRE(output == "False\n");  // the python fleet saw it first, and wrote its key
+
+  SluiceDaemon daemon(redis_config(broker, redis, "redis-python"), dir);
+  daemon.start();
+  KafkaRecord first;
+  first.topic = "inbound.email";
+  first.key = "seen";
+  first.value = seen;
+  KafkaRecord second = first;
+  second.key = "fresh";
+  second.value = fresh;
+  produce(broker.bootstrap(), {first, second});
+  REQUIRE(wait_until([&] { return group_caught_up(broker.bootstrap(), "redis-python", kInboundTopics); }, 60s, 100ms));
+  REQUIRE(daemon.stop() == 0);
+  auto values = forwarded_values(broker.bootstrap());
+  CHECK(values.count(seen) == 0);  // a duplicate for sluice too
+  CHECK(values.count(fresh) == 1);
+  CHECK(final_counter(daemon.logs(), "sluice_dedup_lookups_total{backend=\"redis\",result=\"hit\"}") == 1);
+  // ...and what sluice confirmed, the python detector sees as a duplicate.
+  REQUIRE(run_command({"/usr/bin/python3", dir.file("detector.py"), std::to_string(redis.port())}, &output, 30s, fresh) ==
+          0);
+  CHECK(output == "True\n");
+}
