@@ -162,6 +162,13 @@ TEST_CASE("the realistic mix lands exactly where it belongs and offsets reach th
   REQUIRE(daemon.stop() == 0);
   check_outcomes(broker.bootstrap(), mix, false);
   CHECK(total_records(broker.bootstrap(), {"clean.email", "clean.whatsapp", "dlq"}) == expected_outputs);
+  // With default settings no message body reaches the logs.
+  const std::string logs = daemon.logs();
+  for (const char* body_text : {"Where is my order", "Please update my address", "Invoice", "Return request",
+                                "Click here for FREE MONEY", "shared content"}) {
+    INFO(body_text);
+    CHECK(logs.find(body_text) == std::string::npos);
+  }
 
   // Drained: the committed position of every inbound partition is its end.
   for (const auto& [topic, partitions] : std::vector<std::pair<std::string, int>>{{"inbound.email", 3}, {"inbound.whatsapp", 2}}) {

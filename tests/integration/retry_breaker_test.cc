@@ -88,33 +88,7 @@ std::vector<KafkaRecord> with_key(const std::vector<KafkaRecord>& records, const
   return found;
 }
 
-bool all_committed(const std::string& bootstrap, const std::string& group, const std::vector<std::string>& topics) {
-  for (const std::string& topic : topics) {
-    int partitions = partition_count(bootstrap, topic);
-    auto committed = committed_offsets(bootstrap, group, topic, partitions);
-    for (const auto& [partition, end] : end_offsets(bootstrap, topic, partitions)) {
-      if (end > 0 && (committed.count(partition) == 0 || committed[partition] < end)) return false;
-    }
-  }
-  return true;
-}
-
 const std::string kClosedBreaker = "  failure_threshold: 100\n";
-
-// The value of a counter in the daemon's "final counters" log line (JSON: quotes escaped), or
-// -1 when the counter never moved.
-double final_counter(const std::string& logs, const std::string& name) {
-  std::string key;
-  for (char c : name) {
-    if (c == '"') key += '\\';
-    key += c;
-  }
-  size_t line = logs.rfind("\"msg\":\"final counters\"");
-  if (line == std::string::npos) return -1;
-  size_t at = logs.find("\"" + key + "\":", line);
-  if (at == std::string::npos) return -1;
-  return std::stod(logs.substr(at + key.size() + 3));
-}
 
 }  // namespace
 
@@ -133,7 +107,7 @@ TEST_CASE("a transiently failed record waits in the first tier, then goes downst
   bool delivered = wait_until([&] { return !with_key(read_topic(bootstrap, "clean.email"), "a").empty(); }, 60s, 100ms);
   INFO(daemon.logs());
   REQUIRE(delivered);
-  REQUIRE(wait_until([&] { return all_committed(bootstrap, topology.group, {"inbound.email", "retry.1s"}); }, 30s, 100ms));
+  REQUIRE(wait_until([&] { return group_caught_up(bootstrap, topology.group, {"inbound.email", "retry.1s"}); }, 30s, 100ms));
   REQUIRE(daemon.stop() == 0);
 
   auto tier = read_topic(bootstrap, "retry.1s");
@@ -175,7 +149,7 @@ TEST_CASE("a record that always fails walks every tier and then reaches the DLQ"
   bool dead = wait_until([&] { return !read_topic(bootstrap, "dlq").empty(); }, 60s, 100ms);
   INFO(daemon.logs());
   REQUIRE(dead);
-  REQUIRE(wait_until([&] { return all_committed(bootstrap, topology.group, {"inbound.email", "retry.1s", "retry.2s"}); },
+  REQUIRE(wait_until([&] { return group_caught_up(bootstrap, topology.group, {"inbound.email", "retry.1s", "retry.2s"}); },
                      30s, 100ms));
   REQUIRE(daemon.stop() == 0);
 
@@ -290,7 +264,7 @@ TEST_CASE("an open breaker pauses consumption and writes no retry or DLQ records
     return keys.size() == 31;
   }, 90s, 200ms);
   REQUIRE(recovered);
-  REQUIRE(wait_until([&] { return all_committed(bootstrap, topology.group, {"inbound.email", "retry.1s"}); }, 30s, 100ms));
+  REQUIRE(wait_until([&] { return group_caught_up(bootstrap, topology.group, {"inbound.email", "retry.1s"}); }, 30s, 100ms));
   REQUIRE(daemon.stop() == 0);
   CHECK(daemon.logs().find("\"to\":\"closed\"") != std::string::npos);
   const std::string logs = daemon.logs();
@@ -330,7 +304,7 @@ TEST_CASE("a rebalance while records wait for their due time loses nothing and p
   }, 90s, 200ms);
   INFO(first.logs() + "\n----\n" + second.logs());
   REQUIRE(delivered);
-  REQUIRE(wait_until([&] { return all_committed(bootstrap, topology.group, {"inbound.email", "retry.6s"}); }, 60s,
+  REQUIRE(wait_until([&] { return group_caught_up(bootstrap, topology.group, {"inbound.email", "retry.6s"}); }, 60s,
                      200ms));
   REQUIRE(second.stop() == 0);
   REQUIRE(first.stop() == 0);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,6 +54,13 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::string stdout_pat
     dup2(out, 1);
     dup2(err, 2);
     setpgid(0, 0);  // its own group, so a terminal's Ctrl-C goes to the test only
+    // A test process that dies (an abort, a failed REQUIRE in a destructor) takes its children
+    // along instead of leaving daemons and brokers running on the machine. Children are only
+    // started from the test's main thread, whose exit is the process's.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Nothing of the test process but stdio: an inherited listening socket (a test HTTP
+    // server's, say) would keep that port listening inside the child after the test closed it.
+    close_range(3, ~0U, 0);
     execve(args[0], args.data(), envp.data());
     _exit(127);
   }
@@ -106,6 +114,7 @@ int run_command(const std::vector<std::string>& argv, std::string* output, std::
     if (in < 0 || out < 0) _exit(126);
     dup2(in, 0);
     dup2(out, 1);
+    close_range(3, ~0U, 0);  // as in ChildProcess: the child gets stdio only
     std::vector<char*> args;
     for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);

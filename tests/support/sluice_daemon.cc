@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "support/wait.h"
+
 namespace sluice::test {
 
 std::string render_config(const TestConfig& config, const std::string& dir) {
@@ -14,6 +16,8 @@ std::string render_config(const TestConfig& config, const std::string& dir) {
   yaml += "  brokers: \"" + config.bootstrap + "\"\n";
   yaml += "  group_id: " + config.group_id + "\n";
   yaml += "  commit_interval: " + config.commit_interval + "\n";
+  yaml += "  delivery: " + config.delivery + "\n";
+  yaml += "  transactional_id: " + config.transactional_id + "\n";
   yaml += "  properties:\n";
   // What the dev broker needs (its gotchas G4, G6, G11): short sessions and fetch waits.
   std::map<std::string, std::string> properties = {
@@ -27,7 +31,9 @@ std::string render_config(const TestConfig& config, const std::string& dir) {
   }
   yaml += "]\n";
   yaml += "pipeline:\n";
-  yaml += "  schemas_dir: " + std::string(SLUICE_SOURCE_DIR) + "/config/schemas\n";
+  yaml += "  schemas_dir: " +
+          (config.schemas_dir.empty() ? std::string(SLUICE_SOURCE_DIR) + "/config/schemas" : config.schemas_dir) + "\n";
+  yaml += "  stall_timeout: " + config.stall_timeout + "\n";
   yaml += "  batch_size: " + std::to_string(config.batch_size) + "\n";
   yaml += "  max_in_flight_records: " + std::to_string(config.max_in_flight_records) + "\n";
   yaml += "  filter:\n";
@@ -37,12 +43,29 @@ std::string render_config(const TestConfig& config, const std::string& dir) {
   yaml += "    backend: " + config.dedup_backend + "\n";
   yaml += "    window: " + config.dedup_window + "\n";
   yaml += "    sqlite_path: " + sqlite_path + "\n";
+  yaml += "    redis_url: \"" + config.redis_url + "\"\n";
+  yaml += "    on_unavailable: " + config.dedup_on_unavailable + "\n";
+  yaml += "    reservation_ttl: " + config.reservation_ttl + "\n";
   yaml += "routes:\n" + config.routes_yaml;
   yaml += "dlq:\n  topic: " + config.dlq_topic + "\n";
   yaml += "shutdown:\n  drain_timeout: " + config.drain_timeout + "\n";
-  yaml += "logging:\n  level: info\n";
+  yaml += "logging:\n  level: " + config.log_level + "\n";
+  yaml += "admin:\n  listen: \"" + config.admin_listen + "\"\n";
   yaml += config.extra_yaml;
   return yaml;
+}
+
+double final_counter(const std::string& logs, const std::string& name) {
+  std::string key;  // as it stands in the JSON log line: quotes escaped
+  for (char c : name) {
+    if (c == '"') key += '\\';
+    key += c;
+  }
+  size_t line = logs.rfind("\"msg\":\"final counters\"");
+  if (line == std::string::npos) return -1;
+  size_t at = logs.find("\"" + key + "\":", line);
+  if (at == std::string::npos) return -1;
+  return std::stod(logs.substr(at + key.size() + 3));
 }
 
 SluiceDaemon::SluiceDaemon(const TestConfig& config, const TempDir& dir, const std::string& name)
@@ -57,7 +80,7 @@ SluiceDaemon::~SluiceDaemon() {
 void SluiceDaemon::start() {
   if (process_ && process_->running()) throw std::runtime_error("daemon already running");
   process_ = std::make_unique<ChildProcess>(std::vector<std::string>{SLUICE_BIN, "run", "--config", config_path_},
-                                            log_path_, log_path_);
+                                            log_path_, log_path_, env_);
 }
 
 int SluiceDaemon::stop(std::chrono::milliseconds timeout) {
@@ -77,5 +100,22 @@ void SluiceDaemon::kill9() {
 }
 
 std::string SluiceDaemon::logs() const { return read_file(log_path_); }
+
+uint16_t SluiceDaemon::admin_port() {
+  uint16_t port = 0;
+  bool found = wait_until([&] {
+    std::string text = logs();
+    size_t line = text.rfind("\"msg\":\"admin server listening\"");
+    if (line == std::string::npos) return false;
+    size_t at = text.find("\"port\":", line);
+    if (at == std::string::npos) return false;
+    port = static_cast<uint16_t>(std::stoi(text.substr(at + 7)));
+    return true;
+  }, std::chrono::seconds(30));
+  if (!found) throw std::runtime_error(name_ + " did not report its admin port");
+  return port;
+}
+
+void SluiceDaemon::reload() { process_->signal(SIGHUP); }
 
 }  // namespace sluice::test

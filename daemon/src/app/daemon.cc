@@ -1,16 +1,24 @@
 #include "app/daemon.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <exception>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "admin/admin_server.h"
+#include "admin/health.h"
+#include "app/systemd_notifier.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "config/loader.h"
 #include "dedup/dedup_store.h"
 #include "engine/engine.h"
+#include "engine/lifecycle.h"
 #include "metrics/metrics.h"
 #include "stages/stage_chain.h"
 
@@ -20,20 +28,26 @@ namespace {
 constexpr int kExitFailure = 1;
 constexpr int kExitConfig = 2;
 
-// The engine the signal handler stops. Set while Engine::run() executes, cleared before the
-// engine is destroyed; request_stop() is async-signal-safe.
+// Set by signal handlers, read by the engine thread.
 std::atomic<engine::Engine*> g_running_engine{nullptr};
+std::atomic<bool> g_stop_requested{false};
+std::atomic<bool> g_reload_requested{false};
 
 void on_stop_signal(int) {
+  g_stop_requested.store(true);
   if (engine::Engine* running = g_running_engine.load()) running->request_stop();
 }
 
+void on_reload_signal(int) { g_reload_requested.store(true); }
+
 void install_signal_handlers() {
   struct sigaction action {};
-  action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
+  action.sa_handler = on_stop_signal;
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  action.sa_handler = on_reload_signal;
+  sigaction(SIGHUP, &action, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a closed socket must surface as an error, not kill the daemon
 }
 
@@ -43,14 +57,116 @@ void configure_logging(const config::LoggingConfig& logging) {
   log::configure(logging.format == config::LogFormat::Text ? log::Format::Text : log::Format::Json, level);
 }
 
+// Where a ConfigMap mounted as a directory points its files; it is swapped atomically on an
+// update. Empty when the config file is not in such a directory.
+std::string configmap_data_link(const std::string& config_path) {
+  if (config_path.empty()) return {};
+  std::error_code error;
+  std::filesystem::path link = std::filesystem::path(config_path).parent_path() / "..data";
+  std::filesystem::path target = std::filesystem::read_symlink(link, error);
+  return error ? std::string() : target.string();
+}
+
+// The daemon's side of the engine's lifecycle: systemd notifications, health for the admin
+// server, and reloads. Engine thread only (apart from the atomics it shares).
+class DaemonLifecycle final : public engine::LifecycleListener {
+ public:
+  DaemonLifecycle(std::shared_ptr<const config::Config> config, admin::HealthState& health, metrics::Metrics& metrics)
+      : config_(std::move(config)),
+        health_(health),
+        metrics_(metrics),
+        configmap_link_(configmap_data_link(config_->source_path)) {}
+
+  void on_started() override {
+    health_.started.store(true);
+    notifier_.ready("consuming; waiting for the group to assign partitions");
+    log::info("ready to consume");
+  }
+  void on_loop() override {
+    health_.beat();
+    notifier_.watchdog_if_due();
+  }
+  void on_joined() override {
+    health_.joined.store(true);
+    notifier_.status("consuming");
+  }
+  void on_stalled(int64_t stalled) override {
+    health_.stalled_partitions.store(stalled);
+    notifier_.status(stalled > 0 ? std::to_string(stalled) + " partition(s) stalled" : std::string("consuming"));
+  }
+  void on_stopping() override {
+    health_.draining.store(true);
+    notifier_.stopping();
+  }
+
+  std::shared_ptr<const stages::StageResources> on_tick() override {
+    bool requested = g_reload_requested.exchange(false);
+    std::string link = configmap_data_link(config_->source_path);
+    if (link != configmap_link_) {
+      configmap_link_ = link;
+      if (!link.empty()) {
+        log::info("configmap updated; reloading", {{"data", link}});
+        requested = true;
+      }
+    }
+    return requested ? reload() : nullptr;
+  }
+
+  SystemdNotifier& notifier() { return notifier_; }
+
+ private:
+  // Re-reads the config file for the blocked senders, spam keywords and schemas. Any problem
+  // keeps the set in force, logs every error and counts a failed reload.
+  std::shared_ptr<const stages::StageResources> reload() {
+    notifier_.status("reloading");
+    config::LoadResult loaded = config_->source_path.empty() ? config::load_defaults(config::process_env())
+                                                             : config::load_file(config_->source_path, config::process_env());
+    std::vector<std::string> errors = loaded.errors;
+    std::shared_ptr<const stages::StageResources> resources;
+    if (loaded.ok()) resources = stages::load_stage_resources(*loaded.config, errors);
+    notifier_.status("consuming");
+    if (!resources) {
+      for (const std::string& error : errors) log::error("reload failed; keeping the current set", {{"error", error}});
+      metrics_.counter(metrics::MetricId::ConfigReloads, {{"result", "failed"}}).Increment();
+      return nullptr;
+    }
+    log::info("reloaded blocked senders, spam keywords and schemas",
+              {{"config", config_->source_path.empty() ? std::string("embedded defaults") : config_->source_path}});
+    metrics_.counter(metrics::MetricId::ConfigReloads, {{"result", "ok"}}).Increment();
+    return resources;
+  }
+
+  std::shared_ptr<const config::Config> config_;
+  admin::HealthState& health_;
+  metrics::Metrics& metrics_;
+  SystemdNotifier notifier_;
+  std::string configmap_link_;
+};
+
 }  // namespace
 
 int run_daemon(std::shared_ptr<const config::Config> config) {
   configure_logging(config->logging);
   log::info("starting", {{"version", SLUICE_VERSION},
                          {"config", config->source_path.empty() ? std::string("embedded defaults") : config->source_path}});
+  // Handlers first: a SIGTERM during start-up must not kill the process abruptly.
+  install_signal_handlers();
 
   metrics::Metrics metrics;
+  metrics.gauge(metrics::MetricId::BuildInfo, {{"version", SLUICE_VERSION}}).Set(1);
+  admin::HealthState health;
+  health.beat();
+
+  std::unique_ptr<admin::AdminServer> admin_server;
+  if (!config->admin.listen.empty()) {
+    std::string error;
+    admin_server = admin::AdminServer::start(config->admin.listen, metrics, health, error);
+    if (!admin_server) {
+      log::error("cannot start the admin server", {{"error", error}});
+      return kExitFailure;
+    }
+    log::info("admin server listening", {{"listen", config->admin.listen}, {"port", admin_server->port()}});
+  }
 
   std::vector<std::string> errors;
   std::shared_ptr<const stages::StageResources> resources = stages::load_stage_resources(*config, errors);
@@ -67,22 +183,25 @@ int run_daemon(std::shared_ptr<const config::Config> config) {
     return kExitFailure;
   }
 
+  DaemonLifecycle lifecycle(config, health, metrics);
   engine::Engine::Parts parts;
   parts.config = config;
   parts.stage_chain = std::make_unique<stages::StageChain>(config->pipeline, resources);
   parts.dedup = std::move(dedup);
   parts.metrics = &metrics;
+  parts.lifecycle = &lifecycle;
   std::unique_ptr<engine::Engine> engine = engine::Engine::create(std::move(parts), errors);
   if (!engine) {
     for (const std::string& error : errors) log::error("cannot start the engine", {{"error", error}});
     return kExitFailure;
   }
 
-  install_signal_handlers();
   g_running_engine.store(engine.get());
+  if (g_stop_requested.load()) engine->request_stop();  // a signal that came during start-up
   int exit_code = engine->run();
   g_running_engine.store(nullptr);
   engine.reset();
+  if (admin_server) admin_server->stop();
   log::info("exited", {{"exit_code", exit_code}});
   return exit_code;
 }

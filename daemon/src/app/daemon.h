@@ -1,7 +1,8 @@
 #pragma once
-// `sluice run`: builds every part from the validated config in order (logging, metrics,
-// stage resources, dedup store, engine), runs the engine until SIGTERM/SIGINT, and tears
-// the parts down in reverse.
+// `sluice run`: builds every part from the validated config in order — logging, metrics,
+// the admin server, stage resources, the dedup store, the engine — runs the engine until
+// SIGTERM/SIGINT, and tears the parts down in reverse. SIGHUP (and a swapped ConfigMap
+// `..data` link next to the config file) reloads blocked senders, spam keywords and schemas.
 
 #include <memory>
 

@@ -16,8 +16,15 @@ namespace sluice::config {
 using Duration = std::chrono::milliseconds;
 using StringMap = std::map<std::string, std::string>;
 
+// at_least_once: idempotent producer, offsets committed after outputs are acknowledged.
+// exactly_once: one transactional producer; each round's outputs (downstream, retry, rejected,
+// DLQ) and its consumed offsets are committed in one Kafka transaction.
+enum class DeliveryMode { AtLeastOnce, ExactlyOnce };
+
 struct KafkaConfig {
   std::string brokers;
+  DeliveryMode delivery = DeliveryMode::AtLeastOnce;
+  std::string transactional_id;  // exactly_once: stable per instance, e.g. sluice-${POD_NAME}
   std::string group_id;
   std::string client_id;
   StringMap properties;           // passed verbatim to consumer and producer
@@ -36,13 +43,21 @@ struct FilterConfig {
   std::string rejected_topic;  // empty: filtered messages are only counted
 };
 
-enum class DedupBackend { Memory, Sqlite };
+enum class DedupBackend { Memory, Sqlite, Redis };
+
+// What to do while the dedup store cannot answer: wait (pause consumption) or forward
+// without the check (counted).
+enum class DedupUnavailable { Pause, ForwardUnchecked };
 
 struct DedupConfig {
   DedupBackend backend = DedupBackend::Sqlite;
   Duration window{24 * 3600 * 1000};
   std::string sqlite_path;
   int64_t memory_max_entries = 1'000'000;
+  std::string redis_url;                // redis://[:password@]host[:port][/db]
+  std::string key_prefix = "duplicate_check:";
+  Duration reservation_ttl{60'000};     // how long a reservation of a crashed instance blocks
+  DedupUnavailable on_unavailable = DedupUnavailable::Pause;
 };
 
 struct PipelineConfig {
@@ -52,6 +67,7 @@ struct PipelineConfig {
   int64_t batch_size = 1000;
   int64_t max_in_flight_records = 20'000;
   int64_t max_in_flight_bytes = 64 * 1024 * 1024;
+  Duration stall_timeout{120'000};  // records in flight and no progress this long: not ready
   FilterConfig filter;
   DedupConfig dedup;
 };
@@ -61,10 +77,28 @@ struct RouteMatch {
   std::optional<std::string> message_type;  // absent: any message type
 };
 
+// Where an HTTP route delivers: typically the application in the same pod.
+struct HttpRouteConfig {
+  std::string url;
+  std::string method = "POST";
+  Duration timeout{5000};
+  int64_t max_connections = 16;
+  StringMap headers;  // sent with every request; values may hold secrets (redacted in dumps)
+  std::string ca_file;
+  bool verify = true;
+};
+
+// How much a route may reorder: `partition` delivers the records of one input partition one
+// at a time, in order; `key` keeps order only among records with the same key; `none` lets
+// up to max_connections records of a partition be in flight at once.
+enum class Ordering { Partition, Key, None };
+
 struct RouteConfig {
   RouteMatch match;
-  std::string topic;
-  StringMap errors;  // error name → "bad_data" | "transient": overrides of the error table
+  std::string topic;                  // a topic route (exactly one of topic and http is set)
+  std::optional<HttpRouteConfig> http;  // an HTTP route
+  Ordering ordering = Ordering::Partition;
+  StringMap errors;  // error name or HTTP status → "bad_data" | "transient": overrides of the error table
   int line = 0;  // where the route starts in the file, for messages that name it
 };
 
@@ -102,6 +136,11 @@ enum class LogFormat { Json, Text };
 struct LoggingConfig {
   std::string level = "info";
   LogFormat format = LogFormat::Json;
+  bool include_payloads = false;  // message bodies in log lines (never by default)
+};
+
+struct AdminConfig {
+  std::string listen;  // host:port of the admin HTTP server; "" turns it off
 };
 
 struct Config {
@@ -115,6 +154,7 @@ struct Config {
   DlqConfig dlq;
   ShutdownConfig shutdown;
   LoggingConfig logging;
+  AdminConfig admin;
 };
 
 }  // namespace sluice::config

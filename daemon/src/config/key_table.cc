@@ -58,6 +58,25 @@ Binding route_field(Access access) {
   });
 }
 
+// A field of one route's `http` object, which exists only on HTTP routes: storing any of its
+// keys makes the route an HTTP route; reading it from a topic route finds nothing.
+template <typename Access>
+Binding http_field(Access access) {
+  using Field = std::remove_cvref_t<decltype(access(std::declval<HttpRouteConfig&>()))>;
+  Binding binding;
+  binding.store = [access](Config& config, size_t item, Value&& value) {
+    SLUICE_ASSERT(item < config.routes.size(), "route index past the routes read so far");
+    std::optional<HttpRouteConfig>& http = config.routes[item].http;
+    if (!http) http.emplace();
+    access(*http) = take<Field>(std::move(value));
+  };
+  binding.read = [access](const Config& config, size_t item) -> Value {
+    const std::optional<HttpRouteConfig>& http = config.routes[item].http;
+    return http ? Value(access(*http)) : Value();
+  };
+  return binding;
+}
+
 template <typename E>
 using EnumSpelling = std::pair<std::string_view, E>;
 
@@ -92,6 +111,25 @@ Binding enum_field(const EnumSpelling<E> (&names)[N], Access access) {
   return binding;
 }
 
+// An enum class field of one route, stored from and read back as its spelling.
+template <typename E, size_t N, typename Access>
+Binding enum_route_field(const EnumSpelling<E> (&names)[N], Access access) {
+  Binding binding;
+  binding.store = [&names, access](Config& config, size_t item, Value&& value) {
+    std::string spelling = take<std::string>(std::move(value));
+    for (const auto& [name, enum_value] : names) {
+      if (name == spelling) access(config.routes[item]) = enum_value;
+    }
+  };
+  binding.read = [&names, access](const Config& config, size_t item) -> Value {
+    for (const auto& [name, enum_value] : names) {
+      if (access(config.routes[item]) == enum_value) return Value(std::string(name));
+    }
+    return Value();
+  };
+  return binding;
+}
+
 Binding routes_list() {
   Binding binding;
   binding.append_item = [](Config& config, int line) {
@@ -107,6 +145,23 @@ Binding routes_list() {
 constexpr EnumSpelling<DedupBackend> kDedupBackends[] = {
     {"memory", DedupBackend::Memory},
     {"sqlite", DedupBackend::Sqlite},
+    {"redis", DedupBackend::Redis},
+};
+
+constexpr EnumSpelling<DedupUnavailable> kDedupUnavailable[] = {
+    {"pause", DedupUnavailable::Pause},
+    {"forward_unchecked", DedupUnavailable::ForwardUnchecked},
+};
+
+constexpr EnumSpelling<Ordering> kOrderings[] = {
+    {"partition", Ordering::Partition},
+    {"key", Ordering::Key},
+    {"none", Ordering::None},
+};
+
+constexpr EnumSpelling<DeliveryMode> kDeliveryModes[] = {
+    {"at_least_once", DeliveryMode::AtLeastOnce},
+    {"exactly_once", DeliveryMode::ExactlyOnce},
 };
 
 constexpr EnumSpelling<LogFormat> kLogFormats[] = {
@@ -155,6 +210,19 @@ KeyTable build_table() {
        .flags = {.secret_entries = true},
        .doc = "librdkafka properties for the producer only; they win over kafka.properties.",
        .bind = field([](auto& c) -> auto& { return c.kafka.producer_properties; })});
+  add({.path = "kafka.delivery",
+       .type = KeyType::Enum,
+       .default_text = "at_least_once",
+       .allowed = spellings(kDeliveryModes),
+       .doc = "at_least_once, or exactly_once: each round's outputs and consumed offsets in one Kafka transaction "
+              "(topic routes only).",
+       .bind = enum_field(kDeliveryModes, [](auto& c) -> auto& { return c.kafka.delivery; })});
+  add({.path = "kafka.transactional_id",
+       .type = KeyType::String,
+       .default_text = "sluice-${POD_NAME:-local}",
+       .flags = {.non_empty = true},
+       .doc = "exactly_once: the producer's transactional.id; stable for an instance, unique across instances.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.transactional_id; })});
   add({.path = "kafka.commit_interval",
        .type = KeyType::Duration,
        .default_text = "1s",
@@ -214,6 +282,15 @@ KeyTable build_table() {
        .doc = "Consumption pauses while this many value bytes are taken but not finished.",
        .bind = field([](auto& c) -> auto& { return c.pipeline.max_in_flight_bytes; })});
 
+  add({.path = "pipeline.stall_timeout",
+       .type = KeyType::Duration,
+       .default_text = "2m",
+       .min = ms(1s),
+       .max = ms(24h),
+       .doc = "A partition with records in flight (not waiting for a retry due time or an open breaker) and no "
+              "progress for this long is stalled: logged once, counted, and /readyz fails.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.stall_timeout; })});
+
   add({.path = "pipeline.filter",
        .type = KeyType::Object,
        .doc = "Deliberate rejections: counted, and copied to rejected_topic when one is set."});
@@ -241,7 +318,8 @@ KeyTable build_table() {
        .type = KeyType::Enum,
        .default_text = "sqlite",
        .allowed = spellings(kDedupBackends),
-       .doc = "Where fingerprints are kept: memory (lost on restart) or sqlite (a local file).",
+       .doc = "Where fingerprints are kept: memory (lost on restart), sqlite (a local file) or redis (shared by "
+              "every instance).",
        .bind = enum_field(kDedupBackends, [](auto& c) -> auto& { return c.pipeline.dedup.backend; })});
   add({.path = "pipeline.dedup.window",
        .type = KeyType::Duration,
@@ -263,6 +341,31 @@ KeyTable build_table() {
        .max = 100'000'000,
        .doc = "Most fingerprints the memory backend holds.",
        .bind = field([](auto& c) -> auto& { return c.pipeline.dedup.memory_max_entries; })});
+  add({.path = "pipeline.dedup.redis_url",
+       .type = KeyType::String,
+       .default_text = "redis://127.0.0.1:6379/0",
+       .flags = {.sensitive = true, .non_empty = true},
+       .doc = "Redis server of the redis backend: redis://[:password@]host[:port][/db]; put the password in ${VAR}.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.dedup.redis_url; })});
+  add({.path = "pipeline.dedup.key_prefix",
+       .type = KeyType::String,
+       .default_text = "\"duplicate_check:\"",
+       .doc = "Redis keys are key_prefix + fingerprint (hex); the default is the reference detector's key space.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.dedup.key_prefix; })});
+  add({.path = "pipeline.dedup.reservation_ttl",
+       .type = KeyType::Duration,
+       .default_text = "60s",
+       .min = ms(1s),
+       .max = ms(24h),
+       .doc = "How long a reservation lives in Redis before its message's outcome is known; a crashed "
+              "instance's reservations expire after it.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.dedup.reservation_ttl; })});
+  add({.path = "pipeline.dedup.on_unavailable",
+       .type = KeyType::Enum,
+       .default_text = "pause",
+       .allowed = spellings(kDedupUnavailable),
+       .doc = "While the dedup store cannot answer: pause consumption, or forward_unchecked (counted).",
+       .bind = enum_field(kDedupUnavailable, [](auto& c) -> auto& { return c.pipeline.dedup.on_unavailable; })});
 
   add({.path = "routes",
        .type = KeyType::ObjectList,
@@ -286,14 +389,70 @@ KeyTable build_table() {
        .bind = route_field([](auto& r) -> auto& { return r.match.message_type; })});
   add({.path = "routes[].topic",
        .type = KeyType::String,
-       .flags = {.required = true, .non_empty = true, .topic_name = true},
-       .doc = "Topic the matching messages are forwarded to.",
+       .flags = {.non_empty = true, .topic_name = true},
+       .doc = "Topic the matching messages are forwarded to (a route has a topic or an http endpoint).",
        .bind = route_field([](auto& r) -> auto& { return r.topic; })});
+  add({.path = "routes[].http",
+       .type = KeyType::Object,
+       .flags = {.optional_object = true},
+       .doc = "HTTP endpoint the matching messages are POSTed to, instead of a topic."});
+  add({.path = "routes[].http.url",
+       .type = KeyType::String,
+       .flags = {.required = true, .non_empty = true},
+       .doc = "http:// or https:// URL of the endpoint.",
+       .bind = http_field([](auto& h) -> auto& { return h.url; })});
+  add({.path = "routes[].http.method",
+       .type = KeyType::Enum,
+       .default_text = "POST",
+       .allowed = {"POST", "PUT", "PATCH"},
+       .doc = "HTTP method of each request.",
+       .bind = http_field([](auto& h) -> auto& { return h.method; })});
+  add({.path = "routes[].http.timeout",
+       .type = KeyType::Duration,
+       .default_text = "5s",
+       .min = ms(1ms),
+       .max = ms(10min),
+       .doc = "Deadline of one request, from sending to the whole response.",
+       .bind = http_field([](auto& h) -> auto& { return h.timeout; })});
+  add({.path = "routes[].http.max_connections",
+       .type = KeyType::Int,
+       .default_text = "16",
+       .min = 1,
+       .max = 1024,
+       .doc = "Keep-alive connections to the endpoint, and so requests in flight at once.",
+       .bind = http_field([](auto& h) -> auto& { return h.max_connections; })});
+  add({.path = "routes[].http.headers",
+       .type = KeyType::StringMap,
+       .default_text = "{}",
+       .flags = {.sensitive = true},
+       .doc = "Headers sent with every request, e.g. Authorization: \"Bearer ${APP_TOKEN}\"; never logged.",
+       .bind = http_field([](auto& h) -> auto& { return h.headers; })});
+  add({.path = "routes[].http.tls",
+       .type = KeyType::Object,
+       .doc = "Certificate checks for https:// endpoints."});
+  add({.path = "routes[].http.tls.ca_file",
+       .type = KeyType::String,
+       .default_text = "\"\"",
+       .doc = "PEM file of CA certificates trusted besides the system ones; \"\" for the system ones only.",
+       .bind = http_field([](auto& h) -> auto& { return h.ca_file; })});
+  add({.path = "routes[].http.tls.verify",
+       .type = KeyType::Bool,
+       .default_text = "true",
+       .doc = "Verify the server certificate and host name; false is logged as a warning at every start.",
+       .bind = http_field([](auto& h) -> auto& { return h.verify; })});
+  add({.path = "routes[].ordering",
+       .type = KeyType::Enum,
+       .default_text = "partition",
+       .allowed = spellings(kOrderings),
+       .doc = "partition: one record of an input partition at a time, in order; key: in order per key; "
+              "none: up to max_connections at once.",
+       .bind = enum_route_field(kOrderings, [](auto& r) -> auto& { return r.ordering; })});
 
   add({.path = "routes[].errors",
        .type = KeyType::StringMap,
-       .doc = "Overrides of the error table for this route: librdkafka error name (e.g. "
-              "TOPIC_AUTHORIZATION_FAILED) to bad_data (DLQ at once) or transient (retry tiers).",
+       .doc = "Overrides of the error table for this route: a librdkafka error name (topic routes, e.g. "
+              "TOPIC_AUTHORIZATION_FAILED) or an HTTP status or class (http routes, e.g. 404, 4xx) to bad_data "
+              "(DLQ at once) or transient (retry tiers).",
        .bind = route_field([](auto& r) -> auto& { return r.errors; })});
 
   add({.path = "retry",
@@ -397,6 +556,18 @@ KeyTable build_table() {
        .allowed = spellings(kLogFormats),
        .doc = "json: one JSON object per line; text: ts level msg key=value.",
        .bind = enum_field(kLogFormats, [](auto& c) -> auto& { return c.logging.format; })});
+  add({.path = "logging.include_payloads",
+       .type = KeyType::Bool,
+       .default_text = "false",
+       .doc = "Also log message bodies (e.g. of dead-lettered records); off by default, as they may hold personal data.",
+       .bind = field([](auto& c) -> auto& { return c.logging.include_payloads; })});
+
+  add({.path = "admin", .type = KeyType::Object, .doc = "The read-only admin HTTP server."});
+  add({.path = "admin.listen",
+       .type = KeyType::String,
+       .default_text = "0.0.0.0:9464",
+       .doc = "host:port for /metrics, /livez, /readyz and /healthz; \"\" turns the server off.",
+       .bind = field([](auto& c) -> auto& { return c.admin.listen; })});
   return rows;
 }
 

@@ -39,6 +39,7 @@ struct KeyFlags {
   bool secret_entries = false;  // StringMap: values of entries whose name looks secret are redacted
   bool non_empty = false;       // strings must not be "", lists must have an entry
   bool topic_name = false;      // the value (each item of a list) must be a valid Kafka topic name
+  bool optional_object = false; // Object: when absent it stays absent (its keys take no defaults)
 };
 
 // A value on its way between the loader, a row's binding and the dump. std::monostate is

@@ -265,9 +265,11 @@ class Loader {
       return;
     }
     if (row.default_text.empty()) {
-      // An object without a default of its own: its keys take theirs. Other keys without a
-      // default stay unset.
-      if (row.type == KeyType::Object) walk_map(YAML::Node(), row.path, path, item, parent_place, origin);
+      // An object without a default of its own: its keys take theirs (unless the whole object
+      // is optional, like a route's `http`). Other keys without a default stay unset.
+      if (row.type == KeyType::Object && !row.flags.optional_object) {
+        walk_map(YAML::Node(), row.path, path, item, parent_place, origin);
+      }
       return;
     }
     YAML::Node node;

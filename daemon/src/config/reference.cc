@@ -89,8 +89,23 @@ class YamlWriter {
     out_ << YAML::EndMap;
   }
 
+  // True when some key below `pattern` has a value for entry `item`.
+  bool has_values(std::string_view pattern, size_t item) const {
+    auto it = children_.find(pattern);
+    if (it == children_.end()) return false;
+    for (const KeyRow* row : it->second) {
+      if (row->type == KeyType::Object ? has_values(row->path, item)
+                                       : row->bind.read && !std::holds_alternative<std::monostate>(row->bind.read(config_, item))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   void write_key(const KeyRow& row, size_t item) {
     if (row.type == KeyType::Object) {
+      // An optional object that is absent (a topic route's `http`) is left out entirely.
+      if (row.flags.optional_object && !has_values(row.path, item)) return;
       out_ << YAML::Key << std::string(row.name()) << YAML::Value;
       write_map(row.path, item);
       return;

@@ -1,6 +1,7 @@
 #include "config/validate.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 namespace sluice::config {
@@ -20,6 +21,7 @@ constexpr OwnedProperty kOwnedProperties[] = {
     {"enable.auto.commit", "sluice commits offsets itself; tune kafka.commit_interval instead"},
     {"enable.auto.offset.store",
      "sluice stores an offset only once its message is finished; this cannot be changed"},
+    {"transactional.id", "set kafka.transactional_id (with kafka.delivery: exactly_once) instead"},
 };
 
 void check_owned_properties(std::string_view map_path, const StringMap& properties, std::vector<Problem>& out) {
@@ -63,10 +65,29 @@ std::vector<Problem> validate(const Config& config) {
     if (!route.match.channel && !route.match.message_type) {
       problems.push_back({path + ".match", "needs channel, message_type, or both"});
     }
-    check_not_inbound(path + ".topic", route.topic);
+    if (route.topic.empty() == !route.http.has_value()) {
+      problems.push_back({path, route.http ? "has both a topic and an http endpoint; give it one of them"
+                                           : "needs a topic or an http endpoint"});
+    }
+    if (!route.topic.empty()) check_not_inbound(path + ".topic", route.topic);
+    if (route.http && config.kafka.delivery == DeliveryMode::ExactlyOnce) {
+      problems.push_back({path + ".http",
+                          "kafka.delivery is exactly_once, but an HTTP request cannot take part in a Kafka "
+                          "transaction (it cannot be rolled back); use at_least_once, where every request carries "
+                          "an Idempotency-Key"});
+    }
+    if (route.http && !route.http->url.starts_with("http://") && !route.http->url.starts_with("https://")) {
+      problems.push_back({path + ".http.url", "\"" + route.http->url + "\" is not an http:// or https:// URL"});
+    }
     for (const auto& [name, error_class] : route.errors) {
       if (error_class != "bad_data" && error_class != "transient") {
         problems.push_back({path + ".errors." + name, "\"" + error_class + "\" is not one of: bad_data, transient"});
+      }
+      bool status_like = name.size() == 3 && name[0] >= '1' && name[0] <= '5' &&
+                         ((std::isdigit(static_cast<unsigned char>(name[1])) && std::isdigit(static_cast<unsigned char>(name[2]))) ||
+                          name.substr(1) == "xx");
+      if (route.http && !status_like) {
+        problems.push_back({path + ".errors." + name, "an http route's errors are HTTP statuses such as 404 or 4xx"});
       }
     }
   }

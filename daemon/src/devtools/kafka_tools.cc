@@ -211,4 +211,15 @@ std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap, const
   return result;
 }
 
+bool group_caught_up(const std::string& bootstrap, const std::string& group, const std::vector<std::string>& topics) {
+  for (const std::string& topic : topics) {
+    const int partitions = partition_count(bootstrap, topic);
+    std::map<int32_t, int64_t> committed = committed_offsets(bootstrap, group, topic, partitions);
+    for (const auto& [partition, end] : end_offsets(bootstrap, topic, partitions)) {
+      if (end > 0 && (committed.count(partition) == 0 || committed[partition] < end)) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace sluice::devtools

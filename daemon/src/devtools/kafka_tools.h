@@ -56,5 +56,7 @@ std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap, const
                                              const std::string& topic, int partitions);
 // partition → high watermark.
 std::map<int32_t, int64_t> end_offsets(const std::string& bootstrap, const std::string& topic, int partitions);
+// Whether `group` has committed every record of `topics` up to the current high watermarks.
+bool group_caught_up(const std::string& bootstrap, const std::string& group, const std::vector<std::string>& topics);
 
 }  // namespace sluice::devtools

@@ -67,6 +67,10 @@ std::string build_dead_letter_envelope(const DeadLetterInfo& info) {
   append_raw_field(out, "original_offset", std::to_string(info.offset));
   if (info.timestamp_ms >= 0) append_raw_field(out, "original_timestamp", std::to_string(info.timestamp_ms));
   append_string_field(out, "failed_at", text::format_rfc3339_utc(info.failed_at));
+  if (info.http_status != 0) {
+    append_raw_field(out, "http_status", std::to_string(info.http_status));
+    append_string_field(out, "response_body", info.response_body);
+  }
   append_raw_field(out, "retry_count", std::to_string(info.retry_count));
   out += "\"max_retries_exceeded\":";
   out += info.max_retries_exceeded ? "true" : "false";

@@ -9,7 +9,8 @@
 //   original_key / original_key_base64 / null
 //   error, error_stage, error_detail, original_topic, original_partition, original_offset,
 //   original_timestamp (ms, when the record had one), failed_at (RFC 3339 UTC),
-//   retry_count, max_retries_exceeded
+//   retry_count, max_retries_exceeded; for an HTTP route's refusal also http_status and
+//   response_body (the first 1 KiB)
 //
 // When the whole envelope would be larger than the producer accepts, the caller builds it
 // again with `embed_limit` set: then the first embed_limit bytes go in base64 with
@@ -40,6 +41,8 @@ struct DeadLetterInfo {
   int retry_count = 0;
   bool max_retries_exceeded = false;
   std::chrono::system_clock::time_point failed_at;
+  int http_status = 0;              // an HTTP route's answer (0: none)
+  std::string_view response_body;   // the first 1 KiB of that answer's body
   size_t embed_limit = std::numeric_limits<size_t>::max();
 };
 

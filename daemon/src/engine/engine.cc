@@ -35,6 +35,12 @@ constexpr size_t kTruncatedEmbedBytes = 64 * 1024;
 constexpr milliseconds kErrorLogInterval{10'000};
 constexpr milliseconds kExpireInterval{60'000};
 constexpr milliseconds kMaxIdleWait{200};
+// Periodic work that need not run per record: lag, stall detection, reload checks.
+constexpr milliseconds kTickInterval{1000};
+// One record in this many has its CPU stages timed for the stage histograms.
+constexpr uint64_t kStageSampleMask = 7;
+// Upper bound for one transactional call (librdkafka retries inside it as needed).
+constexpr milliseconds kTransactionCallTimeout{30'000};
 
 kafka::Properties consumer_properties(const config::Config& config) {
   kafka::Properties properties = {
@@ -51,6 +57,10 @@ kafka::Properties consumer_properties(const config::Config& config) {
   properties["enable.auto.commit"] = "false";        // the engine commits the completed prefix itself
   properties["enable.auto.offset.store"] = "false";  // ... and never lets librdkafka store positions
   properties["enable.partition.eof"] = "false";
+  if (config.kafka.delivery == config::DeliveryMode::ExactlyOnce) {
+    // Records of transactions that were aborted (including our own) are never seen.
+    properties["isolation.level"] = "read_committed";
+  }
   return properties;
 }
 
@@ -65,6 +75,9 @@ kafka::Properties producer_properties(const config::Config& config) {
   properties["client.id"] = config.kafka.client_id;
   properties["enable.idempotence"] = "true";  // no duplicates or reordering from producer retries
   properties["acks"] = "all";
+  if (config.kafka.delivery == config::DeliveryMode::ExactlyOnce) {
+    properties["transactional.id"] = config.kafka.transactional_id;
+  }
   return properties;
 }
 
@@ -80,7 +93,8 @@ Engine::Engine(Parts parts)
       metrics_(*parts.metrics),
       router_(config_->routes),
       stage_chain_(std::move(parts.stage_chain)),
-      dedup_(std::move(parts.dedup)) {}
+      dedup_(std::move(parts.dedup)),
+      lifecycle_(parts.lifecycle != nullptr ? parts.lifecycle : &no_listener_) {}
 
 std::unique_ptr<Engine> Engine::create(Parts parts, std::vector<std::string>& errors) {
   SLUICE_ASSERT(parts.config && parts.stage_chain && parts.dedup && parts.metrics, "engine needs all its parts");
@@ -106,6 +120,16 @@ bool Engine::start(std::vector<std::string>& errors) {
       },
       errors);
   if (!producer_) return false;
+  transactional_ = config_->kafka.delivery == config::DeliveryMode::ExactlyOnce;
+  if (transactional_) {
+    // Once per process: fences any older producer with the same transactional.id.
+    kafka::ErrorPtr error = producer_->init_transactions(kTransactionCallTimeout);
+    log_transaction_call("init_transactions", error.get());
+    if (error) {
+      errors.push_back(std::string("init_transactions: ") + rd_kafka_error_string(error.get()));
+      return false;
+    }
+  }
   char value[64];
   size_t value_size = sizeof value;
   if (rd_kafka_conf_get(rd_kafka_conf(producer_->handle()), "message.max.bytes", value, &value_size) ==
@@ -129,6 +153,7 @@ bool Engine::start(std::vector<std::string>& errors) {
   }
   // Serve the consumer's callbacks (rebalance, commits, errors) from the consumer queue.
   rd_kafka_poll_set_consumer(consumer_.get());
+  if (transactional_) group_metadata_.reset(rd_kafka_consumer_group_metadata(consumer_.get()));
   consumer_queue_.reset(rd_kafka_queue_get_consumer(consumer_.get()));
 
   // librdkafka writes one byte into the pipe when either queue goes from empty to non-empty,
@@ -148,23 +173,44 @@ bool Engine::start(std::vector<std::string>& errors) {
   breaker_settings.failure_rate_threshold = static_cast<double>(breaker_config.failure_rate_threshold);
   breaker_settings.sliding_window_size = static_cast<int>(breaker_config.sliding_window_size);
   breaker_settings.minimum_calls = static_cast<int>(breaker_config.minimum_calls);
-  std::map<std::string, int> sink_of_topic;
+  std::map<std::string, int> sink_of_destination;
   for (size_t i = 0; i < config_->routes.size(); ++i) {
     const config::RouteConfig& route = config_->routes[i];
-    auto [it, inserted] = sink_of_topic.try_emplace(route.topic, static_cast<int>(sinks_.size()));
+    std::string destination = route.http ? "http " + route.http->method + " " + route.http->url : "topic " + route.topic;
+    auto [it, inserted] = sink_of_destination.try_emplace(destination, static_cast<int>(sinks_.size()));
     if (inserted) {
       int index = it->second;
       SinkSlot slot;
-      slot.sink = std::make_unique<KafkaTopicSink>(*producer_, route.topic);
+      if (route.http) {
+        if (!http_runtime_) http_runtime_ = std::make_unique<http::HttpRuntime>();
+        std::string error;
+        std::unique_ptr<HttpSink> sink = HttpSink::create(
+            *http_runtime_, route, [this, index](http::Response response) { push_http_response(index, std::move(response)); },
+            error);
+        if (!sink) {
+          errors.push_back("routes[" + std::to_string(i) + "].http: " + error);
+          continue;
+        }
+        slot.http = sink.get();
+        slot.sink = std::move(sink);
+      } else {
+        slot.sink = std::make_unique<KafkaTopicSink>(*producer_, route.topic);
+      }
       slot.breaker = std::make_unique<CircuitBreaker>(
           breaker_settings, [this, index](BreakerState from, BreakerState to) { on_breaker_transition(index, from, to); });
       slot.state_gauge = &metrics_.gauge(metrics::MetricId::BreakerState, {{"sink", slot.sink->name()}});
       slot.waiting_gauge = &metrics_.gauge(metrics::MetricId::BreakerWaitingRecords, {{"sink", slot.sink->name()}});
+      slot.request_histogram = &metrics_.histogram(metrics::MetricId::SinkRequestDuration, {{"sink", slot.sink->name()}});
       sinks_.push_back(std::move(slot));
     }
     route_sink_.push_back(it->second);
     std::map<rd_kafka_resp_err_t, ErrorClass> overrides;
+    std::map<std::string, ErrorClass> http_overrides;
     for (const auto& [name, error_class] : route.errors) {
+      if (route.http) {
+        http_overrides[name] = error_class == "bad_data" ? ErrorClass::BadData : ErrorClass::Transient;
+        continue;
+      }
       std::optional<rd_kafka_resp_err_t> code = kafka::error_by_name(name);
       if (!code) {
         errors.push_back("routes[" + std::to_string(i) + "].errors." + name + ": not a librdkafka error name");
@@ -173,6 +219,7 @@ bool Engine::start(std::vector<std::string>& errors) {
       overrides[*code] = error_class == "bad_data" ? ErrorClass::BadData : ErrorClass::Transient;
     }
     route_errors_.push_back(std::move(overrides));
+    route_http_errors_.push_back(std::move(http_overrides));
   }
   if (!errors.empty()) return false;
 
@@ -198,13 +245,23 @@ bool Engine::start(std::vector<std::string>& errors) {
   }
   batch_.resize(static_cast<size_t>(config_->pipeline.batch_size));
   last_progress_gauge_ = &metrics_.gauge(metrics::MetricId::LastProgressTimestamp);
+  for (const stages::StagePtr& stage : stage_chain_->stages()) {
+    stage_histograms_.push_back(&metrics_.histogram(metrics::MetricId::StageDuration, {{"stage", std::string(stage->name())}}));
+  }
+  fingerprint_histogram_ = &metrics_.histogram(metrics::MetricId::StageDuration, {{"stage", "fingerprint"}});
+  dedup_histogram_ =
+      &metrics_.histogram(metrics::MetricId::DedupBatchDuration, {{"backend", std::string(dedup_->backend_name())}});
+  end_to_end_histogram_ = &metrics_.histogram(metrics::MetricId::EndToEndLatency);
   const std::string backend(dedup_->backend_name());
   auto lookup_counter = [&](const char* result) {
     return &metrics_.counter(metrics::MetricId::DedupLookups, {{"backend", backend}, {"result", result}});
   };
-  dedup_counters_ = {lookup_counter("hit"), lookup_counter("miss"), lookup_counter("busy"), lookup_counter("error")};
+  dedup_counters_ = {lookup_counter("hit"), lookup_counter("miss"), lookup_counter("busy"), lookup_counter("error"),
+                     lookup_counter("unchecked")};
   next_commit_ = Clock::now() + config_->kafka.commit_interval;
   next_expire_ = Clock::now() + kExpireInterval;
+  next_tick_ = Clock::now() + kTickInterval;
+  lifecycle_->on_started();
   return true;
 }
 
@@ -229,7 +286,10 @@ int Engine::run() {
                                {"inbound_topics", static_cast<int64_t>(config_->inbound.topics.size())},
                                {"routes", static_cast<int64_t>(config_->routes.size())}});
   while (true) {
-    if ((stop_requested_.load() || fatal_error_.load()) && !stopping_) begin_stopping();
+    // A fatal client error (e.g. a fenced transactional producer) leaves nothing to drain
+    // into: stop at once; what is unfinished is redelivered to the next instance.
+    if (fatal_error_.load()) break;
+    if (stop_requested_.load() && !stopping_) begin_stopping();
     if (stopping_ && (pool_.live() == 0 || Clock::now() >= drain_deadline_)) break;
     wait_for_events(time_to_next_deadline());
     iterate();
@@ -261,7 +321,9 @@ void Engine::wait_for_events(std::chrono::milliseconds timeout) {
 }
 
 void Engine::iterate() {
+  lifecycle_->on_loop();
   producer_->poll(milliseconds(0));
+  drain_http_responses();
   fire_due_timers();
   consume_available();
   run_dedup();
@@ -275,11 +337,17 @@ void Engine::iterate() {
     dedup_->expire();
     next_expire_ = now + kExpireInterval;
   }
+  if (now >= next_tick_) {
+    next_tick_ = now + kTickInterval;
+    observe_periodically();
+    if (auto reloaded = lifecycle_->on_tick()) stage_chain_->set_resources(std::move(reloaded));
+  }
   update_gauges();
 }
 
 void Engine::begin_stopping() {
   stopping_ = true;
+  lifecycle_->on_stopping();
   drain_deadline_ = Clock::now() + config_->shutdown.drain_timeout;
   set_pause_all(kPauseStopping, true);
   log::info("draining", {{"in_flight_records", pool_.live()},
@@ -294,12 +362,18 @@ void Engine::finish_stopping() {
   // Deliveries already handed to librdkafka still count: give them a moment to be
   // acknowledged so their offsets can be committed.
   int outstanding = producer_->flush(milliseconds(unfinished > 0 ? 1000 : 5000));
+  // HTTP requests still unanswered are cancelled; their records stay uncommitted.
+  for (SinkSlot& slot : sinks_) {
+    if (slot.http != nullptr) slot.http->shutdown();
+  }
+  drain_http_responses();
   flush_dedup_updates();
   commit(true);
   rd_kafka_resp_err_t error = rd_kafka_consumer_close(consumer_.get());
   if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
     log::warn("consumer close failed", {{"error", kafka::error_name(error)}});
   }
+  if (http_runtime_) http_runtime_->stop();
   log::info("stopped", {{"unfinished_records", pool_.live()}, {"unacknowledged_produces", outstanding}});
   // Every counter that moved, in one line: what this run did, for whoever reads the logs.
   std::vector<std::pair<std::string, double>> counters = metrics_.nonzero_counters();
@@ -356,7 +430,9 @@ void Engine::handle_message(kafka::MessagePtr message) {
   record->partition = partition;
   record->offset = record->message->offset;
   record->bytes = static_cast<int64_t>(record->message->len + record->message->key_len);
-  partition->offsets.track(record->offset);
+  record->consumed_at = Clock::now();
+  partition->offsets.track(record->offset, text::now_epoch_ms());
+  if (partition->in_flight == 0) partition->last_progress = record->consumed_at;  // idle until now
   partition->in_flight += 1;
   in_flight_bytes_ += record->bytes;
 
@@ -394,7 +470,14 @@ void Engine::handle_message(kafka::MessagePtr message) {
 void Engine::process(InFlightRecord* record) {
   stages::MessageContext& context = message_context_;
   context.reset(record->value(), record->value_is_null());
-  stages::StageChain::Outcome outcome = stage_chain_->run(context);
+  const bool timed = (records_seen_++ & kStageSampleMask) == 0;
+  stages::StageChain::Outcome outcome = stage_chain_->run(context, timed ? &stage_durations_ : nullptr);
+  if (timed) {
+    for (size_t i = 0; i < stage_durations_.size() && i < stage_histograms_.size(); ++i) {
+      stage_histograms_[i]->Observe(std::chrono::duration<double>(stage_durations_[i]).count());
+    }
+  }
+  record->correlation_id.assign(json::get_string(context.document.root(), "correlation_id").substr(0, 128));
   switch (outcome.result.verdict) {
     case stages::Verdict::DeadLetter:
       dead_letter(record, outcome.stage, outcome.result.reason, std::move(outcome.result.detail));
@@ -420,7 +503,9 @@ void Engine::process(InFlightRecord* record) {
     return;
   }
   record->route = route;
+  auto fingerprint_started = timed ? Clock::now() : Clock::time_point();
   record->fingerprint = fingerprinter_.compute(context.document, record->value());
+  if (timed) fingerprint_histogram_->Observe(std::chrono::duration<double>(Clock::now() - fingerprint_started).count());
   enqueue_dedup(record);
 }
 
@@ -490,7 +575,9 @@ void Engine::run_dedup() {
   queue.swap(dedup_queue_);
   reserve_keys_.clear();
   for (InFlightRecord* record : queue) reserve_keys_.push_back(record->fingerprint);
+  auto reserve_started = Clock::now();
   dedup_->reserve(reserve_keys_, reserve_statuses_);
+  dedup_histogram_->Observe(std::chrono::duration<double>(Clock::now() - reserve_started).count());
   SLUICE_ASSERT(reserve_statuses_.size() == queue.size(), "dedup store must answer every fingerprint");
 
   bool any_unavailable = false;
@@ -519,6 +606,19 @@ void Engine::run_dedup() {
         break;
       case dedup::ReserveStatus::Unavailable:
         dedup_counters_.error->Increment();
+        if (config_->pipeline.dedup.on_unavailable == config::DedupUnavailable::ForwardUnchecked) {
+          // Chosen by the operator: availability over dedup. Counted, and logged (rarely).
+          dedup_counters_.unchecked->Increment();
+          auto now = Clock::now();
+          auto& last = last_error_log_[RD_KAFKA_RESP_ERR__STATE];
+          if (now - last >= kErrorLogInterval) {
+            last = now;
+            log::warn("dedup store unavailable; forwarding without the check",
+                      {{"backend", dedup_->backend_name()}});
+          }
+          start_forward(record);
+          break;
+        }
         any_unavailable = true;
         record->attempts += 1;
         schedule(record, backoff(record->attempts));
@@ -584,6 +684,8 @@ void Engine::start_forward(InFlightRecord* record) {
   }
   record->permit = permit;
   record->step = Step::Forwarding;
+  record->sent_at = Clock::now();
+  if (slot.http == nullptr) ensure_transaction();
   SendResult result = slot.sink->send(*record);
   switch (result.status) {
     case SendStatus::Accepted:
@@ -655,6 +757,66 @@ void Engine::on_breaker_transition(int sink, BreakerState from, BreakerState to)
               {"waiting_records", static_cast<int64_t>(slot.waiting.size())}});
 }
 
+ErrorClass Engine::classify_http_for_route(int route, int status) const {
+  const auto& overrides = route_http_errors_[static_cast<size_t>(route)];
+  if (auto exact = overrides.find(std::to_string(status)); exact != overrides.end()) return exact->second;
+  if (auto range = overrides.find(std::to_string(status / 100) + "xx"); range != overrides.end()) return range->second;
+  return classify_http_status(status);
+}
+
+void Engine::push_http_response(int sink, http::Response response) {
+  {
+    std::lock_guard<std::mutex> lock(http_responses_mutex_);
+    http_responses_.emplace_back(sink, std::move(response));
+  }
+  char byte = 'h';
+  (void)!write(wake_write_fd_, &byte, 1);
+}
+
+void Engine::drain_http_responses() {
+  std::vector<std::pair<int, http::Response>> responses;
+  {
+    std::lock_guard<std::mutex> lock(http_responses_mutex_);
+    responses.swap(http_responses_);
+  }
+  for (const auto& [sink, response] : responses) on_http_response(sink, response);
+}
+
+void Engine::on_http_response(int sink, const http::Response& response) {
+  SinkSlot& slot = sinks_[static_cast<size_t>(sink)];
+  InFlightRecord* record = slot.http->on_response(response);
+  if (record == nullptr) return;
+  record->awaiting_delivery = false;
+  record->partition->awaiting_delivery -= 1;
+  slot.request_histogram->Observe(std::chrono::duration<double>(Clock::now() - record->sent_at).count());
+  if (response.outcome == http::Response::Outcome::Cancelled) {
+    // Only at shutdown: the record is left unfinished, and redelivered after the restart.
+    slot.breaker->cancel(record->permit);
+    abandon(record);
+    return;
+  }
+  if (response.outcome == http::Response::Outcome::Status && response.status >= 200 && response.status < 300) {
+    slot.breaker->on_success(record->permit, Clock::now());
+    on_forward_delivered(record);
+    pump_breaker(sink);
+    return;
+  }
+  ErrorClass error_class = ErrorClass::Transient;
+  std::string error;
+  if (response.outcome == http::Response::Outcome::Status) {
+    error_class = classify_http_for_route(record->route, response.status);
+    error = "HTTP " + std::to_string(response.status);
+    record->http_status = response.status;
+    record->response_excerpt = response.body_excerpt;
+    if (response.retry_after) {
+      record->retry_after = http::parse_retry_after(*response.retry_after, std::chrono::system_clock::now());
+    }
+  } else {
+    error = std::string(http::outcome_name(response.outcome));
+  }
+  on_forward_failed(record, error_class, error);
+}
+
 ErrorClass Engine::classify_for_route(int route, rd_kafka_resp_err_t error) const {
   const auto& overrides = route_errors_[static_cast<size_t>(route)];
   auto it = overrides.find(error);
@@ -666,11 +828,36 @@ void Engine::dead_letter(InFlightRecord* record, std::string_view stage, std::st
   record->reason = reason;
   record->detail = std::move(detail);
   record->attempts = 0;
-  log::debug("dead-lettering record", {{"topic", record->partition->topic},
-                                      {"partition", record->partition->partition},
-                                      {"offset", record->offset},
-                                      {"reason", reason}});
+  log_record_event("record dead-lettered", *record);
   start_dead_letter(record);
+}
+
+// One log line per event, but at most one per second per reason when bad data floods in
+// (the rest are counted in the next line). Bodies and details (which may quote message
+// data) only with logging.include_payloads.
+void Engine::log_record_event(std::string_view msg, const InFlightRecord& record) {
+  auto now = Clock::now();
+  EventLogState& state = event_log_[std::string(record.reason)];
+  if (now - state.last < std::chrono::seconds(1)) {
+    state.suppressed += 1;
+    return;
+  }
+  state.last = now;
+  std::vector<log::Field> fields = {{"topic", record.partition->topic},
+                                    {"partition", record.partition->partition},
+                                    {"offset", record.offset},
+                                    {"reason", record.reason},
+                                    {"stage", record.stage}};
+  if (!record.correlation_id.empty()) fields.emplace_back("correlation_id", record.correlation_id);
+  if (state.suppressed > 0) fields.emplace_back("similar_not_logged", state.suppressed);
+  std::string payload;
+  if (config_->logging.include_payloads) {
+    fields.emplace_back("detail", record.detail);
+    payload = record.value_is_null() ? std::string("null") : std::string(record.value().substr(0, 4096));
+    fields.emplace_back("payload", payload);
+  }
+  state.suppressed = 0;
+  log::write(log::Level::Info, msg, fields);
 }
 
 void Engine::start_dead_letter(InFlightRecord* record) {
@@ -690,6 +877,8 @@ void Engine::start_dead_letter(InFlightRecord* record) {
   info.offset = text::parse_int(last_header(message, header::kOriginalOffset).value_or("")).value_or(record->offset);
   info.retry_count = record->retry_count;
   info.max_retries_exceeded = record->reason == reason::kRetriesExhausted;
+  info.http_status = record->http_status;
+  info.response_body = record->response_excerpt;
   info.timestamp_ms = rd_kafka_message_timestamp(&message, &timestamp_type);
   info.error = record->reason;
   info.error_stage = record->stage;
@@ -745,6 +934,7 @@ void Engine::start_reject(InFlightRecord* record) {
 }
 
 rd_kafka_resp_err_t Engine::produce_for(InFlightRecord* record, kafka::OutboundRecord& out, const char* destination) {
+  ensure_transaction();
   out.opaque = record;
   rd_kafka_resp_err_t error = producer_->produce(out);
   if (error == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -774,8 +964,16 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
   record->awaiting_delivery = false;
   record->partition->awaiting_delivery -= 1;
   const bool ok = error == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (!ok && record->partition->revoked) {
+    // Purged by an aborted transaction or failed after its partition went away: the record
+    // is read again from the committed offset.
+    abandon(record);
+    return;
+  }
   switch (record->step) {
     case Step::Forwarding:
+      sinks_[static_cast<size_t>(route_sink_[static_cast<size_t>(record->route)])].request_histogram->Observe(
+          std::chrono::duration<double>(Clock::now() - record->sent_at).count());
       if (ok) {
         int sink = route_sink_[static_cast<size_t>(record->route)];
         sinks_[static_cast<size_t>(sink)].breaker->on_success(record->permit, Clock::now());
@@ -830,7 +1028,8 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
 
 void Engine::on_forward_delivered(InFlightRecord* record) {
   if (record->holds_reservation) {
-    confirms_.push_back(record->fingerprint);
+    // Exactly-once: the fingerprint is final only when the transaction commits.
+    (transactional_ ? transaction_confirms_ : confirms_).push_back(record->fingerprint);
     record->holds_reservation = false;
   }
   auto it = fingerprint_owners_.find(record->fingerprint);
@@ -932,6 +1131,15 @@ void Engine::complete(InFlightRecord* record, Outcome outcome, std::string_view 
   if (!partition.revoked) {
     bool tracked = partition.offsets.complete(record->offset);
     SLUICE_ASSERT(tracked, "completed offset was not tracked");
+  }
+  partition.last_progress = Clock::now();
+  if (outcome == Outcome::Forwarded) {
+    rd_kafka_timestamp_type_t timestamp_type;
+    int64_t timestamp_ms = rd_kafka_message_timestamp(record->message.get(), &timestamp_type);
+    if (timestamp_ms > 0) {
+      end_to_end_histogram_->Observe(
+          static_cast<double>(std::max<int64_t>(0, text::now_epoch_ms() - timestamp_ms)) / 1000.0);
+    }
   }
   partition.in_flight -= 1;
   in_flight_bytes_ -= record->bytes;
@@ -1052,9 +1260,169 @@ void Engine::update_backpressure() {
   }
 }
 
+// ---- exactly-once -----------------------------------------------------------------------
+
+void Engine::log_transaction_call(std::string_view call, rd_kafka_error_t* error) {
+  if (error == nullptr) {
+    log::debug("transaction call", {{"call", call}});
+  } else {
+    log::warn("transaction call failed", {{"call", call},
+                                          {"error", rd_kafka_error_name(error)},
+                                          {"detail", rd_kafka_error_string(error)},
+                                          {"retriable", static_cast<bool>(rd_kafka_error_is_retriable(error))},
+                                          {"abortable", static_cast<bool>(rd_kafka_error_txn_requires_abort(error))},
+                                          {"fatal", static_cast<bool>(rd_kafka_error_is_fatal(error))}});
+  }
+}
+
+void Engine::ensure_transaction() {
+  if (!transactional_ || transaction_open_) return;
+  kafka::ErrorPtr error = producer_->begin_transaction();
+  log_transaction_call("begin_transaction", error.get());
+  if (error) {
+    // Only a broken producer refuses to begin (fatal, e.g. fenced): stop and let the
+    // supervisor start a fresh instance.
+    fatal_error_.store(true);
+    return;
+  }
+  transaction_open_ = true;
+}
+
+// One exactly-once round: wait for every output of the open transaction, add the offsets of
+// the completed prefix of each partition, and commit both atomically. On an abortable error
+// the transaction is aborted and consumption rewinds to the last committed offsets, so the
+// round is processed again. Returns false when nothing could be committed.
+bool Engine::commit_transaction_round() {
+  if (fatal_error_.load()) return false;
+  kafka::PartitionListPtr offsets(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
+  auto collect = [&] {
+    rd_kafka_topic_partition_list_destroy(offsets.release());
+    offsets.reset(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
+    for (auto& [key, partition] : partitions_) {
+      if (auto position = partition->offsets.committable()) {
+        rd_kafka_topic_partition_list_add(offsets.get(), partition->topic.c_str(), partition->partition)->offset =
+            *position;
+      }
+    }
+  };
+  collect();
+  if (!transaction_open_ && offsets->cnt == 0) return true;  // nothing produced, nothing to commit
+  ensure_transaction();
+  if (!transaction_open_) return false;
+
+  // Outputs first: a record whose output is still in flight must not have its offset
+  // committed without it. Failures handled meanwhile may add retry or DLQ records.
+  auto deadline = Clock::now() + kTransactionCallTimeout;
+  while (producer_->outstanding() > 0 && Clock::now() < deadline) {
+    producer_->flush(milliseconds(100));
+    flush_dedup_updates();
+  }
+  collect();
+  if (offsets->cnt > 0) {
+    kafka::ErrorPtr error = producer_->send_offsets_to_transaction(*offsets, *group_metadata_, kTransactionCallTimeout);
+    log_transaction_call("send_offsets_to_transaction", error.get());
+    if (error) {
+      if (rd_kafka_error_is_fatal(error.get())) {
+        fatal_error_.store(true);
+      } else {
+        abort_and_rewind(rd_kafka_error_string(error.get()));
+      }
+      return false;
+    }
+  }
+  kafka::ErrorPtr error = producer_->commit_transaction(kTransactionCallTimeout);
+  for (int attempt = 0; error && rd_kafka_error_is_retriable(error.get()) && attempt < 3; ++attempt) {
+    log_transaction_call("commit_transaction", error.get());
+    error = producer_->commit_transaction(kTransactionCallTimeout);
+  }
+  log_transaction_call("commit_transaction", error.get());
+  if (error) {
+    if (rd_kafka_error_txn_requires_abort(error.get())) {
+      abort_and_rewind(rd_kafka_error_string(error.get()));
+    } else {
+      // Fenced by a newer instance with our transactional.id, or otherwise unusable.
+      log::error("transaction cannot be committed; stopping", {{"error", rd_kafka_error_string(error.get())}});
+      fatal_error_.store(true);
+    }
+    return false;
+  }
+  transaction_open_ = false;
+  for (int i = 0; i < offsets->cnt; ++i) {
+    if (auto partition = find_partition(offsets->elems[i].topic, offsets->elems[i].partition)) {
+      partition->offsets.mark_committed(offsets->elems[i].offset);
+    }
+  }
+  if (!transaction_confirms_.empty()) {
+    confirms_.insert(confirms_.end(), transaction_confirms_.begin(), transaction_confirms_.end());
+    transaction_confirms_.clear();
+    flush_dedup_updates();
+    dedup_->flush();
+  }
+  metrics_.counter(metrics::MetricId::OffsetCommits, {{"result", "ok"}}).Increment();
+  return true;
+}
+
+// Aborts the open transaction and starts over from the last committed offsets: every
+// partition gets fresh state, and every record of the old state is given up (their outputs
+// were aborted; they are consumed and processed again).
+void Engine::abort_and_rewind(const std::string& why) {
+  log::warn("transaction aborted; rewinding to the committed offsets", {{"reason", why}});
+  metrics_.counter(metrics::MetricId::OffsetCommits, {{"result", "aborted"}}).Increment();
+  kafka::ErrorPtr error = producer_->abort_transaction(kTransactionCallTimeout);
+  log_transaction_call("abort_transaction", error.get());
+  if (error) {
+    fatal_error_.store(true);
+    return;
+  }
+  transaction_open_ = false;
+  releases_.insert(releases_.end(), transaction_confirms_.begin(), transaction_confirms_.end());
+  transaction_confirms_.clear();
+
+  kafka::PartitionListPtr positions(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
+  std::vector<PartitionState*> fresh;
+  for (auto& [key, old_state] : partitions_) {
+    rd_kafka_topic_partition_list_add(positions.get(), old_state->topic.c_str(), old_state->partition);
+    old_state->revoked = true;
+    for (InFlightRecord* record : old_state->held) abandon(record);
+    old_state->held.clear();
+    auto state = std::make_shared<PartitionState>(old_state->topic, old_state->partition);
+    state->pause_reasons = old_state->pause_reasons & (kPauseStopping | kPauseBackpressure | kPauseDedupDown);
+    state->paused_in_client = old_state->paused_in_client;
+    old_state = state;
+    fresh.push_back(state.get());
+  }
+  for (SinkSlot& slot : sinks_) {
+    std::deque<InFlightRecord*> waiting;
+    waiting.swap(slot.waiting);
+    for (InFlightRecord* record : waiting) abandon(record);
+    slot.waiting_gauge->Set(0);
+  }
+  rd_kafka_resp_err_t committed_error = rd_kafka_committed(consumer_.get(), positions.get(), 10'000);
+  for (int i = 0; i < positions->cnt; ++i) {
+    // No committed offset yet: start where a new group starts.
+    if (committed_error != RD_KAFKA_RESP_ERR_NO_ERROR || positions->elems[i].offset < 0) {
+      positions->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+  }
+  kafka::ErrorPtr seek_error(rd_kafka_seek_partitions(consumer_.get(), positions.get(), 10'000));
+  if (seek_error) {
+    log::error("rewind failed; stopping", {{"error", rd_kafka_error_string(seek_error.get())}});
+    fatal_error_.store(true);
+    return;
+  }
+  apply_pauses(fresh);
+  // Delivery reports of the purged outputs: their records belong to revoked states now.
+  producer_->poll(milliseconds(0));
+  consumer_may_have_more_ = true;
+}
+
 // ---- offsets and the group ------------------------------------------------------------
 
 void Engine::commit(bool synchronous) {
+  if (transactional_) {
+    commit_transaction_round();
+    return;
+  }
   std::vector<std::shared_ptr<PartitionState>> partitions;
   for (auto& [key, partition] : partitions_) partitions.push_back(partition);
   if (!synchronous) {
@@ -1176,6 +1544,10 @@ void Engine::on_assign(const rd_kafka_topic_partition_list_t& partitions) {
   }
   apply_pauses(created);
   consumer_may_have_more_ = true;
+  if (!joined_) {
+    joined_ = true;
+    lifecycle_->on_joined();
+  }
   log::info("partitions assigned", {{"count", partitions.cnt}, {"assigned_total", static_cast<int64_t>(partitions_.size())}});
 }
 
@@ -1193,16 +1565,35 @@ void Engine::on_revoke(const rd_kafka_topic_partition_list_t& partitions) {
     for (auto& state : revoked) count += state->awaiting_delivery;
     return count;
   };
+  // Records an HTTP route's ordering gate still holds back were not sent: give them up now.
+  for (SinkSlot& slot : sinks_) {
+    if (slot.http == nullptr) continue;
+    for (auto& state : revoked) {
+      for (InFlightRecord* record : slot.http->withdraw(*state)) {
+        record->awaiting_delivery = false;
+        record->partition->awaiting_delivery -= 1;
+        slot.breaker->cancel(record->permit);
+        abandon(record);
+      }
+    }
+  }
   while (producing() > 0 && Clock::now() < deadline) {
     producer_->poll(milliseconds(10));
+    drain_http_responses();
     flush_dedup_updates();
   }
-  commit_partitions(revoked);
+  if (transactional_) {
+    commit_transaction_round();
+  } else {
+    commit_partitions(revoked);
+  }
   // The asynchronous commit above is enough for a rebalance: librdkafka sends it before it
   // rejoins, and a lost commit only means redelivery (at-least-once).
   for (auto& state : revoked) {
     state->revoked = true;
     partitions_.erase(std::make_pair(state->topic, state->partition));
+    metrics_.remove_gauge(metrics::MetricId::ConsumerLag,
+                          {{"topic", state->topic}, {"partition", std::to_string(state->partition)}});
     // Records held until due, or waiting for a breaker, are simply released: the new owner
     // reads them again from the committed offset.
     for (InFlightRecord* record : state->held) abandon(record);
@@ -1246,6 +1637,50 @@ void Engine::on_client_error(std::string_view client, rd_kafka_resp_err_t error,
     log::warn("kafka brokers unreachable; waiting for them", {{"client", client}, {"detail", reason}});
   } else {
     log::warn("kafka client error", {{"client", client}, {"error", kafka::error_name(error)}, {"detail", reason}});
+  }
+}
+
+// Once a second: consumer lag per partition (from librdkafka's cached watermarks, no broker
+// round trip), the age of the oldest unfinished record, and stalled partitions.
+void Engine::observe_periodically() {
+  auto now = Clock::now();
+  int64_t now_ms = text::now_epoch_ms();
+  int64_t oldest_ms = now_ms;
+  int64_t stalled = 0;
+  for (auto& [key, partition] : partitions_) {
+    int64_t low = 0, high = 0;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), partition->topic.c_str(), partition->partition, &low, &high) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        high >= 0) {
+      int64_t position = partition->offsets.committed().value_or(low);
+      metrics_.gauge(metrics::MetricId::ConsumerLag,
+                     {{"topic", partition->topic}, {"partition", std::to_string(partition->partition)}})
+          .Set(static_cast<double>(std::max<int64_t>(0, high - position)));
+    }
+    if (auto since = partition->offsets.oldest_pending_since()) oldest_ms = std::min(oldest_ms, *since);
+    // Records waiting on purpose (a retry tier's due time, an open breaker) are not a stall.
+    int64_t working = partition->in_flight - static_cast<int64_t>(partition->held.size()) - partition->waiting_on_breaker;
+    bool is_stalled = working > 0 && now - partition->last_progress >= config_->pipeline.stall_timeout;
+    if (is_stalled != partition->stalled) {
+      partition->stalled = is_stalled;
+      if (is_stalled) {
+        log::warn("partition stalled: records in flight and no progress",
+                  {{"topic", partition->topic},
+                   {"partition", partition->partition},
+                   {"in_flight", partition->in_flight},
+                   {"oldest_offset", partition->offsets.oldest_pending().value_or(-1)},
+                   {"stall_timeout", text::format_duration(config_->pipeline.stall_timeout)}});
+      } else {
+        log::info("partition moving again", {{"topic", partition->topic}, {"partition", partition->partition}});
+      }
+    }
+    stalled += is_stalled ? 1 : 0;
+  }
+  metrics_.gauge(metrics::MetricId::OldestUnfinishedAge).Set(static_cast<double>(now_ms - oldest_ms) / 1000.0);
+  metrics_.gauge(metrics::MetricId::StalledPartitions).Set(static_cast<double>(stalled));
+  if (stalled != stalled_partitions_) {
+    stalled_partitions_ = stalled;
+    lifecycle_->on_stalled(stalled);
   }
 }
 

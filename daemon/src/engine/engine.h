@@ -29,6 +29,7 @@
 #include <deque>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <queue>
 #include <string>
@@ -40,7 +41,9 @@
 #include "dedup/dedup_store.h"
 #include "engine/circuit_breaker.h"
 #include "engine/error_classes.h"
+#include "engine/http_sink.h"
 #include "engine/in_flight_record.h"
+#include "engine/lifecycle.h"
 #include "engine/outcome.h"
 #include "engine/router.h"
 #include "engine/sink.h"
@@ -60,6 +63,7 @@ class Engine {
     std::unique_ptr<stages::StageChain> stage_chain;
     dedup::DedupStorePtr dedup;
     metrics::Metrics* metrics = nullptr;  // outlives the engine
+    LifecycleListener* lifecycle = nullptr;  // optional; outlives the engine
   };
 
   // Builds the clients and sinks; every problem is appended to `errors` (nullptr returned).
@@ -90,11 +94,13 @@ class Engine {
   // A destination: its sink, its breaker, and the records waiting for the breaker.
   struct SinkSlot {
     std::unique_ptr<Sink> sink;
+    HttpSink* http = nullptr;  // the same sink when it is an HTTP route
     std::unique_ptr<CircuitBreaker> breaker;
     std::deque<InFlightRecord*> waiting;
     bool wake_scheduled = false;
     prometheus::Gauge* state_gauge = nullptr;
     prometheus::Gauge* waiting_gauge = nullptr;
+    prometheus::Histogram* request_histogram = nullptr;
   };
 
   explicit Engine(Parts parts);
@@ -130,12 +136,17 @@ class Engine {
   void on_forward_delivered(InFlightRecord* record);
   void on_forward_failed(InFlightRecord* record, ErrorClass error_class, const std::string& error);
   ErrorClass classify_for_route(int route, rd_kafka_resp_err_t error) const;
+  ErrorClass classify_http_for_route(int route, int status) const;
+  void push_http_response(int sink, http::Response response);  // HTTP runtime thread
+  void drain_http_responses();
+  void on_http_response(int sink, const http::Response& response);
   void start_retry(InFlightRecord* record);
   void wait_on_breaker(InFlightRecord* record);
   void pump_breaker(int sink);
   void on_breaker_transition(int sink, BreakerState from, BreakerState to);
   void dead_letter(InFlightRecord* record, std::string_view stage, std::string_view reason, std::string detail);
   void mark_producing(InFlightRecord* record);
+  void log_record_event(std::string_view msg, const InFlightRecord& record);
   rd_kafka_resp_err_t produce_for(InFlightRecord* record, kafka::OutboundRecord& out, const char* destination);
   void count_produce_error(const char* destination, rd_kafka_resp_err_t error);
   void try_again_later(InFlightRecord* record, rd_kafka_resp_err_t error);
@@ -156,6 +167,12 @@ class Engine {
   void apply_pauses(const std::vector<PartitionState*>& partitions);
   void update_backpressure();
 
+  // Exactly-once: the Kafka transaction that holds this round's outputs and offsets.
+  void ensure_transaction();
+  bool commit_transaction_round();
+  void abort_and_rewind(const std::string& why);
+  void log_transaction_call(std::string_view call, rd_kafka_error_t* error);
+
   // Offsets and the group.
   void commit(bool synchronous);
   void commit_partitions(const std::vector<std::shared_ptr<PartitionState>>& partitions);
@@ -168,6 +185,7 @@ class Engine {
   void on_client_error(std::string_view client, rd_kafka_resp_err_t error, const std::string& reason, bool fatal);
 
   void update_gauges();
+  void observe_periodically();
   prometheus::Counter& outcome_counter(Outcome outcome, std::string_view reason);
 
   // Immutable after start.
@@ -177,6 +195,7 @@ class Engine {
   int64_t producer_max_message_bytes_ = 1'000'000;
   std::vector<int> route_sink_;  // route index → sinks_ index (routes to one topic share a sink)
   std::vector<std::map<rd_kafka_resp_err_t, ErrorClass>> route_errors_;  // per-route overrides
+  std::vector<std::map<std::string, ErrorClass>> route_http_errors_;       // "503" or "5xx" → class
   std::map<std::string, size_t, std::less<>> tier_of_topic_;            // retry tier topic → tier
   std::vector<std::string> tier_topics_;
   std::vector<prometheus::Counter*> tier_send_counters_;
@@ -210,8 +229,21 @@ class Engine {
     prometheus::Counter* miss = nullptr;
     prometheus::Counter* busy = nullptr;
     prometheus::Counter* error = nullptr;
+    prometheus::Counter* unchecked = nullptr;  // forwarded without the check (on_unavailable)
   } dedup_counters_;
   prometheus::Gauge* last_progress_gauge_ = nullptr;
+  std::vector<prometheus::Histogram*> stage_histograms_;  // per stage of the chain, in order
+  prometheus::Histogram* fingerprint_histogram_ = nullptr;
+  prometheus::Histogram* dedup_histogram_ = nullptr;
+  prometheus::Histogram* end_to_end_histogram_ = nullptr;
+  std::vector<std::chrono::nanoseconds> stage_durations_;
+  uint64_t records_seen_ = 0;  // for sampling the stage timings
+
+  // Exactly-once state (kafka.delivery: exactly_once).
+  bool transactional_ = false;
+  bool transaction_open_ = false;
+  std::vector<fingerprint::Fingerprint> transaction_confirms_;  // confirmed once the commit succeeds
+  kafka::GroupMetadataPtr group_metadata_;
 
   // Lifecycle.
   std::atomic<bool> stop_requested_{false};
@@ -220,9 +252,25 @@ class Engine {
   Clock::time_point drain_deadline_;
   Clock::time_point next_commit_;
   Clock::time_point next_expire_;
+  Clock::time_point next_tick_;
+  LifecycleListener* lifecycle_ = nullptr;
+  LifecycleListener no_listener_;
+  bool joined_ = false;
+  int64_t stalled_partitions_ = 0;
   int wake_read_fd_ = -1;
   int wake_write_fd_ = -1;
   std::map<rd_kafka_resp_err_t, Clock::time_point> last_error_log_;
+  struct EventLogState {
+    Clock::time_point last{};
+    int64_t suppressed = 0;
+  };
+  std::map<std::string, EventLogState, std::less<>> event_log_;  // per reason
+
+  // Responses of HTTP routes, handed over by the HTTP runtime's thread (declared before the
+  // runtime, which may push into it until it is stopped).
+  std::mutex http_responses_mutex_;
+  std::vector<std::pair<int, http::Response>> http_responses_;
+  std::unique_ptr<http::HttpRuntime> http_runtime_;  // only when a route is HTTP; outlives the sinks
 
   std::vector<SinkSlot> sinks_;
 

@@ -19,4 +19,9 @@ ErrorClass classify_produce_error(rd_kafka_resp_err_t error) {
   }
 }
 
+ErrorClass classify_http_status(int status) {
+  if (status == 408 || status == 429 || status >= 500) return ErrorClass::Transient;
+  return ErrorClass::BadData;
+}
+
 }  // namespace sluice::engine

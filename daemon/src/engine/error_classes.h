@@ -2,7 +2,8 @@
 // One table that decides what a failed delivery means for the record:
 //   BadData   — this record can never be delivered as it is (too large, invalid): DLQ now.
 //   Transient — the destination could not take it now (timeouts, brokers down, leadership
-//               moving, authorization): try again later; never a reason to dead-letter.
+//               moving, authorization; HTTP 408, 429, 5xx, refused or reset connections): try
+//               again later; never a reason to dead-letter.
 
 #include <librdkafka/rdkafka.h>
 
@@ -11,5 +12,10 @@ namespace sluice::engine {
 enum class ErrorClass { BadData, Transient };
 
 ErrorClass classify_produce_error(rd_kafka_resp_err_t error);
+
+// HTTP routes: 408, 429 and 5xx are transient (the server says "not now"); any other status
+// below 200 or from 300 is this record's fault (bad data). Timeouts and connection failures
+// never reach this table: they are always transient.
+ErrorClass classify_http_status(int status);
 
 }  // namespace sluice::engine

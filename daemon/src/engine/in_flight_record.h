@@ -50,6 +50,10 @@ struct InFlightRecord {
   int64_t retry_due_ms = 0;  // epoch ms before which it must not be processed
   std::string last_error;    // the failure that sent it to a tier or the DLQ
   std::optional<std::chrono::milliseconds> retry_after;  // the sink asked to wait this long
+  int http_status = 0;            // an HTTP route's answer, for the DLQ envelope
+  std::string response_excerpt;   // the first 1 KiB of its body
+
+  std::string correlation_id;  // from the message, for log lines (an id, never the body)
 
   // Why it is being dead-lettered or rejected.
   std::string_view stage;
@@ -58,6 +62,8 @@ struct InFlightRecord {
   bool truncated_envelope = false;  // the DLQ record was too large once; embed a prefix
 
   int attempts = 0;  // failed produce attempts of the current step (for backoff)
+  std::chrono::steady_clock::time_point consumed_at;  // for the oldest-unfinished age
+  std::chrono::steady_clock::time_point sent_at;      // when the current delivery started
 
   // Records with the same fingerprint that arrived while this one was in flight, in arrival
   // order: they become duplicates if this one is forwarded, or take over otherwise.
@@ -96,6 +102,7 @@ class RecordPool {
     record->stage = {};
     record->reason = {};
     record->detail.clear();
+    record->correlation_id.clear();
     record->truncated_envelope = false;
     record->attempts = 0;
     record->permit = {};
@@ -103,6 +110,8 @@ class RecordPool {
     record->retry_due_ms = 0;
     record->last_error.clear();
     record->retry_after.reset();
+    record->http_status = 0;
+    record->response_excerpt.clear();
     record->waiters.clear();
     free_.push_back(record);
   }

@@ -5,6 +5,7 @@
 //
 // Threading: engine thread only.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -39,6 +40,9 @@ struct PartitionState {
   // Records of a retry tier held until due, in offset order (owned by the engine's pool).
   std::deque<InFlightRecord*> held;
   bool release_scheduled = false;  // a timer will release the head of `held`
+  // When a record of it last reached a final outcome (or when records started to wait).
+  std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
+  bool stalled = false;
 };
 
 }  // namespace sluice::engine

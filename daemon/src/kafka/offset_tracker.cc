@@ -6,10 +6,10 @@
 
 namespace sluice::kafka {
 
-void OffsetTracker::track(int64_t offset) {
+void OffsetTracker::track(int64_t offset, int64_t at_ms) {
   SLUICE_ASSERT(window_.empty() || offset > window_.back().offset, "offsets must be tracked in increasing order");
   SLUICE_ASSERT(!next_position_ || offset >= *next_position_, "offset below the completed prefix");
-  window_.push_back({offset, false});
+  window_.push_back({offset, at_ms, false});
 }
 
 bool OffsetTracker::complete(int64_t offset) {
@@ -27,6 +27,13 @@ bool OffsetTracker::complete(int64_t offset) {
 std::optional<int64_t> OffsetTracker::committable() const {
   if (!next_position_ || (committed_ && *committed_ >= *next_position_)) return std::nullopt;
   return next_position_;
+}
+
+std::optional<int64_t> OffsetTracker::oldest_pending_since() const {
+  for (const Entry& entry : window_) {
+    if (!entry.done) return entry.at_ms;
+  }
+  return std::nullopt;
 }
 
 std::optional<int64_t> OffsetTracker::oldest_pending() const {

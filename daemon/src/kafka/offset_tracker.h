@@ -16,8 +16,8 @@ namespace sluice::kafka {
 
 class OffsetTracker {
  public:
-  // `offset` must be greater than every offset tracked before.
-  void track(int64_t offset);
+  // `offset` must be greater than every offset tracked before; `at_ms` is when (any clock).
+  void track(int64_t offset, int64_t at_ms = 0);
   // Marks a tracked, not yet completed offset as done. Returns false when the offset is not
   // tracked here (a broken invariant for the caller to assert on).
   bool complete(int64_t offset);
@@ -33,10 +33,13 @@ class OffsetTracker {
   size_t pending() const { return window_.size(); }
   // Offset of the oldest record not yet complete, or nullopt.
   std::optional<int64_t> oldest_pending() const;
+  // When the oldest record not yet complete was tracked (its `at_ms`), or nullopt.
+  std::optional<int64_t> oldest_pending_since() const;
 
  private:
   struct Entry {
     int64_t offset;
+    int64_t at_ms;
     bool done;
   };
   std::deque<Entry> window_;             // tracked and not yet in the completed prefix

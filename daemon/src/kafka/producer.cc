@@ -66,4 +66,24 @@ int Producer::flush(std::chrono::milliseconds timeout) {
 
 int Producer::outstanding() const { return rd_kafka_outq_len(handle_.get()); }
 
+ErrorPtr Producer::init_transactions(std::chrono::milliseconds timeout) {
+  return ErrorPtr(rd_kafka_init_transactions(handle_.get(), static_cast<int>(timeout.count())));
+}
+
+ErrorPtr Producer::begin_transaction() { return ErrorPtr(rd_kafka_begin_transaction(handle_.get())); }
+
+ErrorPtr Producer::send_offsets_to_transaction(const rd_kafka_topic_partition_list_t& offsets,
+                                               const rd_kafka_consumer_group_metadata_t& group,
+                                               std::chrono::milliseconds timeout) {
+  return ErrorPtr(rd_kafka_send_offsets_to_transaction(handle_.get(), &offsets, &group, static_cast<int>(timeout.count())));
+}
+
+ErrorPtr Producer::commit_transaction(std::chrono::milliseconds timeout) {
+  return ErrorPtr(rd_kafka_commit_transaction(handle_.get(), static_cast<int>(timeout.count())));
+}
+
+ErrorPtr Producer::abort_transaction(std::chrono::milliseconds timeout) {
+  return ErrorPtr(rd_kafka_abort_transaction(handle_.get(), static_cast<int>(timeout.count())));
+}
+
 }  // namespace sluice::kafka

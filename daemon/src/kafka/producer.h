@@ -50,6 +50,16 @@ class Producer {
 
   rd_kafka_t* handle() const { return handle_.get(); }
 
+  // The transactional API (a producer created with transactional.id). Each returns nullptr on
+  // success, else the error (check rd_kafka_error_is_retriable / _txn_requires_abort /
+  // _is_fatal).
+  ErrorPtr init_transactions(std::chrono::milliseconds timeout);
+  ErrorPtr begin_transaction();
+  ErrorPtr send_offsets_to_transaction(const rd_kafka_topic_partition_list_t& offsets,
+                                       const rd_kafka_consumer_group_metadata_t& group, std::chrono::milliseconds timeout);
+  ErrorPtr commit_transaction(std::chrono::milliseconds timeout);
+  ErrorPtr abort_transaction(std::chrono::milliseconds timeout);
+
  private:
   Producer() = default;
   static void on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);

@@ -15,7 +15,7 @@ constexpr MetricSpec kMetricTable[] = {
     {MetricId::Outcomes, MetricType::Counter, "sluice_pipeline_outcomes_total",
      "Records that reached a final outcome (forwarded, filtered, duplicate, retry, dlq), by outcome and reason."},
     {MetricId::DedupLookups, MetricType::Counter, "sluice_dedup_lookups_total",
-     "Dedup store answers by backend and result (hit, miss, busy, error)."},
+     "Dedup store answers by backend and result (hit, miss, busy, error; unchecked: forwarded without the check)."},
     {MetricId::ProduceErrors, MetricType::Counter, "sluice_producer_errors_total",
      "Failed deliveries to Kafka topics, by destination kind and librdkafka error name."},
     {MetricId::DlqEnvelopesTruncated, MetricType::Counter, "sluice_dlq_envelopes_truncated_total",
@@ -44,7 +44,39 @@ constexpr MetricSpec kMetricTable[] = {
      "Records sent to a retry tier (acknowledged), by tier topic."},
     {MetricId::ReplayedRecordsConsumed, MetricType::Counter, "sluice_pipeline_replayed_records_total",
      "Records consumed that carry sluice-replay-count (re-driven from the DLQ), by topic."},
+    {MetricId::ConfigReloads, MetricType::Counter, "sluice_config_reloads_total",
+     "Reloads of blocked senders, spam keywords and schemas (SIGHUP), by result (ok, failed)."},
+    {MetricId::ConsumerLag, MetricType::Gauge, "sluice_consumer_lag_records",
+     "Records between the committed position and the high watermark, per assigned partition."},
+    {MetricId::OldestUnfinishedAge, MetricType::Gauge, "sluice_pipeline_oldest_unfinished_record_age_seconds",
+     "How long the oldest record not yet at a final outcome has been in flight."},
+    {MetricId::StalledPartitions, MetricType::Gauge, "sluice_pipeline_stalled_partitions",
+     "Partitions with records in flight and no progress for pipeline.stall_timeout."},
+    {MetricId::BuildInfo, MetricType::Gauge, "sluice_build_info", "Always 1; the version is a label."},
+    {MetricId::StageDuration, MetricType::Histogram, "sluice_pipeline_stage_duration_seconds",
+     "Time one record spends in each CPU stage (size, parse, schema, filter, fingerprint)."},
+    {MetricId::EndToEndLatency, MetricType::Histogram, "sluice_pipeline_end_to_end_latency_seconds",
+     "From a record's timestamp to its final outcome (forwarded and acknowledged)."},
+    {MetricId::SinkRequestDuration, MetricType::Histogram, "sluice_sink_request_duration_seconds",
+     "From handing a record to its sink to the sink's answer, per sink."},
+    {MetricId::DedupBatchDuration, MetricType::Histogram, "sluice_dedup_batch_duration_seconds",
+     "One reserve call of the dedup store for a whole batch, per backend."},
 };
+
+// Buckets in seconds. CPU stages take microseconds; deliveries and end-to-end latency take
+// milliseconds to seconds.
+const prometheus::Histogram::BucketBoundaries& buckets_for(MetricId id) {
+  static const prometheus::Histogram::BucketBoundaries kStage = {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3, 1e-2};
+  static const prometheus::Histogram::BucketBoundaries kIo = {1e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2,
+                                                              0.1,  0.25, 0.5,  1,      2.5,  5,    10,     30};
+  static const prometheus::Histogram::BucketBoundaries kLatency = {1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25,
+                                                                   0.5,  1,      2.5,  5,    10,     30,     60,  300};
+  switch (id) {
+    case MetricId::StageDuration: return kStage;
+    case MetricId::EndToEndLatency: return kLatency;
+    default: return kIo;
+  }
+}
 
 }  // namespace
 
@@ -54,6 +86,8 @@ const MetricSpec* metric_table(size_t* count) {
 }
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  static_assert(std::size(kMetricTable) == static_cast<size_t>(MetricId::DedupBatchDuration) + 1,
+                "every MetricId has one row in kMetricTable");
   for (const MetricSpec& spec : kMetricTable) {
     switch (spec.type) {
       case MetricType::Counter:
@@ -63,6 +97,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
         gauges_[spec.id] = &prometheus::BuildGauge().Name(spec.name).Help(spec.help).Register(*registry_);
         break;
       case MetricType::Histogram:
+        histograms_[spec.id] = &prometheus::BuildHistogram().Name(spec.name).Help(spec.help).Register(*registry_);
         break;
     }
   }
@@ -78,6 +113,18 @@ prometheus::Gauge& Metrics::gauge(MetricId id, const std::map<std::string, std::
   auto it = gauges_.find(id);
   SLUICE_ASSERT(it != gauges_.end(), "metric id is not a gauge");
   return it->second->Add(labels);
+}
+
+prometheus::Histogram& Metrics::histogram(MetricId id, const std::map<std::string, std::string>& labels) {
+  auto it = histograms_.find(id);
+  SLUICE_ASSERT(it != histograms_.end(), "metric id is not a histogram");
+  return it->second->Add(labels, buckets_for(id));
+}
+
+void Metrics::remove_gauge(MetricId id, const std::map<std::string, std::string>& labels) {
+  auto it = gauges_.find(id);
+  SLUICE_ASSERT(it != gauges_.end(), "metric id is not a gauge");
+  if (it->second->Has(labels)) it->second->Remove(&it->second->Add(labels));
 }
 
 double Metrics::counter_value(MetricId id, const std::map<std::string, std::string>& labels) {

@@ -41,6 +41,15 @@ enum class MetricId {
   BreakerWaitingRecords,   // gauge {sink}
   RetryTierSends,          // counter {tier}
   ReplayedRecordsConsumed, // counter {topic}
+  ConfigReloads,           // counter {result}
+  ConsumerLag,             // gauge {topic, partition}
+  OldestUnfinishedAge,     // gauge
+  StalledPartitions,       // gauge
+  BuildInfo,               // gauge {version} = 1
+  StageDuration,           // histogram {stage}
+  EndToEndLatency,         // histogram
+  SinkRequestDuration,     // histogram {sink}
+  DedupBatchDuration,      // histogram {backend}
 };
 
 enum class MetricType { Counter, Gauge, Histogram };
@@ -64,6 +73,9 @@ class Metrics {
 
   prometheus::Counter& counter(MetricId id, const std::map<std::string, std::string>& labels = {});
   prometheus::Gauge& gauge(MetricId id, const std::map<std::string, std::string>& labels = {});
+  prometheus::Histogram& histogram(MetricId id, const std::map<std::string, std::string>& labels = {});
+  // Drops a labelled gauge child (e.g. the lag of a partition no longer assigned).
+  void remove_gauge(MetricId id, const std::map<std::string, std::string>& labels);
 
   // Current value of a counter child (0 when never touched); for tests and summaries.
   double counter_value(MetricId id, const std::map<std::string, std::string>& labels = {});
@@ -79,6 +91,7 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::map<MetricId, prometheus::Family<prometheus::Counter>*> counters_;
   std::map<MetricId, prometheus::Family<prometheus::Gauge>*> gauges_;
+  std::map<MetricId, prometheus::Family<prometheus::Histogram>*> histograms_;
 };
 
 }  // namespace sluice::metrics

@@ -71,9 +71,12 @@ StageChain::StageChain(const config::PipelineConfig& pipeline, std::shared_ptr<c
 
 StageChain::~StageChain() = default;
 
-StageChain::Outcome StageChain::run(MessageContext& message) {
+StageChain::Outcome StageChain::run(MessageContext& message, std::vector<std::chrono::nanoseconds>* durations) {
+  if (durations != nullptr) durations->clear();
   for (const StagePtr& stage : stages_) {
+    auto started = durations != nullptr ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     StageResult result = stage->process(message);
+    if (durations != nullptr) durations->push_back(std::chrono::steady_clock::now() - started);
     if (result.verdict != Verdict::Continue) return Outcome{std::move(result), stage->name()};
   }
   return Outcome{};

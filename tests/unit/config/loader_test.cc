@@ -158,7 +158,8 @@ TEST_CASE("a key is looked up only among its siblings", "[config][loader][errors
   // A dotted name is one unknown key, not a path into the table.
   CHECK(errors_of("pipeline:\n  filter.rejected_topic: x\n") ==
         Errors{"t.yaml:2:3: pipeline.filter.rejected_topic: unknown key; known keys here: max_message_bytes, "
-               "max_json_depth, schemas_dir, batch_size, max_in_flight_records, max_in_flight_bytes, filter, dedup"});
+               "max_json_depth, schemas_dir, batch_size, max_in_flight_records, max_in_flight_bytes, stall_timeout, filter, "
+              "dedup"});
 }
 
 TEST_CASE("wrong types name what was expected and what was found", "[config][loader][errors]") {
@@ -205,8 +206,8 @@ TEST_CASE("bad durations list the accepted forms", "[config][loader][errors][dur
 }
 
 TEST_CASE("bad enum values list the allowed ones", "[config][loader][errors]") {
-  CHECK(errors_of("pipeline:\n  dedup:\n    backend: redis\n") ==
-        Errors{"t.yaml:3:14: pipeline.dedup.backend: \"redis\" is not one of: memory, sqlite"});
+  CHECK(errors_of("pipeline:\n  dedup:\n    backend: mongodb\n") ==
+        Errors{"t.yaml:3:14: pipeline.dedup.backend: \"mongodb\" is not one of: memory, sqlite, redis"});
   CHECK(errors_of("logging:\n  level: INFO\n") ==
         Errors{"t.yaml:2:10: logging.level: \"INFO\" is not one of: debug, info, warn, error"});
 }
@@ -258,14 +259,14 @@ TEST_CASE("every error in a file is reported, in file order", "[config][loader][
       "pipeline:\n"
       "  batch_size: 0\n"  // line 4: out of range
       "  dedup:\n"
-      "    backend: redis\n"  // line 6: bad enum
+      "    backend: mongodb\n"  // line 6: bad enum
       "logging:\n"
       "  colour: true\n");  // line 8: unknown key
   REQUIRE(errors.size() == 4);
   CHECK(errors[0].starts_with("t.yaml:2:20: kafka.commit_interval: \"soon\" is not a duration"));
   CHECK(errors[1] == "t.yaml:4:15: pipeline.batch_size: 0 is out of range 1..100000");
-  CHECK(errors[2] == "t.yaml:6:14: pipeline.dedup.backend: \"redis\" is not one of: memory, sqlite");
-  CHECK(errors[3] == "t.yaml:8:3: logging.colour: unknown key; known keys here: level, format");
+  CHECK(errors[2] == "t.yaml:6:14: pipeline.dedup.backend: \"mongodb\" is not one of: memory, sqlite, redis");
+  CHECK(errors[3] == "t.yaml:8:3: logging.colour: unknown key; known keys here: level, format, include_payloads");
 }
 
 TEST_CASE("a value containing YAML syntax stays one string", "[config][loader][env]") {
@@ -346,12 +347,12 @@ TEST_CASE("routes keep their order, fields and starting lines", "[config][loader
 
 TEST_CASE("route errors point at the route", "[config][loader][routes][errors]") {
   CHECK(errors_of("routes:\n  - match: {channel: email}\n") ==
-        Errors{"t.yaml:2:5: routes[0].topic: required key is missing"});
+        Errors{"t.yaml:2:5: routes[0]: needs a topic or an http endpoint"});
   CHECK(errors_of("routes:\n  - topic: t\n") == Errors{"t.yaml:2:5: routes[0].match: required key is missing"});
   CHECK(errors_of("routes:\n  - topic: t\n    match: {}\n") ==
         Errors{"t.yaml:3:12: routes[0].match: needs channel, message_type, or both"});
   CHECK(errors_of("routes:\n  - match: {channel: email}\n    topic: t\n    priority: 1\n") ==
-        Errors{"t.yaml:4:5: routes[0].priority: unknown key; known keys here: match, topic, errors"});
+        Errors{"t.yaml:4:5: routes[0].priority: unknown key; known keys here: match, topic, http, ordering, errors"});
   CHECK(errors_of("routes: []\n") == Errors{"t.yaml:1:9: routes: needs at least one entry"});
   CHECK(errors_of("routes:\n  - clean.email\n") ==
         Errors{"t.yaml:2:5: routes[0]: expected a map, found the value \"clean.email\""});

@@ -44,9 +44,9 @@ TEST_CASE("the reference has one table row per key", "[config][reference]") {
     CHECK(markdown.find("| `" + std::string(row.path) + "` |") != std::string::npos);
   }
   CHECK(markdown.find("| `pipeline.batch_size` | integer | `1000` | 1..100000 |") != std::string::npos);
-  CHECK(markdown.find("| `pipeline.dedup.backend` | enum | `sqlite` | `memory`, `sqlite` |") != std::string::npos);
+  CHECK(markdown.find("| `pipeline.dedup.backend` | enum | `sqlite` | `memory`, `sqlite`, `redis` |") != std::string::npos);
   CHECK(markdown.find("| `kafka.commit_interval` | duration | `1s` | 10ms..1h |") != std::string::npos);
-  CHECK(markdown.find("| `routes[].topic` | string | required |") != std::string::npos);
+  CHECK(markdown.find("| `routes[].http.url` | string | required |") != std::string::npos);
 }
 
 TEST_CASE("the effective YAML loads back to the same configuration", "[config][reference]") {

@@ -105,7 +105,12 @@ TEST_CASE("validate works on a Config built in code", "[config][validate]") {
   Config config;
   config.inbound.topics = {"in"};
   config.routes.push_back(
-      RouteConfig{.match = {.channel = "c", .message_type = std::nullopt}, .topic = "out", .errors = {}, .line = 3});
+      RouteConfig{.match = {.channel = "c", .message_type = std::nullopt},
+                  .topic = "out",
+                  .http = std::nullopt,
+                  .ordering = Ordering::Partition,
+                  .errors = {},
+                  .line = 3});
   config.dlq.topic = "dlq";
   CHECK(validate(config).empty());
   config.routes[0].match.channel.reset();
@@ -114,6 +119,43 @@ TEST_CASE("validate works on a Config built in code", "[config][validate]") {
   REQUIRE(problems.size() == 2);
   CHECK(problems[0].path == "routes[0].match");
   CHECK(problems[1].path == "kafka.producer_properties.bootstrap.servers");
+}
+
+
+TEST_CASE("exactly_once refuses HTTP routes and says why", "[config][validate]") {
+  Config config;
+  config.inbound.topics = {"in"};
+  config.kafka.delivery = DeliveryMode::ExactlyOnce;
+  RouteConfig route;
+  route.match.channel = "whatsapp";
+  route.http.emplace();
+  route.http->url = "http://127.0.0.1:8080/messages";
+  config.routes.push_back(route);
+  config.dlq.topic = "dlq";
+  std::vector<Problem> problems = validate(config);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].path == "routes[0].http");
+  CHECK(problems[0].message.find("cannot take part in a Kafka transaction") != std::string::npos);
+  config.kafka.delivery = DeliveryMode::AtLeastOnce;
+  CHECK(validate(config).empty());
+}
+
+TEST_CASE("a route needs exactly one of topic and http", "[config][validate]") {
+  Config config;
+  config.inbound.topics = {"in"};
+  config.dlq.topic = "dlq";
+  RouteConfig route;
+  route.match.channel = "email";
+  config.routes.push_back(route);
+  std::vector<Problem> problems = validate(config);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message == "needs a topic or an http endpoint");
+  config.routes[0].topic = "out";
+  config.routes[0].http.emplace();
+  config.routes[0].http->url = "https://app/messages";
+  problems = validate(config);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("has both a topic and an http endpoint") == 0);
 }
 
 }  // namespace

@@ -1,0 +1,103 @@
+#include "engine/http_sink.h"
+
+#include "common/log.h"
+#include "common/version.h"
+
+namespace sluice::engine {
+namespace {
+
+// The URL without its query (which may carry credentials), for metric labels and logs.
+std::string display_name(const std::string& url) {
+  return "http:" + url.substr(0, url.find('?'));
+}
+
+}  // namespace
+
+std::unique_ptr<HttpSink> HttpSink::create(http::HttpRuntime& runtime, const config::RouteConfig& route,
+                                           std::function<void(http::Response)> deliver, std::string& error) {
+  const config::HttpRouteConfig& settings = *route.http;
+  http::ClientSettings client;
+  client.url = settings.url;
+  client.method = settings.method;
+  client.timeout = settings.timeout;
+  client.max_connections = static_cast<int>(settings.max_connections);
+  for (const auto& [header_name, value] : settings.headers) client.headers.emplace_back(header_name, value);
+  client.ca_file = settings.ca_file;
+  client.verify = settings.verify;
+  client.user_agent = std::string("sluice/") + SLUICE_VERSION;
+  std::unique_ptr<HttpSink> sink(new HttpSink(route.ordering, display_name(settings.url)));
+  sink->client_ = http::HttpClient::create(runtime.io(), client, std::move(deliver), error);
+  if (!sink->client_) return nullptr;
+  return sink;
+}
+
+HttpSink::~HttpSink() {
+  if (client_) client_->shutdown();
+}
+
+HttpSink::GateKey HttpSink::gate_key(const InFlightRecord& record) const {
+  if (ordering_ == config::Ordering::Key) return {record.partition.get(), std::string(record.key())};
+  return {record.partition.get(), std::string()};
+}
+
+SendResult HttpSink::send(InFlightRecord& record) {
+  if (ordering_ == config::Ordering::None) {
+    submit(record);
+    return {};
+  }
+  Gate& gate = gates_[gate_key(record)];
+  if (gate.busy) {
+    gate.held.push_back(&record);
+  } else {
+    gate.busy = true;
+    submit(record);
+  }
+  return {};
+}
+
+void HttpSink::submit(InFlightRecord& record) {
+  http::Request request;
+  request.token = next_token_++;
+  request.body.assign(record.value());
+  request.headers = {
+      {"Idempotency-Key", record.fingerprint.hex()},
+      {"X-Sluice-Source", record.partition->topic + "/" + std::to_string(record.partition->partition) + "/" +
+                              std::to_string(record.offset)},
+  };
+  in_flight_.emplace(request.token, &record);
+  client_->submit(std::move(request));
+}
+
+InFlightRecord* HttpSink::on_response(const http::Response& response) {
+  auto it = in_flight_.find(response.token);
+  if (it == in_flight_.end()) return nullptr;
+  InFlightRecord* record = it->second;
+  in_flight_.erase(it);
+  if (ordering_ != config::Ordering::None) {
+    auto gate = gates_.find(gate_key(*record));
+    if (gate != gates_.end()) {
+      if (gate->second.held.empty()) {
+        gates_.erase(gate);
+      } else {
+        InFlightRecord* next = gate->second.held.front();
+        gate->second.held.pop_front();
+        submit(*next);
+      }
+    }
+  }
+  return record;
+}
+
+std::vector<InFlightRecord*> HttpSink::withdraw(const PartitionState& partition) {
+  std::vector<InFlightRecord*> withdrawn;
+  for (auto& [key, gate] : gates_) {
+    if (key.first != &partition) continue;
+    withdrawn.insert(withdrawn.end(), gate.held.begin(), gate.held.end());
+    gate.held.clear();
+  }
+  return withdrawn;
+}
+
+void HttpSink::shutdown() { client_->shutdown(); }
+
+}  // namespace sluice::engine
