@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,6 +42,9 @@ class ChildProcess {
 // stdout goes to *output when given.
 int run_command(const std::vector<std::string>& argv, std::string* output = nullptr,
                 std::chrono::milliseconds timeout = std::chrono::seconds(60), const std::string& stdin_data = "");
+
+// A process's resident set size (VmRSS), or -1 once it is gone.
+int64_t resident_bytes(pid_t pid);
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);

@@ -66,6 +66,7 @@ class SluiceDaemon {
   int stop(std::chrono::milliseconds timeout = std::chrono::seconds(40));
   void kill9();
   bool running() { return process_ && process_->running(); }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   std::string logs() const;
   const std::string& config_path() const { return config_path_; }
 

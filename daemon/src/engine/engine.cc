@@ -47,6 +47,9 @@ kafka::Properties consumer_properties(const config::Config& config) {
       // Defaults the user may override.
       {"auto.offset.reset", "earliest"},  // a new group starts at the oldest record: nothing skipped
       {"socket.nagle.disable", "true"},   // librdkafka 2.0.2 still defaults to Nagle on
+      // Prefetch at most 16 MiB (librdkafka's default is 64 MiB): with max_in_flight_bytes it
+      // is what bounds the daemon's memory while downstream is slow or down.
+      {"queued.max.messages.kbytes", "16384"},
   };
   for (const auto& [name, value] : config.kafka.properties) properties[name] = value;
   for (const auto& [name, value] : config.kafka.consumer_properties) properties[name] = value;
@@ -387,20 +390,31 @@ void Engine::finish_stopping() {
 
 void Engine::consume_available() {
   const int64_t max_records = config_->pipeline.max_in_flight_records;
+  const int64_t max_bytes = config_->pipeline.max_in_flight_bytes;
   while (consumer_may_have_more_) {
     // While stopping, the consumer is still polled (for rebalance callbacks) but every
     // partition is paused, so no records arrive.
     size_t room = batch_.size();
     if (!stopping_) {
       if (backpressured_) break;
-      room = static_cast<size_t>(std::clamp<int64_t>(max_records - pool_.live(), 1, static_cast<int64_t>(batch_.size())));
+      int64_t records_left = max_records - pool_.live();
+      // The very first batch is one record, to learn a size before taking more.
+      records_left = recent_record_bytes_ > 0
+                         ? std::min(records_left, (max_bytes - in_flight_bytes_) / recent_record_bytes_ + 1)
+                         : 1;
+      room = static_cast<size_t>(std::clamp<int64_t>(records_left, 1, static_cast<int64_t>(batch_.size())));
     }
     ssize_t count = rd_kafka_consume_batch_queue(consumer_queue_.get(), 0, batch_.data(), room);
     if (count <= 0) {
       consumer_may_have_more_ = false;
       break;
     }
-    for (ssize_t i = 0; i < count; ++i) handle_message(kafka::MessagePtr(batch_[static_cast<size_t>(i)]));
+    int64_t batch_bytes = 0;
+    for (ssize_t i = 0; i < count; ++i) {
+      batch_bytes += static_cast<int64_t>(batch_[static_cast<size_t>(i)]->len);
+      handle_message(kafka::MessagePtr(batch_[static_cast<size_t>(i)]));
+    }
+    recent_record_bytes_ = std::max<int64_t>(1, batch_bytes / count);
     consumer_may_have_more_ = static_cast<size_t>(count) == room;
     run_dedup();
     update_backpressure();
@@ -1542,6 +1556,12 @@ void Engine::on_assign(const rd_kafka_topic_partition_list_t& partitions) {
     partitions_[std::make_pair(std::string(entry.topic), entry.partition)] = state;
     created.push_back(state.get());
   }
+  // librdkafka keeps a partition's pause flag through a revoke and a new assignment of the
+  // same partition, while the new state above starts unpaused: a partition paused for an
+  // open breaker or a held retry when a rebalance came would never be resumed. Resume them
+  // all in librdkafka first, so both views agree before the pauses in force are applied.
+  kafka::PartitionListPtr assigned(rd_kafka_topic_partition_list_copy(&partitions));
+  rd_kafka_resume_partitions(consumer_.get(), assigned.get());
   apply_pauses(created);
   consumer_may_have_more_ = true;
   if (!joined_) {

@@ -219,6 +219,9 @@ class Engine {
   uint64_t timer_sequence_ = 0;
   std::vector<rd_kafka_message_t*> batch_;
   int64_t in_flight_bytes_ = 0;
+  // Mean value size of the last batch taken: sizes the next batch so that the byte budget is
+  // overshot by about one record rather than one batch.
+  int64_t recent_record_bytes_ = 0;
   bool backpressured_ = false;
   bool dedup_down_ = false;
   bool consumer_may_have_more_ = true;
