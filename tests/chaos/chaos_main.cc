@@ -1,0 +1,966 @@
+// sluice-chaos: proves that no message is lost while everything around sluice misbehaves.
+//
+// It starts a private dev broker (two brokers: the downstream topic's partitions on broker
+// 2, everything else on broker 1), a flapping HTTP endpoint, Redis when asked for, and sluice
+// with a topic route (email) and an HTTP route (WhatsApp). It feeds the realistic mix in
+// slices while it kills sluice with SIGKILL at random moments and restarts it, injects broker
+// faults (failed and slow requests, brokers going away, forced rebalances), makes the HTTP
+// endpoint answer 503, hang or refuse connections for periods, and restarts Redis. Then it
+// lets everything recover, waits until the group has committed every inbound and retry-tier
+// record, stops sluice with SIGTERM and accounts for every input record (chaos/accounting.h).
+//
+// Everything runs on the main thread, as one loop over timed events drawn from a seeded
+// generator; child processes are started only from this thread (they die with it).
+// Exit status: 0 when nothing was lost and every check passed, 1 otherwise, 2 for usage.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chaos/accounting.h"
+#include "chaos/flapping_sink.h"
+#include "devtools/kafka_tools.h"
+#include "devtools/message_mix.h"
+#include "support/dev_broker.h"
+#include "support/http_get.h"
+#include "support/process.h"
+#include "support/redis_server.h"
+#include "support/sluice_daemon.h"
+#include "support/temp_dir.h"
+#include "support/wait.h"
+
+namespace sluice::chaos {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using Millis = std::chrono::milliseconds;
+using devtools::KafkaRecord;
+using devtools::MixRecord;
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+struct Options {
+  int messages = 100000;
+  int kills = 5;
+  std::string dedup = "sqlite";
+  std::optional<uint64_t> seed;
+  std::string report_json;
+  double max_minutes = 60;
+};
+
+constexpr char kUsage[] =
+    "usage: sluice-chaos [--messages N] [--kills K] [--dedup sqlite|redis] [--seed S]\n"
+    "                    [--report-json FILE] [--max-minutes M]\n"
+    "  --messages N      records of the realistic mix to feed (default 100000)\n"
+    "  --kills K         kill -9 sluice at least K times at random moments (default 5)\n"
+    "  --dedup B         dedup backend: sqlite (default) or redis (a private redis-server,\n"
+    "                    restarted during the run)\n"
+    "  --seed S          seed of the mix and of every random choice (default: random, printed)\n"
+    "  --report-json F   also write the report as JSON to F\n"
+    "  --max-minutes M   fail when the run takes longer (default 60)\n"
+    "Exit status: 0 nothing lost and every check passed, 1 otherwise, 2 usage error.\n";
+
+std::optional<Options> parse_options(int argc, char** argv, std::string* error) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    size_t equals = arg.find('=');
+    bool inline_value = arg.rfind("--", 0) == 0 && equals != std::string::npos;
+    if (inline_value) {
+      value = arg.substr(equals + 1);
+      arg = arg.substr(0, equals);
+    }
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    }
+    if (!inline_value) {
+      if (i + 1 >= argc) {
+        *error = arg + " needs a value";
+        return std::nullopt;
+      }
+      value = argv[++i];
+    }
+    try {
+      size_t used = 0;
+      if (arg == "--messages") {
+        options.messages = std::stoi(value, &used);
+        if (options.messages < 100) throw std::invalid_argument("at least 100");
+      } else if (arg == "--kills") {
+        options.kills = std::stoi(value, &used);
+        if (options.kills < 0) throw std::invalid_argument("not negative");
+      } else if (arg == "--dedup") {
+        if (value != "sqlite" && value != "redis") throw std::invalid_argument("sqlite or redis");
+        options.dedup = value;
+        used = value.size();
+      } else if (arg == "--seed") {
+        options.seed = std::stoull(value, &used);
+      } else if (arg == "--report-json") {
+        options.report_json = value;
+        used = value.size();
+      } else if (arg == "--max-minutes") {
+        options.max_minutes = std::stod(value, &used);
+        if (!(options.max_minutes > 0)) throw std::invalid_argument("positive");
+      } else {
+        *error = "unknown option " + arg;
+        return std::nullopt;
+      }
+      if (used != value.size()) throw std::invalid_argument("trailing characters");
+    } catch (const std::exception& e) {
+      *error = arg + ": invalid value \"" + value + "\" (" + e.what() + ")";
+      return std::nullopt;
+    }
+  }
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------
+// Randomness: one seeded generator for every choice of the run.
+
+class Random {
+ public:
+  explicit Random(uint64_t seed) : engine_(seed) {}
+
+  Millis between(Millis low, Millis high) {
+    return Millis(std::uniform_int_distribution<int64_t>(low.count(), high.count())(engine_));
+  }
+  int between(int low, int high) { return std::uniform_int_distribution<int>(low, high)(engine_); }
+  size_t pick(const std::vector<int>& weights) {
+    return std::discrete_distribution<size_t>(weights.begin(), weights.end())(engine_);
+  }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Topology: topics sized so the dev broker keeps all of them (it keeps only the newest
+// ~5 MiB of a partition; an evicted record would look lost). Each partition is planned for
+// at most kPartitionBudget bytes, leaving room for batch overhead and redeliveries.
+
+constexpr size_t kPartitionBudget = 2 * 1024 * 1024;
+const std::vector<std::string> kTiers = {"1s", "2s", "4s", "8s"};
+constexpr char kGroup[] = "sluice-chaos";
+constexpr char kDownstream[] = "clean.email";
+constexpr char kRejected[] = "rejected";
+constexpr char kDlq[] = "dlq";
+
+struct Topology {
+  std::vector<test::TopicSpec> topics;
+  std::vector<std::string> inbound = {"inbound.email", "inbound.whatsapp"};
+  std::vector<std::string> tier_topics;
+  std::map<std::string, int> partitions;
+};
+
+int partitions_for(size_t bytes, int minimum) {
+  return std::max(minimum, static_cast<int>((bytes + kPartitionBudget - 1) / kPartitionBudget));
+}
+
+Topology plan_topology(const std::vector<MixRecord>& mix) {
+  std::map<std::string, size_t> inbound_bytes;
+  size_t downstream_bytes = 0;
+  size_t dlq_bytes = 0;
+  size_t rejected_bytes = 0;
+  size_t valid_bytes = 0;
+  for (const MixRecord& entry : mix) {
+    // Value, key, headers and ~80 bytes of record overhead.
+    size_t size = entry.record.value.value_or("").size() + entry.record.key->size() + 80;
+    for (const auto& [name, value] : entry.record.headers) size += name.size() + value.size() + 4;
+    inbound_bytes[entry.record.topic] += size;
+    switch (entry.expected) {
+      case devtools::Expected::Forwarded:
+      case devtools::Expected::Duplicate:
+        valid_bytes += size;
+        // Plus sluice-fingerprint and sluice-source headers.
+        if (entry.downstream_topic == kDownstream) downstream_bytes += size + 160;
+        break;
+      case devtools::Expected::Filtered:
+        rejected_bytes += size + 100;
+        break;
+      case devtools::Expected::DeadLetter:
+        // The envelope escapes the value and adds ~450 bytes of fields and headers.
+        dlq_bytes += size * 2 + 450;
+        break;
+    }
+  }
+  Topology topology;
+  for (const std::string& topic : topology.inbound) {
+    topology.partitions[topic] = partitions_for(inbound_bytes[topic], 4);
+  }
+  // Redeliveries after kills, and the out-of-retries envelopes of valid records, on top.
+  topology.partitions[kDownstream] = partitions_for(downstream_bytes * 3 / 2, 2);
+  topology.partitions[kDlq] = partitions_for(dlq_bytes * 3 / 2 + valid_bytes / 4, 2);
+  topology.partitions[kRejected] = partitions_for(rejected_bytes * 3 / 2, 1);
+  // A tier may receive a good share of the valid records (every record in flight when a
+  // sink times out goes there), so each gets room for half of them.
+  for (const std::string& tier : kTiers) {
+    topology.tier_topics.push_back("retry." + tier);
+    topology.partitions[topology.tier_topics.back()] = partitions_for(valid_bytes / 2, 2);
+  }
+  for (const auto& [name, count] : topology.partitions) topology.topics.push_back({name, count});
+  return topology;
+}
+
+// ---------------------------------------------------------------------------------------
+// The run
+
+struct Check {
+  std::string name;
+  bool ok = false;
+  std::string detail;
+};
+
+struct Summary {
+  uint64_t seed = 0;
+  Options options;
+  Accounting accounting;
+  int kills = 0;
+  std::map<std::string, int> faults;  // by kind
+  std::vector<std::string> unexpected_exits;
+  std::map<std::string, size_t> tier_records;
+  size_t http_requests = 0;
+  size_t http_deliveries = 0;
+  double seconds = 0;
+  double active_seconds = 0;
+  double recovery_seconds = 0;
+  double longest_stall_seconds = 0;  // records waiting and the committed offsets not moving
+  std::vector<Check> checks;
+  bool passed() const {
+    return accounting.lost() == 0 &&
+           std::all_of(checks.begin(), checks.end(), [](const Check& check) { return check.ok; });
+  }
+};
+
+struct PlannedKill {
+  int after_slice = 0;  // once this many slices were produced
+  Millis delay{0};      // ...this long after that
+  Millis min_uptime{0};  // and the daemon ran at least this long
+  std::optional<Clock::time_point> at;
+};
+
+// A broker fault that lasts: undone by `clear_command` at `until`.
+struct TimedFault {
+  std::string clear_command;
+  Clock::time_point until;
+  bool main_broker_down = false;  // broker 1 (inbound, group coordinator, tiers, DLQ) is down
+};
+
+class ChaosRun {
+ public:
+  ChaosRun(const Options& options, uint64_t seed)
+      : options_(options), random_(seed), started_(Clock::now()),
+        deadline_(started_ + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(options.max_minutes * 60))) {
+    summary_.seed = seed;
+    summary_.options = options;
+  }
+
+  Summary run();
+
+ private:
+  double elapsed() const { return std::chrono::duration<double>(Clock::now() - started_).count(); }
+  bool past_deadline() const { return Clock::now() >= deadline_; }
+  void control(const std::string& command) { broker_->control(command); }
+  void count_fault(const std::string& kind) { summary_.faults[kind] += 1; }
+
+  void set_up();
+  void plan();
+  void chaos_phase();
+  void recovery_phase();
+  void verify();
+
+  // The actors of the chaos phase; each acts when its time has come.
+  void step_production(Clock::time_point now);
+  void step_daemon(Clock::time_point now);
+  void step_http(Clock::time_point now);
+  void step_broker(Clock::time_point now);
+  void step_redis(Clock::time_point now);
+  void refresh_progress(Clock::time_point now);
+  void print_progress(Clock::time_point now);
+  void report_stall(Clock::time_point now);
+  void produce_slice(Clock::time_point now);
+
+  void start_daemon();
+  void check_daemon_alive();
+  bool caught_up();
+
+  Options options_;
+  Random random_;
+  Clock::time_point started_;
+  Clock::time_point deadline_;
+  Summary summary_;
+
+  std::vector<MixRecord> mix_;
+  Topology topology_;
+  std::unique_ptr<test::DevBroker> broker_;
+  std::unique_ptr<test::RedisServer> redis_;
+  std::unique_ptr<FlappingSink> sink_;
+  std::unique_ptr<test::TempDir> dir_;
+  std::unique_ptr<test::SluiceDaemon> daemon_;
+  std::unique_ptr<devtools::RecordProducer> producer_;
+  // Broker 1 only, for the progress queries of the chaos phase: they need the group
+  // coordinator alone, and do not fill stderr with refused connections while broker 2 is down.
+  std::string query_bootstrap_;
+
+  // Production, in slices paced over the planned active time and held back while sluice
+  // is more than four slices behind.
+  int slices_ = 0;
+  size_t slice_size_ = 0;
+  Millis slice_interval_{0};
+  int slices_done_ = 0;
+  size_t produced_ = 0;
+  Clock::time_point next_slice_at_;
+  int64_t committed_ = 0;
+  Clock::time_point committed_changed_at_;
+  Clock::time_point next_stall_report_;
+  Clock::time_point next_progress_query_;
+  Clock::time_point next_progress_print_;
+
+  // The daemon.
+  std::vector<PlannedKill> kills_;  // in order of after_slice
+  bool daemon_up_ = false;
+  Clock::time_point daemon_started_at_;
+  std::optional<Clock::time_point> restart_at_;
+  Clock::time_point next_liveness_check_;
+
+  // Faults.
+  Clock::time_point next_http_change_;
+  std::optional<TimedFault> broker_fault_;
+  Clock::time_point next_broker_fault_;
+  bool redis_down_ = false;
+  Clock::time_point next_redis_event_;
+  std::string broker_state_ = "-";
+};
+
+void ChaosRun::set_up() {
+  devtools::MixOptions mix_options;
+  mix_options.count = options_.messages;
+  mix_options.seed = summary_.seed;
+  mix_ = devtools::make_mix(mix_options);
+  topology_ = plan_topology(mix_);
+
+  broker_ = std::make_unique<test::DevBroker>(topology_.topics, 2);
+  // The downstream topic on broker 2, everything else (and the group coordinator) on
+  // broker 1: `down 2` is a sink outage, `down 1` takes the input side away.
+  for (const auto& [name, count] : topology_.partitions) {
+    for (int p = 0; p < count; ++p) {
+      control("leader " + name + " " + std::to_string(p) + " " + (name == kDownstream ? "2" : "1"));
+    }
+  }
+  control(std::string("coord group ") + kGroup + " 1");
+
+  if (options_.dedup == "redis") redis_ = std::make_unique<test::RedisServer>();
+  // The route's timeout is 1s; a hanging request is answered after 1.5s, too late.
+  sink_ = std::make_unique<FlappingSink>(1500ms);
+  dir_ = std::make_unique<test::TempDir>();
+
+  test::TestConfig config;
+  config.bootstrap = broker_->bootstrap();
+  config.group_id = kGroup;
+  config.inbound_topics = topology_.inbound;
+  config.dedup_backend = options_.dedup;
+  if (redis_) config.redis_url = redis_->url();
+  // A killed instance's reservations expire this soon, so its successor does not wait long
+  // for records the dead one had reserved.
+  config.reservation_ttl = "2s";
+  config.rejected_topic = kRejected;
+  config.dlq_topic = kDlq;
+  config.routes_yaml = std::string("  - match: {channel: email}\n    topic: ") + kDownstream +
+                       "\n"
+                       "  - match: {channel: whatsapp}\n    ordering: key\n    http:\n      url: " +
+                       sink_->url() + "\n      timeout: 1s\n      max_connections: 8\n";
+  // Small batches and a small in-flight window: kills land with records in every state, and
+  // a sink timeout sends a bounded number of records to a tier.
+  config.batch_size = 200;
+  config.max_in_flight_records = 1000;
+  // Deliveries to a downed sink broker fail after 3s (a transient failure for the breaker
+  // and the tiers) instead of librdkafka's five minutes.
+  config.extra_kafka_properties["message.timeout.ms"] = "3000";
+  std::string tiers;
+  for (const std::string& tier : kTiers) tiers += (tiers.empty() ? "" : ", ") + tier;
+  config.extra_yaml = "retry:\n  tiers: [" + tiers +
+                      "]\ncircuit_breaker:\n  failure_threshold: 5\n  open_timeout: 1s\n  success_threshold: 2\n";
+  daemon_ = std::make_unique<test::SluiceDaemon>(config, *dir_);
+  producer_ = std::make_unique<devtools::RecordProducer>(broker_->bootstrap());
+  query_bootstrap_ = broker_->bootstrap().substr(0, broker_->bootstrap().find(','));
+}
+
+void ChaosRun::plan() {
+  slices_ = std::clamp(options_.messages / 250, 12, 200);
+  slice_size_ = (mix_.size() + static_cast<size_t>(slices_) - 1) / static_cast<size_t>(slices_);
+  // The planned length of the chaos phase: long enough for several periods of every fault.
+  double active_seconds = 30 + options_.messages / 1000.0;
+  slice_interval_ = Millis(static_cast<int64_t>(active_seconds * 1000 / slices_));
+  for (int i = 0; i < options_.kills; ++i) {
+    PlannedKill kill;
+    kill.after_slice = random_.between(1, slices_);
+    kill.delay = random_.between(0ms, slice_interval_ * 3 / 2);
+    kill.min_uptime = random_.between(500ms, 3000ms);
+    kills_.push_back(kill);
+  }
+  std::sort(kills_.begin(), kills_.end(),
+            [](const PlannedKill& a, const PlannedKill& b) { return a.after_slice < b.after_slice; });
+  Clock::time_point now = Clock::now();
+  next_slice_at_ = now;
+  next_http_change_ = now + random_.between(1000ms, 4000ms);
+  next_broker_fault_ = now + random_.between(1000ms, 3000ms);
+  next_redis_event_ = now + random_.between(3000ms, 8000ms);
+  next_progress_query_ = now;
+  committed_changed_at_ = now;
+  next_stall_report_ = now;
+  next_progress_print_ = now + 5s;
+  next_liveness_check_ = now;
+}
+
+void ChaosRun::start_daemon() {
+  daemon_->start();
+  daemon_up_ = true;
+  daemon_started_at_ = Clock::now();
+  restart_at_.reset();
+}
+
+// A daemon that ended by itself (not killed by us) is restarted at once, as a supervisor
+// would, and reported: exit status 1 is its documented answer to a fatal client error; a
+// signal would be a crash.
+void ChaosRun::check_daemon_alive() {
+  if (!daemon_up_ || daemon_->running()) return;
+  int status = daemon_->stop(1s);
+  std::string note = "exit status " + std::to_string(status) + " at " + std::to_string(static_cast<int>(elapsed())) + "s";
+  std::cout << "  sluice ended by itself: " << note << "; restarting it\n";
+  summary_.unexpected_exits.push_back(note);
+  start_daemon();
+}
+
+void ChaosRun::refresh_progress(Clock::time_point now) {
+  // Skipped while broker 1 is down: the query would only wait for its timeout.
+  if (now < next_progress_query_ || (broker_fault_ && broker_fault_->main_broker_down)) return;
+  next_progress_query_ = now + 1s;
+  try {
+    int64_t total = 0;
+    for (const std::string& topic : topology_.inbound) {
+      for (const auto& [partition, offset] :
+           devtools::committed_offsets(query_bootstrap_, kGroup, topic, topology_.partitions.at(topic))) {
+        total += offset;
+      }
+    }
+    if (total != committed_) committed_changed_at_ = now;
+    committed_ = total;
+    if (static_cast<int64_t>(produced_) > committed_) {
+      summary_.longest_stall_seconds = std::max(summary_.longest_stall_seconds,
+                                                std::chrono::duration<double>(now - committed_changed_at_).count());
+    }
+  } catch (const std::exception&) {
+    // The broker is busy with an injected fault; the next query will tell.
+  }
+}
+
+// No committed progress for a while although records are waiting: shows the daemon's view
+// (breakers, pauses, in-flight records) to tell an injected outage from a stuck daemon.
+void ChaosRun::report_stall(Clock::time_point now) {
+  if (now - committed_changed_at_ < 20s || now < next_stall_report_ || !daemon_up_ ||
+      static_cast<int64_t>(produced_) <= committed_) {
+    return;
+  }
+  next_stall_report_ = now + 20s;
+  test::HttpGetResult metrics;
+  try {
+    metrics = test::http_get("127.0.0.1", daemon_->admin_port(), "/metrics");
+  } catch (const std::exception&) {
+    // Not listening yet: the body stays empty.
+  }
+  std::printf("  no committed progress for %.0fs; sluice reports:\n",
+              std::chrono::duration<double>(now - committed_changed_at_).count());
+  std::istringstream lines(metrics.body);
+  for (std::string line; std::getline(lines, line);) {
+    for (const char* name : {"sluice_breaker_state", "sluice_breaker_waiting_records", "sluice_consumer_paused_partitions",
+                             "sluice_consumer_assigned_partitions", "sluice_pipeline_in_flight_records",
+                             "sluice_pipeline_stalled_partitions", "sluice_pipeline_oldest_unfinished"}) {
+      if (line.rfind(name, 0) == 0) std::printf("    %s\n", line.c_str());
+    }
+  }
+  std::fflush(stdout);
+}
+
+void ChaosRun::print_progress(Clock::time_point now) {
+  report_stall(now);
+  if (now < next_progress_print_) return;
+  next_progress_print_ = now + (options_.messages > 20000 ? 10s : 5s);
+  std::printf("  %5.0fs produced %zu/%zu, committed %lld, kills %d/%d, http %s, broker %s%s\n", elapsed(), produced_,
+              mix_.size(), static_cast<long long>(committed_), summary_.kills, options_.kills,
+              sink_mode_name(sink_->mode()), broker_state_.c_str(),
+              redis_ ? (redis_down_ ? ", redis down" : ", redis up") : "");
+  std::fflush(stdout);
+}
+
+void ChaosRun::step_production(Clock::time_point now) {
+  if (slices_done_ >= slices_ || now < next_slice_at_) return;
+  if (broker_fault_ && broker_fault_->main_broker_down) return;
+  if (static_cast<int64_t>(produced_) - committed_ > static_cast<int64_t>(4 * slice_size_)) return;
+  produce_slice(now);
+}
+
+void ChaosRun::produce_slice(Clock::time_point now) {
+  size_t end = std::min(mix_.size(), produced_ + slice_size_);
+  for (size_t i = produced_; i < end; ++i) producer_->produce(mix_[i].record);
+  producer_->flush();
+  produced_ = end;
+  slices_done_ += 1;
+  next_slice_at_ = now + slice_interval_;
+}
+
+void ChaosRun::step_daemon(Clock::time_point now) {
+  if (now >= next_liveness_check_) {
+    next_liveness_check_ = now + 200ms;
+    check_daemon_alive();
+  }
+  if (!daemon_up_ && restart_at_ && now >= *restart_at_) start_daemon();
+  if (kills_.empty()) return;
+  PlannedKill& kill = kills_.front();
+  if (!kill.at && slices_done_ >= kill.after_slice) kill.at = now + kill.delay;
+  if (!kill.at || now < *kill.at || !daemon_up_ || now - daemon_started_at_ < kill.min_uptime) return;
+  daemon_->kill9();
+  daemon_up_ = false;
+  summary_.kills += 1;
+  restart_at_ = now + random_.between(100ms, 1500ms);
+  kills_.erase(kills_.begin());
+}
+
+void ChaosRun::step_http(Clock::time_point now) {
+  if (now < next_http_change_) return;
+  if (sink_->mode() != SinkMode::Ok) {
+    sink_->set_mode(SinkMode::Ok);
+    next_http_change_ = now + random_.between(2000ms, 6000ms);
+    return;
+  }
+  static const std::vector<SinkMode> kBad = {SinkMode::Unavailable, SinkMode::Hang, SinkMode::Refused};
+  SinkMode mode = kBad[random_.pick({1, 1, 1})];
+  sink_->set_mode(mode);
+  count_fault(std::string("http ") + sink_mode_name(mode) + " period");
+  next_http_change_ = now + random_.between(1000ms, 4000ms);
+}
+
+void ChaosRun::step_broker(Clock::time_point now) {
+  if (broker_fault_) {
+    if (now < broker_fault_->until) return;
+    control(broker_fault_->clear_command);
+    broker_fault_.reset();
+    broker_state_ = "-";
+    next_broker_fault_ = now + random_.between(1500ms, 5000ms);
+    return;
+  }
+  if (now < next_broker_fault_) return;
+  auto repeat = [](const std::string& command, int times) {
+    std::string line = command;
+    for (int i = 1; i < times; ++i) line += command.substr(command.rfind(' '));
+    return line;
+  };
+  // Weights: sink produce errors, sink broker down, main broker down, slow brokers,
+  // retriable produce errors, fetch errors, commit errors, forced rebalance.
+  switch (random_.pick({2, 2, 1, 2, 2, 2, 2, 1})) {
+    case 0: {
+      // Errors librdkafka does not retry itself and sluice takes as transient: the breaker
+      // and the retry tiers of the topic route. Few at a time: while the breaker is open,
+      // only its probe (one a second) takes one off the broker's queue.
+      int times = random_.between(1, 3);
+      for (int i = 0; i < times; ++i) control("berr 2 Produce POLICY_VIOLATION 0");
+      count_fault("sink produce error (POLICY_VIOLATION)");
+      break;
+    }
+    case 1:
+      control("down 2");
+      broker_fault_ = TimedFault{"up 2", now + random_.between(1000ms, 5000ms), false};
+      broker_state_ = "2 down";
+      count_fault("sink broker down");
+      break;
+    case 2:
+      control("down 1");
+      broker_fault_ = TimedFault{"up 1", now + random_.between(500ms, 2000ms), true};
+      broker_state_ = "1 down";
+      count_fault("main broker down");
+      break;
+    case 3: {
+      int rtt = random_.between(20, 200);
+      control("rtt -1 " + std::to_string(rtt));
+      broker_fault_ = TimedFault{"rtt -1 0", now + random_.between(1000ms, 4000ms), false};
+      broker_state_ = "rtt " + std::to_string(rtt) + "ms";
+      count_fault("slow brokers");
+      break;
+    }
+    case 4:
+      control(repeat("err Produce NOT_ENOUGH_REPLICAS", random_.between(1, 5)));
+      count_fault("produce request errors (retriable)");
+      break;
+    case 5:
+      control(repeat("err Fetch NOT_LEADER_FOR_PARTITION", random_.between(1, 4)));
+      count_fault("fetch request errors");
+      break;
+    case 6:
+      control(repeat("err OffsetCommit COORDINATOR_NOT_AVAILABLE", random_.between(1, 3)));
+      count_fault("offset commit errors");
+      break;
+    case 7:
+      control("err Heartbeat REBALANCE_IN_PROGRESS");
+      count_fault("forced rebalance");
+      break;
+  }
+  if (!broker_fault_) next_broker_fault_ = now + random_.between(1500ms, 5000ms);
+}
+
+void ChaosRun::step_redis(Clock::time_point now) {
+  if (!redis_ || now < next_redis_event_) return;
+  if (!redis_down_) {
+    redis_->stop();
+    redis_down_ = true;
+    count_fault("redis restart");
+    next_redis_event_ = now + random_.between(500ms, 2500ms);
+  } else {
+    redis_->start();  // empty: every fingerprint it held is gone
+    redis_down_ = false;
+    next_redis_event_ = now + random_.between(4000ms, 10000ms);
+  }
+}
+
+void ChaosRun::chaos_phase() {
+  std::printf("chaos phase: %d slices of %zu records every ~%lldms, %d kills planned\n", slices_, slice_size_,
+              static_cast<long long>(slice_interval_.count()), options_.kills);
+  start_daemon();
+  // Half of the time limit for the chaos, the rest for recovery and the accounting.
+  const Clock::time_point chaos_deadline = started_ + (deadline_ - started_) / 2;
+  while (!past_deadline()) {
+    Clock::time_point now = Clock::now();
+    step_daemon(now);
+    refresh_progress(now);
+    step_production(now);
+    step_http(now);
+    step_broker(now);
+    step_redis(now);
+    print_progress(now);
+    if (slices_done_ >= slices_ && kills_.empty() && daemon_up_) break;
+    if (now >= chaos_deadline) {
+      std::printf("chaos phase cut short at %.0fs: half of --max-minutes is over\n", elapsed());
+      break;
+    }
+    // Every actor's next event is a point in time; the loop looks again a tick later.
+    std::this_thread::sleep_until(now + 20ms);
+  }
+  summary_.active_seconds = elapsed();
+}
+
+bool ChaosRun::caught_up() {
+  std::vector<std::string> topics = topology_.inbound;
+  // Tiers in order: a record moving from tier n to tier n+1 is in n+1 before n commits it.
+  topics.insert(topics.end(), topology_.tier_topics.begin(), topology_.tier_topics.end());
+  try {
+    return devtools::group_caught_up(broker_->bootstrap(), kGroup, topics);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void ChaosRun::recovery_phase() {
+  std::printf("recovery: every fault cleared at %.0fs; waiting for the group to commit everything\n", elapsed());
+  std::fflush(stdout);
+  if (broker_fault_) control(broker_fault_->clear_command);
+  broker_fault_.reset();
+  broker_state_ = "-";
+  control("up -1");
+  control("rtt -1 0");
+  for (const char* api : {"Produce", "Fetch", "OffsetCommit", "Heartbeat"}) control(std::string("clearerr ") + api);
+  sink_->set_mode(SinkMode::Ok);
+  if (redis_ && redis_down_) {
+    redis_->start();
+    redis_down_ = false;
+  }
+  if (!daemon_up_) start_daemon();
+  // What the chaos phase did not get to produce.
+  while (slices_done_ < slices_) produce_slice(Clock::now());
+  Clock::time_point recovery_started = Clock::now();
+  // Caught up twice in a row, a second apart: nothing was still on its way into a tier.
+  int in_a_row = 0;
+  bool drained = test::wait_until([&] {
+    check_daemon_alive();
+    Clock::time_point now = Clock::now();
+    refresh_progress(now);
+    print_progress(now);
+    in_a_row = caught_up() ? in_a_row + 1 : 0;
+    return in_a_row >= 2;
+  }, std::chrono::duration_cast<Millis>(std::max(deadline_ - Clock::now(), Clock::duration(0))), 1000ms);
+  summary_.recovery_seconds = std::chrono::duration<double>(Clock::now() - recovery_started).count();
+  summary_.checks.push_back({"the group committed every inbound and retry-tier record", drained,
+                             drained ? "" : "not within --max-minutes"});
+  int status = daemon_->stop();
+  daemon_up_ = false;
+  summary_.checks.push_back({"sluice drained and exited 0 on SIGTERM", status == 0, "exit status " + std::to_string(status)});
+}
+
+void ChaosRun::verify() {
+  RunOutputs outputs;
+  outputs.downstream_topic = kDownstream;
+  outputs.downstream = devtools::read_topic(broker_->bootstrap(), kDownstream);
+  outputs.dead_letters = devtools::read_topic(broker_->bootstrap(), kDlq);
+  outputs.rejected = devtools::read_topic(broker_->bootstrap(), kRejected);
+  outputs.http = sink_->deliveries();
+  summary_.http_requests = sink_->requests_seen();
+  summary_.http_deliveries = outputs.http.size();
+
+  // The dev broker drops the oldest records of a partition beyond ~5 MiB: had it done so,
+  // the accounting below would be meaningless.
+  std::string evicted;
+  auto check_eviction = [&](const std::string& topic, const std::vector<KafkaRecord>& records) {
+    std::map<int32_t, int64_t> first;
+    for (const KafkaRecord& record : records) first.try_emplace(record.partition, record.offset);
+    for (const auto& [partition, offset] : first) {
+      if (offset > 0) evicted += topic + "/" + std::to_string(partition) + " from offset " + std::to_string(offset) + "; ";
+    }
+  };
+  size_t inbound_records = 0;
+  for (const std::string& topic : topology_.inbound) {
+    std::vector<KafkaRecord> records = devtools::read_topic(broker_->bootstrap(), topic);
+    inbound_records += records.size();
+    check_eviction(topic, records);
+  }
+  for (const std::string& topic : topology_.tier_topics) {
+    std::vector<KafkaRecord> records = devtools::read_topic(broker_->bootstrap(), topic);
+    summary_.tier_records[topic] = records.size();
+    check_eviction(topic, records);
+  }
+  check_eviction(kDownstream, outputs.downstream);
+  check_eviction(kDlq, outputs.dead_letters);
+  check_eviction(kRejected, outputs.rejected);
+  summary_.checks.push_back({"the broker kept every record (nothing evicted)", evicted.empty(), evicted});
+  summary_.checks.push_back({"the inbound topics hold exactly the records produced", inbound_records == mix_.size(),
+                             std::to_string(inbound_records) + " of " + std::to_string(mix_.size())});
+
+  summary_.accounting = account(mix_, outputs);
+  const Accounting& accounting = summary_.accounting;
+  std::string lost;
+  for (const std::string& key : accounting.lost_examples) lost += key + "; ";
+  summary_.checks.push_back({"no record lost", accounting.lost() == 0, lost});
+  for (const auto& [kind, problem] : accounting.problems) {
+    summary_.checks.push_back({kind, false, std::to_string(problem.count) + "x, e.g. " + problem.example});
+  }
+  summary_.checks.push_back({"kill -9 at least --kills times", summary_.kills >= options_.kills,
+                             std::to_string(summary_.kills) + " kills"});
+  // A crash of the daemon (a signal, or a sanitizer report in a sanitized build) fails the
+  // run; an exit with status 1 on a fatal client error is how it asks to be restarted.
+  std::string crashes;
+  for (const std::string& exit : summary_.unexpected_exits) {
+    if (exit.find("exit status 1 ") == std::string::npos) crashes += exit + "; ";
+  }
+  std::string logs = daemon_->logs();
+  for (const char* marker : {"AddressSanitizer", "LeakSanitizer", "runtime error:", "assertion failed"}) {
+    size_t at = logs.find(marker);
+    if (at != std::string::npos) crashes += logs.substr(at, logs.find('\n', at) - at) + "; ";
+  }
+  summary_.checks.push_back({"sluice never crashed", crashes.empty(), crashes});
+  if (!summary_.passed()) {
+    // The end of sluice's log, to start the investigation from.
+    size_t from = logs.size();
+    for (int lines = 0; lines < 40 && from > 0; ++lines) from = logs.rfind('\n', from - 1);
+    std::cerr << "---- the last lines of sluice's log (SLUICE_KEEP_TEST_DIRS=1 keeps every file) ----\n"
+              << logs.substr(from == std::string::npos ? 0 : from) << "\n----\n";
+  }
+}
+
+Summary ChaosRun::run() {
+  std::printf("sluice chaos run: seed %llu, %d messages, %d kills, dedup %s\n",
+              static_cast<unsigned long long>(summary_.seed), options_.messages, options_.kills, options_.dedup.c_str());
+  std::fflush(stdout);
+  set_up();
+  plan();
+  std::string layout;
+  for (const auto& [name, count] : topology_.partitions) layout += " " + name + ":" + std::to_string(count);
+  std::printf("topics:%s\n", layout.c_str());
+  chaos_phase();
+  recovery_phase();
+  verify();
+  summary_.seconds = elapsed();
+  if (past_deadline()) summary_.checks.push_back({"finished within --max-minutes", false, ""});
+  return summary_;
+}
+
+// ---------------------------------------------------------------------------------------
+// The report, as text and as JSON.
+
+std::string json_escape(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buffer[8];
+      std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+      out += buffer;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string render_text(const Summary& summary) {
+  const Accounting& a = summary.accounting;
+  std::ostringstream out;
+  char line[256];
+  out << "== sluice chaos report ==\n";
+  std::snprintf(line, sizeof line, "seed %llu, dedup %s, run time %.1f s (chaos %.1f s, recovery %.1f s)\n",
+                static_cast<unsigned long long>(summary.seed), summary.options.dedup.c_str(), summary.seconds,
+                summary.active_seconds, summary.recovery_seconds);
+  out << line;
+  std::snprintf(line, sizeof line, "%-44s %9zu\n", "records in", a.records_in);
+  out << line;
+  for (size_t i = 0; i < static_cast<size_t>(Outcome::Count); ++i) {
+    std::snprintf(line, sizeof line, "  %-42s %9zu\n", outcome_name(static_cast<Outcome>(i)), a.outcomes[i]);
+    out << line;
+  }
+  out << "redelivered (at-least-once):\n";
+  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "duplicate deliveries to the topic", a.duplicate_deliveries_topic);
+  out << line;
+  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "duplicate deliveries over HTTP", a.duplicate_deliveries_http);
+  out << line;
+  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "repeated DLQ records", a.repeated_dead_letters);
+  out << line;
+  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "repeated rejected records", a.repeated_rejections);
+  out << line;
+  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "delivered, and also out of retries", a.delivered_and_exhausted);
+  out << line;
+  if (!a.exhausted_by_detail.empty()) {
+    out << "out of retries, by last error:\n";
+    for (const auto& [detail, count] : a.exhausted_by_detail) {
+      std::snprintf(line, sizeof line, "  %-42s %9zu\n", detail.c_str(), count);
+      out << line;
+    }
+  }
+  out << "faults injected:\n";
+  std::snprintf(line, sizeof line, "  %-42s %9d\n", "kill -9 of sluice", summary.kills);
+  out << line;
+  for (const auto& [kind, count] : summary.faults) {
+    std::snprintf(line, sizeof line, "  %-42s %9d\n", kind.c_str(), count);
+    out << line;
+  }
+  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "sluice exits by itself", summary.unexpected_exits.size());
+  out << line;
+  std::snprintf(line, sizeof line, "  %-42s %9.1f\n", "longest time without committed progress (s)",
+                summary.longest_stall_seconds);
+  out << line;
+  out << "traffic:\n";
+  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "HTTP requests received", summary.http_requests);
+  out << line;
+  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "HTTP requests answered 2xx", summary.http_deliveries);
+  out << line;
+  for (const auto& [topic, count] : summary.tier_records) {
+    std::snprintf(line, sizeof line, "  %-42s %9zu\n", ("records in " + topic).c_str(), count);
+    out << line;
+  }
+  out << "checks:\n";
+  for (const Check& check : summary.checks) {
+    out << "  [" << (check.ok ? " ok " : "FAIL") << "] " << check.name;
+    if (!check.ok && !check.detail.empty()) out << ": " << check.detail;
+    out << "\n";
+  }
+  std::snprintf(line, sizeof line, "lost: %zu\n", a.lost());
+  out << line;
+  out << (summary.passed() ? "RESULT: PASS\n" : "RESULT: FAIL\n");
+  return out.str();
+}
+
+std::string render_json(const Summary& summary) {
+  const Accounting& a = summary.accounting;
+  std::ostringstream out;
+  out << "{\n  \"seed\": " << summary.seed << ",\n  \"dedup\": \"" << summary.options.dedup << "\",\n"
+      << "  \"messages\": " << summary.options.messages << ",\n  \"planned_kills\": " << summary.options.kills << ",\n"
+      << "  \"run_seconds\": " << summary.seconds << ",\n  \"chaos_seconds\": " << summary.active_seconds << ",\n"
+      << "  \"recovery_seconds\": " << summary.recovery_seconds << ",\n  \"records_in\": " << a.records_in << ",\n"
+      << "  \"outcomes\": {";
+  const char* keys[] = {"forwarded_topic", "forwarded_http", "duplicate", "filtered",
+                        "dead_letter_bad_data", "dead_letter_retries_exhausted", "lost"};
+  for (size_t i = 0; i < static_cast<size_t>(Outcome::Count); ++i) {
+    out << (i ? ", " : "") << "\"" << keys[i] << "\": " << a.outcomes[i];
+  }
+  out << "},\n  \"lost\": " << a.lost() << ",\n  \"lost_examples\": [";
+  for (size_t i = 0; i < a.lost_examples.size(); ++i) out << (i ? ", " : "") << "\"" << json_escape(a.lost_examples[i]) << "\"";
+  out << "],\n  \"redelivered\": {\"topic\": " << a.duplicate_deliveries_topic << ", \"http\": " << a.duplicate_deliveries_http
+      << ", \"dlq\": " << a.repeated_dead_letters << ", \"rejected\": " << a.repeated_rejections
+      << ", \"delivered_and_out_of_retries\": " << a.delivered_and_exhausted << "},\n  \"out_of_retries_by_error\": {";
+  bool first = true;
+  for (const auto& [detail, count] : a.exhausted_by_detail) {
+    out << (first ? "" : ", ") << "\"" << json_escape(detail) << "\": " << count;
+    first = false;
+  }
+  out << "},\n  \"kills\": " << summary.kills << ",\n  \"faults\": {";
+  first = true;
+  for (const auto& [kind, count] : summary.faults) {
+    out << (first ? "" : ", ") << "\"" << json_escape(kind) << "\": " << count;
+    first = false;
+  }
+  out << "},\n  \"unexpected_exits\": [";
+  for (size_t i = 0; i < summary.unexpected_exits.size(); ++i) {
+    out << (i ? ", " : "") << "\"" << json_escape(summary.unexpected_exits[i]) << "\"";
+  }
+  out << "],\n  \"http_requests\": " << summary.http_requests << ",\n  \"http_deliveries\": " << summary.http_deliveries
+      << ",\n  \"longest_stall_seconds\": " << summary.longest_stall_seconds << ",\n  \"tier_records\": {";
+  first = true;
+  for (const auto& [topic, count] : summary.tier_records) {
+    out << (first ? "" : ", ") << "\"" << topic << "\": " << count;
+    first = false;
+  }
+  out << "},\n  \"checks\": [";
+  for (size_t i = 0; i < summary.checks.size(); ++i) {
+    const Check& check = summary.checks[i];
+    out << (i ? "," : "") << "\n    {\"name\": \"" << json_escape(check.name) << "\", \"ok\": " << (check.ok ? "true" : "false")
+        << ", \"detail\": \"" << json_escape(check.detail) << "\"}";
+  }
+  out << "\n  ],\n  \"passed\": " << (summary.passed() ? "true" : "false") << "\n}\n";
+  return out.str();
+}
+
+}  // namespace
+}  // namespace sluice::chaos
+
+int main(int argc, char** argv) {
+  using namespace sluice::chaos;
+  std::string error;
+  std::optional<Options> options = parse_options(argc, argv, &error);
+  if (!options) {
+    std::cerr << "sluice-chaos: " << error << "\n" << kUsage;
+    return 2;
+  }
+  uint64_t seed = options->seed.value_or(std::random_device{}());
+  try {
+    ChaosRun run(*options, seed);
+    Summary summary = run.run();
+    std::string report = render_text(summary);
+    std::cout << report;
+    if (!options->report_json.empty()) {
+      std::ofstream file(options->report_json);
+      file << render_json(summary);
+      if (!file) {
+        std::cerr << "sluice-chaos: cannot write " << options->report_json << "\n";
+        return 1;
+      }
+    }
+    return summary.passed() ? 0 : 1;
+  } catch (const std::exception& e) {
+    // A harness failure (a broker that would not start, a refused control command): the
+    // run proves nothing, so it fails.
+    std::cerr << "sluice-chaos: run aborted (seed " << seed << "): " << e.what() << "\n";
+    return 1;
+  }
+}
