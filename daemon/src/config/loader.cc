@@ -1,5 +1,6 @@
 #include "config/loader.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <system_error>
 #include <tuple>
 
@@ -111,6 +113,43 @@ std::string expected(const KeyRow& row) {
   return "?";
 }
 
+// Where each of the first `limit` documents of `yaml` has its root node (what
+// YAML::Node::Mark() would say). Throws YAML::Exception on a syntax error in them.
+std::vector<YAML::Mark> document_marks(std::string_view yaml, size_t limit) {
+  class RootMarks : public YAML::EventHandler {
+   public:
+    std::vector<YAML::Mark> marks;
+    void OnDocumentStart(const YAML::Mark&) override { in_root_ = true; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+      node(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+      node(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+      node(mark);
+    }
+    void OnMapEnd() override {}
+
+   private:
+    void node(const YAML::Mark& mark) {
+      if (in_root_) marks.push_back(mark);
+      in_root_ = false;
+    }
+    bool in_root_ = false;
+  };
+  std::istringstream stream{std::string(yaml)};
+  YAML::Parser parser(stream);
+  RootMarks handler;
+  while (handler.marks.size() < limit && parser.HandleNextDocument(handler)) {
+  }
+  return handler.marks;
+}
+
 std::string format_range(const KeyRow& row) {
   if (row.type == KeyType::Duration) {
     return text::format_duration(Duration(row.min)) + ".." + text::format_duration(Duration(row.max));
@@ -127,16 +166,23 @@ class Loader {
 
   LoadResult run(std::string_view yaml, std::string source_path) {
     config_.source_path = std::move(source_path);
-    std::vector<YAML::Node> documents;
+    // Not YAML::LoadAll: on a stray ',' outside [...] or {...}, yaml-cpp 0.7 yields an empty
+    // document without consuming the comma, again and again, and LoadAll never returns (it
+    // allocates until the process dies). So the documents are counted first, stopping at the
+    // second, and only the first is built.
+    YAML::Node root;
     try {
-      documents = YAML::LoadAll(std::string(yaml));
+      std::vector<YAML::Mark> documents = document_marks(yaml, 2);
+      if (documents.size() > 1) {
+        const YAML::Mark& second = documents[1];
+        auto at = static_cast<size_t>(std::max(second.pos, 0));
+        bool stray_comma = at < yaml.size() && yaml[at] == ',';
+        return syntax_error(second, stray_comma ? "unexpected ','"
+                                                : "a config file holds one document; a second one starts here");
+      }
+      root = YAML::Load(std::string(yaml));
     } catch (const YAML::Exception& e) {
       return syntax_error(e.mark, e.msg);
-    }
-    YAML::Node root;
-    if (!documents.empty()) root = documents.front();
-    if (documents.size() > 1) {
-      return syntax_error(documents[1].Mark(), "a config file holds one document; a second one starts here");
     }
     Place root_place;
     if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {

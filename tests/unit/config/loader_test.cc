@@ -225,6 +225,10 @@ TEST_CASE("yaml syntax errors and unreadable files", "[config][loader][errors]")
         Errors{"t.yaml:3:1: yaml: end of sequence flow not found"});
   CHECK(errors_of("a: 1\n---\nb: 2\n") ==
         Errors{"t.yaml:3:1: yaml: a config file holds one document; a second one starts here"});
+  // A stray comma outside a flow collection once made the YAML reader produce empty documents
+  // forever; it is an error at its position.
+  CHECK(errors_of(",afka:\n") == Errors{"t.yaml:1:1: yaml: unexpected ','"});
+  CHECK_FALSE(errors_of("{a: 1}, x\n").empty());
 
   LoadResult missing = load_file("/nonexistent/sluice.yaml", kNoEnv);
   CHECK_FALSE(missing.ok());
