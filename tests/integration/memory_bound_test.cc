@@ -117,5 +117,10 @@ TEST_CASE("with downstream hanging and a backlog twelve times the in-flight budg
   // a few records at most.
   CHECK(in_flight <= static_cast<double>(kInFlightBudget + kMiB));
   CHECK(server.request_count() < 3000);                                   // consumption really paused
+#ifndef SLUICE_SANITIZED
+  // Under AddressSanitizer freed memory sits in quarantine and every byte has shadow memory,
+  // so the resident set says nothing about the daemon's own bound; the budget checks above
+  // still hold there.
   CHECK(peak <= baseline + kInFlightBudget + kPrefetch + kMargin);
+#endif
 }
