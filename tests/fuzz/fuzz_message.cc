@@ -39,31 +39,16 @@
 #include "json/json_parser.h"
 #include "stages/stage_chain.h"
 
+#include "fuzz_check.h"
+
+const char* const sluice::fuzz::kTargetName = "fuzz_message";
+
 namespace {
 
 using namespace sluice;
 
-// Prints `detail` with control and non-ASCII bytes escaped (it often holds fuzzed bytes),
-// then aborts, which libFuzzer reports as a crash and saves the input.
-[[noreturn]] void fail(const char* what, std::string_view detail = {}) {
-  std::string shown;
-  for (char c : detail.substr(0, 2000)) {
-    auto byte = static_cast<unsigned char>(c);
-    if (byte == '\\' || byte < 0x20 || byte >= 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
-      shown += byte == '\n' ? std::string("\n") : byte == '\\' ? std::string("\\\\") : std::string(escaped);
-    } else {
-      shown += c;
-    }
-  }
-  std::fprintf(stderr, "fuzz_message: invariant broken: %s%s%s\n", what, shown.empty() ? "" : ": ", shown.c_str());
-  std::abort();
-}
-
-void check(bool condition, const char* what, std::string_view detail = {}) {
-  if (!condition) fail(what, detail);
-}
+using fuzz::check;
+using fuzz::fail;
 
 std::string resolve(const std::string& path) {
   if (path.empty() || path.front() == '/') return path;

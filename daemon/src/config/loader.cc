@@ -12,6 +12,7 @@
 #include <sstream>
 #include <system_error>
 #include <tuple>
+#include <unordered_map>
 
 #include "common/assert.h"
 #include "common/text.h"
@@ -57,21 +58,24 @@ std::string join_list(const std::vector<std::string>& items) {
 }
 
 // Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
-// neighbours each cost 1, so "brokres" is 1 away from "brokers".
+// neighbours each cost 1, so "brokres" is 1 away from "brokers". Keeps three rows of the
+// table, not all of it: an unknown key is compared with every key that could stand there.
 size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  std::vector<size_t> before_previous(b.size() + 1), previous(b.size() + 1), current(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) previous[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
+    current[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        current[j] = std::min(current[j], before_previous[j - 2] + 1);
       }
     }
+    std::swap(before_previous, previous);
+    std::swap(previous, current);
   }
-  return d[a.size()][b.size()];
+  return previous[b.size()];
 }
 
 std::string describe(const YAML::Node& node) {
@@ -157,12 +161,37 @@ std::string format_range(const KeyRow& row) {
   return std::to_string(row.min) + ".." + std::to_string(row.max);
 }
 
+// The key table arranged for loading: the rows under each parent, and each default already
+// parsed. Building it costs more than loading a small file, so the daemon's table is indexed
+// once per thread (see index_of_key_table).
+struct TableIndex {
+  explicit TableIndex(const KeyTable& table) {
+    for (const KeyRow& row : table) {
+      children[row.parent()].push_back(&row);
+      if (row.default_text.empty()) continue;
+      try {
+        defaults.emplace(&row, YAML::Load(std::string(row.default_text)));
+      } catch (const YAML::Exception&) {
+        SLUICE_ASSERT(false, "a default in the key table is not valid YAML");
+      }
+    }
+  }
+
+  std::map<std::string_view, std::vector<const KeyRow*>, std::less<>> children;
+  std::unordered_map<const KeyRow*, YAML::Node> defaults;
+};
+
+// Per thread, because yaml-cpp does not promise that reading one node from several threads at
+// once is safe. Config loads run on the main thread (start-up, SIGHUP) and in tests.
+const TableIndex& index_of_key_table() {
+  thread_local const TableIndex index(key_table());
+  return index;
+}
+
 class Loader {
  public:
-  Loader(const KeyTable& table, std::string_view source, const EnvLookup& env)
-      : source_(source), env_(env) {
-    for (const KeyRow& row : table) children_[row.parent()].push_back(&row);
-  }
+  Loader(const TableIndex& index, std::string_view source, const EnvLookup& env)
+      : source_(source), env_(env), children_(index.children), defaults_(index.defaults) {}
 
   LoadResult run(std::string_view yaml, std::string source_path) {
     config_.source_path = std::move(source_path);
@@ -318,14 +347,10 @@ class Loader {
       }
       return;
     }
-    YAML::Node node;
-    try {
-      node = YAML::Load(std::string(row.default_text));
-    } catch (const YAML::Exception&) {
-      SLUICE_ASSERT(false, "a default in the key table is not valid YAML");
-    }
+    auto parsed = defaults_.find(&row);
+    SLUICE_ASSERT(parsed != defaults_.end(), "every default in the key table is indexed");
     Origin from_default{origin.at.value_or(parent_place), row.default_text};
-    read_value(row, node, parent_place, path, item, from_default);
+    read_value(row, parsed->second, parent_place, path, item, from_default);
   }
 
   // `key_place` is where the key was written; errors about a missing value point there.
@@ -612,7 +637,8 @@ class Loader {
 
   std::string source_;
   const EnvLookup& env_;
-  std::map<std::string_view, std::vector<const KeyRow*>, std::less<>> children_;
+  const std::map<std::string_view, std::vector<const KeyRow*>, std::less<>>& children_;
+  const std::unordered_map<const KeyRow*, YAML::Node>& defaults_;
   Config config_;
   std::vector<Error> errors_;
   std::set<std::string> failed_paths_;
@@ -623,14 +649,15 @@ class Loader {
 
 LoadResult load_string_with_table(const KeyTable& table, std::string_view yaml, std::string_view source_name,
                                   const EnvLookup& env) {
-  return Loader(table, source_name, env).run(yaml, std::string(source_name));
+  TableIndex index(table);
+  return Loader(index, source_name, env).run(yaml, std::string(source_name));
 }
 
 LoadResult load_string(std::string_view yaml, std::string_view source_name, const EnvLookup& env) {
-  return load_string_with_table(key_table(), yaml, source_name, env);
+  return Loader(index_of_key_table(), source_name, env).run(yaml, std::string(source_name));
 }
 
-LoadResult load_defaults(const EnvLookup& env) { return Loader(key_table(), "<defaults>", env).run("", ""); }
+LoadResult load_defaults(const EnvLookup& env) { return Loader(index_of_key_table(), "<defaults>", env).run("", ""); }
 
 LoadResult load_file(const std::string& path, const EnvLookup& env) {
   auto cannot_read = [&path](int error) {
@@ -648,7 +675,7 @@ LoadResult load_file(const std::string& path, const EnvLookup& env) {
     if (n < sizeof(buffer)) break;
   }
   if (std::ferror(file.get())) return cannot_read(errno);
-  return Loader(key_table(), path, env).run(text, path);
+  return Loader(index_of_key_table(), path, env).run(text, path);
 }
 
 }  // namespace sluice::config
