@@ -37,6 +37,9 @@ constexpr milliseconds kExpireInterval{60'000};
 constexpr milliseconds kMaxIdleWait{200};
 // Periodic work that need not run per record: lag, stall detection, reload checks.
 constexpr milliseconds kTickInterval{1000};
+// How long backpressure only stops taking records before it pauses the partitions; well
+// inside librdkafka's max.poll.interval.ms (5 minutes by default).
+constexpr milliseconds kBackpressurePauseAfter{10'000};
 // One record in this many has its CPU stages timed for the stage histograms.
 constexpr uint64_t kStageSampleMask = 7;
 // Upper bound for one transactional call (librdkafka retries inside it as needed).
@@ -302,7 +305,7 @@ int Engine::run() {
 }
 
 std::chrono::milliseconds Engine::time_to_next_deadline() const {
-  if (consumer_may_have_more_ && !stopping_ && !backpressured_) return milliseconds(0);
+  if (consumer_may_have_more_ && !stopping_ && (!backpressured_ || backpressure_paused_)) return milliseconds(0);
   if (!dedup_queue_.empty()) return milliseconds(0);
   auto now = Clock::now();
   Clock::time_point next = std::min(next_commit_, now + kMaxIdleWait);
@@ -392,10 +395,10 @@ void Engine::consume_available() {
   const int64_t max_records = config_->pipeline.max_in_flight_records;
   const int64_t max_bytes = config_->pipeline.max_in_flight_bytes;
   while (consumer_may_have_more_) {
-    // While stopping, the consumer is still polled (for rebalance callbacks) but every
-    // partition is paused, so no records arrive.
+    // While stopping, or after a long backpressure, the consumer is still polled (for
+    // rebalance callbacks) but every partition is paused, so no records arrive.
     size_t room = batch_.size();
-    if (!stopping_) {
+    if (!stopping_ && !backpressure_paused_) {
       if (backpressured_) break;
       int64_t records_left = max_records - pool_.live();
       // The very first batch is one record, to learn a size before taking more.
@@ -1261,16 +1264,33 @@ void Engine::set_pause_all(uint32_t reason, bool paused) {
   apply_pauses(all);
 }
 
+// Backpressure first only stops taking records from the consumer queue; librdkafka then stops
+// fetching once its prefetch limit (queued.max.messages.kbytes) is reached. Pausing at once
+// would be far costlier: a pause discards everything librdkafka prefetched for the partition
+// (it bumps the partition's fetch version) and the resume fetches it all again, which at full
+// speed happens every few hundred milliseconds. But a consumer that is not polled serves no
+// rebalance and is dropped from the group after max.poll.interval.ms, so backpressure that
+// lasts kBackpressurePauseAfter pauses every partition and polling resumes.
 void Engine::update_backpressure() {
   const int64_t max_records = config_->pipeline.max_in_flight_records;
   const int64_t max_bytes = config_->pipeline.max_in_flight_bytes;
+  auto now = Clock::now();
   if (!backpressured_ && (pool_.live() >= max_records || in_flight_bytes_ >= max_bytes)) {
     backpressured_ = true;
-    set_pause_all(kPauseBackpressure, true);
+    backpressure_since_ = now;
   } else if (backpressured_ && pool_.live() <= max_records * 8 / 10 && in_flight_bytes_ <= max_bytes * 8 / 10) {
     // Resume below 80% so the pause does not flap on every record.
     backpressured_ = false;
-    set_pause_all(kPauseBackpressure, false);
+    consumer_may_have_more_ = true;
+    if (backpressure_paused_) {
+      backpressure_paused_ = false;
+      set_pause_all(kPauseBackpressure, false);
+    }
+  }
+  if (backpressured_ && !backpressure_paused_ && now - backpressure_since_ >= kBackpressurePauseAfter) {
+    backpressure_paused_ = true;
+    set_pause_all(kPauseBackpressure, true);
+    consumer_may_have_more_ = true;
   }
 }
 
@@ -1551,7 +1571,7 @@ void Engine::on_assign(const rd_kafka_topic_partition_list_t& partitions) {
     auto state = std::make_shared<PartitionState>(entry.topic, entry.partition);
     // A new partition joins whatever global pause is in force (shutdown, backpressure, ...).
     if (stopping_) state->pause_reasons |= kPauseStopping;
-    if (backpressured_) state->pause_reasons |= kPauseBackpressure;
+    if (backpressure_paused_) state->pause_reasons |= kPauseBackpressure;
     if (dedup_down_) state->pause_reasons |= kPauseDedupDown;
     partitions_[std::make_pair(std::string(entry.topic), entry.partition)] = state;
     created.push_back(state.get());

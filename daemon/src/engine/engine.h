@@ -222,7 +222,11 @@ class Engine {
   // Mean value size of the last batch taken: sizes the next batch so that the byte budget is
   // overshot by about one record rather than one batch.
   int64_t recent_record_bytes_ = 0;
+  // Too much in flight: no records are taken from the consumer queue. The partitions are
+  // paused only when that lasts (see update_backpressure).
   bool backpressured_ = false;
+  bool backpressure_paused_ = false;
+  Clock::time_point backpressure_since_{};
   bool dedup_down_ = false;
   bool consumer_may_have_more_ = true;
   std::map<std::pair<int, std::string>, prometheus::Counter*, std::less<>> outcome_counters_;
