@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -37,7 +38,9 @@
 #include "engine/router.h"
 #include "fingerprint/fingerprint.h"
 #include "json/json_parser.h"
+#include "stages/schema_registry.h"
 #include "stages/stage_chain.h"
+#include "stages/valijson.h"
 
 #include "fuzz_check.h"
 
@@ -64,6 +67,8 @@ struct Harness {
   std::unique_ptr<stages::StageChain> chain;
   std::unique_ptr<stages::StageChain> tight_chain;
   std::unique_ptr<engine::Router> router;
+  std::shared_ptr<const stages::SchemaRegistry> schemas;
+  valijson::Validator validator;
   stages::MessageContext context;  // reused between records, as the engine's worker does
   fingerprint::Fingerprinter fingerprinter;
   fingerprint::Fingerprinter refingerprinter;
@@ -85,6 +90,7 @@ struct Harness {
     std::vector<std::string> errors;
     std::shared_ptr<const stages::StageResources> resources = stages::load_stage_resources(*config, errors);
     if (!resources) fail("stage resources of config/sluice.yaml do not load", errors.front());
+    schemas = resources->schemas;
     chain = std::make_unique<stages::StageChain>(config->pipeline, resources);
     tight = config->pipeline;
     tight.max_message_bytes = 256;
@@ -281,6 +287,22 @@ void check_dead_letter(Harness& h, const Record& record, std::string_view stage,
   check(exceeded != nullptr && exceeded->IsFalse(), "envelope max_retries_exceeded is not false", envelope);
 }
 
+// The schema stage's quick check may only say "valid" where valijson says so too (it is unsure
+// about the rest, which valijson then decides).
+void check_quick_structure(Harness& h, const stages::MessageContext& context) {
+  const stages::CompiledSchema* schema = h.schemas->find(context.message_type);
+  if (schema == nullptr || !schema->quick_check()) return;
+  const json::Value& document = context.document.root();
+  if (!schema->quick_check()->accepts(document)) return;
+  bool valid = false;
+  try {
+    valid = h.validator.validate(schema->structure(), valijson::adapters::RapidJsonAdapter(document), nullptr);
+  } catch (const std::exception& e) {
+    fail("valijson threw on a document the quick check accepts", e.what());
+  }
+  check(valid, "the quick structure check accepts what valijson rejects", context.message_type);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -325,6 +347,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (parsed) {
     check(context.document.root().IsObject(), "parse stage passed but the document is not an object");
     check_fingerprint(h, context.document, record.value);
+    check_quick_structure(h, context);
   }
   return 0;
 }

@@ -16,10 +16,12 @@
 namespace sluice::stages {
 
 CompiledSchema::CompiledSchema(std::string message_type, std::string source_path,
-                               std::unique_ptr<const valijson::Schema> structure, FormatPlan formats)
+                               std::unique_ptr<const valijson::Schema> structure,
+                               std::optional<StructureCheck> quick_check, FormatPlan formats)
     : message_type_(std::move(message_type)),
       source_path_(std::move(source_path)),
       structure_(std::move(structure)),
+      quick_check_(std::move(quick_check)),
       formats_(std::move(formats)) {}
 
 CompiledSchema::~CompiledSchema() = default;
@@ -114,7 +116,7 @@ std::unique_ptr<const CompiledSchema> compile_schema(std::string_view text, std:
     return nullptr;
   }
   return std::make_unique<const CompiledSchema>(std::move(message_type), source_name, std::move(structure),
-                                                std::move(prepared.formats));
+                                                StructureCheck::compile(document), std::move(prepared.formats));
 }
 
 std::shared_ptr<const SchemaRegistry> load_schema_registry(const std::string& dir, std::vector<std::string>& errors) {

@@ -10,11 +10,13 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "stages/format_plan.h"
+#include "stages/structure_check.h"
 
 namespace valijson {
 class Schema;
@@ -25,7 +27,7 @@ namespace sluice::stages {
 class CompiledSchema {
  public:
   CompiledSchema(std::string message_type, std::string source_path, std::unique_ptr<const valijson::Schema> structure,
-                 FormatPlan formats);
+                 std::optional<StructureCheck> quick_check, FormatPlan formats);
   ~CompiledSchema();
   CompiledSchema(const CompiledSchema&) = delete;
   CompiledSchema& operator=(const CompiledSchema&) = delete;
@@ -34,12 +36,15 @@ class CompiledSchema {
   const std::string& source_path() const { return source_path_; }
   // Everything but `format`, for valijson.
   const valijson::Schema& structure() const { return *structure_; }
+  // The same structure for the fast path, when the schema's keywords allow one.
+  const std::optional<StructureCheck>& quick_check() const { return quick_check_; }
   const FormatPlan& formats() const { return formats_; }
 
  private:
   std::string message_type_;
   std::string source_path_;
   std::unique_ptr<const valijson::Schema> structure_;
+  std::optional<StructureCheck> quick_check_;
   FormatPlan formats_;
 };
 

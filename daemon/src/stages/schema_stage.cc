@@ -94,12 +94,15 @@ StageResult SchemaStage::process(MessageContext& message) {
                                     "no schema for message_type '" + excerpt(message.message_type) + "'");
   }
   const json::Value& document = message.document.root();
-  bool valid = false;
-  try {
-    // Fast path: no results collector, so valijson stops at the first failed constraint.
-    valid = validator_->validate(schema->structure(), valijson::adapters::RapidJsonAdapter(document), nullptr);
-  } catch (const std::exception& e) {
-    return StageResult::dead_letter(kSchemaViolation, std::string("validator error: ") + e.what());
+  // The quick check first (structure_check.h); valijson decides whatever it does not accept.
+  bool valid = schema->quick_check() && schema->quick_check()->accepts(document);
+  if (!valid) {
+    try {
+      // No results collector, so valijson stops at the first failed constraint.
+      valid = validator_->validate(schema->structure(), valijson::adapters::RapidJsonAdapter(document), nullptr);
+    } catch (const std::exception& e) {
+      return StageResult::dead_letter(kSchemaViolation, std::string("validator error: ") + e.what());
+    }
   }
   if (!valid) return StageResult::dead_letter(kSchemaViolation, describe_violation(*schema, document));
 

@@ -3,8 +3,10 @@
 //
 // Dead-letter reasons: `unknown_message_type` (message_type missing, not a string, or without
 // a schema) and `schema_violation` (the detail names the failing path, e.g.
-// "payload.from_email: not a valid email"). Structure is checked by valijson with formats
-// removed; formats are checked by the schema's FormatPlan afterwards.
+// "payload.from_email: not a valid email"). Structure is checked by the schema's
+// StructureCheck where it has one, and by valijson (formats removed) for whatever that does not
+// accept, so valijson words every violation; formats are checked by the schema's FormatPlan
+// afterwards.
 //
 // Threading: one instance per worker thread (valijson's Validator caches `pattern` regexes
 // and is not shareable). The registry is shared and immutable; set_registry() swaps it
