@@ -155,13 +155,18 @@ void append_json_escaped(std::string& out, std::string_view text) {
   }
 }
 
-std::string to_hex(const unsigned char* bytes, size_t size) {
+void assign_hex(const unsigned char* bytes, size_t size, std::string& out) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(size * 2, '0');
+  out.resize(size * 2);
   for (size_t i = 0; i < size; ++i) {
     out[2 * i] = kDigits[bytes[i] >> 4];
     out[2 * i + 1] = kDigits[bytes[i] & 0xF];
   }
+}
+
+std::string to_hex(const unsigned char* bytes, size_t size) {
+  std::string out;
+  assign_hex(bytes, size, out);
   return out;
 }
 

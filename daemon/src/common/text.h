@@ -23,6 +23,8 @@ void append_json_escaped(std::string& out, std::string_view text);
 
 // Lowercase hex of raw bytes.
 std::string to_hex(const unsigned char* bytes, size_t size);
+// The same into `out`, reusing its capacity (for per-message work).
+void assign_hex(const unsigned char* bytes, size_t size, std::string& out);
 
 // ASCII-only lowercasing; other bytes are kept as they are.
 std::string ascii_lower(std::string_view text);

@@ -588,8 +588,12 @@ void Engine::run_dedup() {
   // reserved by its successor in the same round.
   flush_dedup_updates();
   if (dedup_queue_.empty()) return;
-  std::vector<InFlightRecord*> queue;
-  queue.swap(dedup_queue_);
+  // The round is taken out of dedup_queue_ because handling it may queue records again (a
+  // waiter taking over a released reservation); the two vectors trade places each round, so
+  // neither is allocated again.
+  SLUICE_ASSERT(dedup_round_.empty(), "run_dedup is not re-entered");
+  dedup_round_.swap(dedup_queue_);
+  std::vector<InFlightRecord*>& queue = dedup_round_;
   reserve_keys_.clear();
   for (InFlightRecord* record : queue) reserve_keys_.push_back(record->fingerprint);
   auto reserve_started = Clock::now();
@@ -651,6 +655,7 @@ void Engine::run_dedup() {
     }
     set_pause_all(kPauseDedupDown, dedup_down_);
   }
+  dedup_round_.clear();
 }
 
 void Engine::resolve_waiters_as_duplicates(InFlightRecord* owner) {

@@ -211,6 +211,7 @@ class Engine {
   std::map<std::pair<std::string, int32_t>, std::shared_ptr<PartitionState>, std::less<>> partitions_;
   std::unordered_map<fingerprint::Fingerprint, InFlightRecord*, fingerprint::FingerprintHash> fingerprint_owners_;
   std::vector<InFlightRecord*> dedup_queue_;
+  std::vector<InFlightRecord*> dedup_round_;  // the records run_dedup is handling
   std::vector<fingerprint::Fingerprint> confirms_;
   std::vector<fingerprint::Fingerprint> releases_;
   std::vector<dedup::ReserveStatus> reserve_statuses_;

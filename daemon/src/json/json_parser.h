@@ -57,6 +57,8 @@ class JsonParser {
 
  private:
   int max_depth_;
+  // Kept between parses: its stack keeps its capacity, so a parse allocates nothing for it.
+  rapidjson::Reader reader_;
 };
 
 // Looks up a member (the last one, when a key repeats); empty view when absent or not a string.

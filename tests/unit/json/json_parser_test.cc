@@ -108,6 +108,24 @@ TEST_CASE("invalid UTF-8 is refused", "[json][utf8]") {
   CHECK(parser.parse("{\"a\":\"\x7F\xDF\xBF\xEF\xBF\xBF\xF4\x8F\xBF\xBF\"}", document).ok);
 }
 
+TEST_CASE("one bad byte anywhere in long text is found (ASCII text skips validation)", "[json][utf8]") {
+  JsonParser parser(64);
+  ParsedDocument document;
+  const std::string ascii = "{\"subject\":\"" + std::string(40, 'x') + "\",\"body\":\"" + std::string(37, 'y') + "\"}";
+  REQUIRE(parser.parse(ascii, document).ok);
+  // Every string position, so the bad byte falls in each lane of the eight-byte words and in
+  // the tail.
+  for (size_t at = 0; at < ascii.size(); ++at) {
+    if (ascii[at] != 'x' && ascii[at] != 'y') continue;
+    std::string bad = ascii;
+    bad[at] = '\xFF';
+    INFO(at);
+    CHECK_FALSE(parser.parse(bad, document).ok);
+    bad[at] = '\xC3';  // a truncated sequence
+    CHECK_FALSE(parser.parse(bad, document).ok);
+  }
+}
+
 TEST_CASE("a byte order mark is refused", "[json][utf8]") {
   JsonParser parser(64);
   ParsedDocument document;
