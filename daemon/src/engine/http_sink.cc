@@ -1,5 +1,7 @@
 #include "engine/http_sink.h"
 
+#include <iterator>
+
 #include "common/log.h"
 #include "common/version.h"
 
@@ -77,7 +79,13 @@ InFlightRecord* HttpSink::on_response(const http::Response& response) {
     auto gate = gates_.find(gate_key(*record));
     if (gate != gates_.end()) {
       if (gate->second.held.empty()) {
-        gates_.erase(gate);
+        // A partition's gate stays for its next record (building one allocates); a key's
+        // goes, or there would be one per key ever seen, and so does a revoked partition's.
+        if (ordering_ == config::Ordering::Key || record->partition->revoked) {
+          gates_.erase(gate);
+        } else {
+          gate->second.busy = false;
+        }
       } else {
         InFlightRecord* next = gate->second.held.front();
         gate->second.held.pop_front();
@@ -90,10 +98,16 @@ InFlightRecord* HttpSink::on_response(const http::Response& response) {
 
 std::vector<InFlightRecord*> HttpSink::withdraw(const PartitionState& partition) {
   std::vector<InFlightRecord*> withdrawn;
-  for (auto& [key, gate] : gates_) {
-    if (key.first != &partition) continue;
+  for (auto it = gates_.begin(); it != gates_.end();) {
+    Gate& gate = it->second;
+    if (it->first.first != &partition) {
+      ++it;
+      continue;
+    }
     withdrawn.insert(withdrawn.end(), gate.held.begin(), gate.held.end());
     gate.held.clear();
+    // An idle gate goes now; a busy one when its response comes (on_response).
+    it = gate.busy ? std::next(it) : gates_.erase(it);
   }
   return withdrawn;
 }
