@@ -200,8 +200,9 @@ TEST_CASE("a record waiting in a tier does not hold up records of other partitio
   REQUIRE(daemon.stop() == 0);
 }
 
-TEST_CASE("an open breaker pauses consumption and writes no retry or DLQ records, and recovery delivers everything",
-          "[integration][breaker]") {
+TEST_CASE("an open breaker pauses consumption and writes no retry or DLQ records, and recovery delivers everything, "
+          "also after a rebalance during the outage",
+          "[integration][breaker][rebalance]") {
   Topology topology("breaker-outage", {"retry.1s"}, 1);
   TempDir dir;
   TestConfig config = config_for(topology, "[1s]",
@@ -256,6 +257,22 @@ TEST_CASE("an open breaker pauses consumption and writes no retry or DLQ records
   auto committed = committed_offsets(bootstrap, topology.group, "inbound.email", 1);
   auto ends = end_offsets(bootstrap, "inbound.email", 1);
   CHECK(committed[0] < ends[0]);
+
+  // A rebalance during the outage: librdkafka keeps a partition's pause across a revoke and
+  // the assignment that gives it back, while the engine starts the partition afresh. Unless
+  // the assignment resumes it, the records given up at the revoke are never read again.
+  auto assignments = [&] {
+    const std::string logs = daemon.logs();
+    size_t count = 0;
+    for (size_t at = logs.find("\"msg\":\"partitions assigned\""); at != std::string::npos;
+         at = logs.find("\"msg\":\"partitions assigned\"", at + 1)) {
+      ++count;
+    }
+    return count;
+  };
+  const size_t assignments_before = assignments();
+  topology.broker.control("err Heartbeat REBALANCE_IN_PROGRESS");
+  REQUIRE(wait_until([&] { return assignments() > assignments_before; }, 30s, 100ms));
 
   topology.broker.control("up 2");
   bool recovered = wait_until([&] {
