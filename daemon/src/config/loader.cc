@@ -48,6 +48,21 @@ std::string join(std::string_view parent, std::string_view name) {
 
 std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
+// A key as it stands in a key path: as written when it is a plain name, otherwise quoted and
+// escaped, so that "FILE:LINE:COL: key.path: message" stays one readable line whatever a
+// mistyped key holds (": ", line breaks, control bytes).
+std::string key_in_path(std::string_view name) {
+  auto plain_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.' || c == '/';
+  };
+  if (!name.empty() && std::all_of(name.begin(), name.end(), plain_char)) return std::string(name);
+  std::string out = "\"";
+  text::append_json_escaped(out, name);
+  out += '"';
+  return out;
+}
+
 std::string join_list(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& item : items) {
@@ -312,7 +327,7 @@ class Loader {
           continue;
         }
         const std::string name = key.Scalar();
-        std::string path = join(concrete, name);
+        std::string path = join(concrete, key_in_path(name));
         if (auto first = seen.find(name); first != seen.end()) {
           fail(key_place, path, "duplicate key (first at line " + std::to_string(first->second.line) + ")", origin);
           continue;
@@ -450,7 +465,7 @@ class Loader {
           continue;
         }
         const std::string name = key.Scalar();
-        std::string entry_path = join(path, name);
+        std::string entry_path = join(path, key_in_path(name));
         if (!names.insert(name).second) {
           fail(key_place, entry_path, "duplicate key", origin);
           ok = false;

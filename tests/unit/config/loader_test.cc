@@ -154,6 +154,16 @@ TEST_CASE("unknown keys are errors that suggest the closest known key", "[config
   CHECK(errors_of("dlq:\n  name: x\n") == Errors{"t.yaml:2:3: dlq.name: unknown key; known keys here: topic"});
 }
 
+TEST_CASE("a key that is not a plain name is quoted and escaped in the key path", "[config][loader][errors]") {
+  // A plain scalar key may start with ':' and span lines; printed raw it would break the
+  // "file:line:col: key.path: message" shape.
+  CHECK(errors_of("dlq:\n  \":x: y\\nz\": 1\n") ==
+        Errors{"t.yaml:2:3: dlq.\":x: y\\nz\": unknown key; known keys here: topic"});
+  CHECK(errors_of("\"bad key\": 1\n").front().starts_with("t.yaml:1:1: \"bad key\": unknown key"));
+  CHECK(errors_of("routes:\n  - topic: t\n    match: {channel: email}\n    http_headers: 1\n\"\": 2\n").back().starts_with(
+      "t.yaml:5:1: \"\": unknown key"));
+}
+
 TEST_CASE("a key is looked up only among its siblings", "[config][loader][errors]") {
   // A dotted name is one unknown key, not a path into the table.
   CHECK(errors_of("pipeline:\n  filter.rejected_topic: x\n") ==
