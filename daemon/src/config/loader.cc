@@ -301,6 +301,10 @@ class Loader {
     std::vector<std::string> known;
     for (const KeyRow* row : it->second) {
       known.emplace_back(row->name());
+      // The distance is at least the difference in length; skipping those keeps a long
+      // mistyped key (or a paragraph pasted as a key) from costing a full table per row.
+      size_t length_difference = std::max(name.size(), row->name().size()) - std::min(name.size(), row->name().size());
+      if (length_difference >= best_distance) continue;
       size_t distance = edit_distance(name, row->name());
       if (distance < best_distance) {
         best = row;
