@@ -17,10 +17,10 @@ void MemoryDedupStore::reserve(std::span<const Fingerprint> fingerprints, std::v
   const int64_t now = now_();
   for (size_t i = 0; i < fingerprints.size(); ++i) {
     const Fingerprint& fingerprint = fingerprints[i];
-    const auto entry = expires_at_.find(fingerprint);
-    if (entry != expires_at_.end() && entry->second > now) {
+    const int64_t* expiry = expires_at_.find(fingerprint);
+    if (expiry != nullptr && *expiry > now) {
       out[i] = ReserveStatus::Duplicate;
-    } else if (reserved_.insert(fingerprint).second) {
+    } else if (reserved_.insert(fingerprint)) {
       out[i] = ReserveStatus::Reserved;
     } else {
       // Held by an earlier message, possibly earlier in this very batch.
@@ -34,17 +34,16 @@ void MemoryDedupStore::confirm(std::span<const Fingerprint> fingerprints) {
   const int64_t expires_at = now + window_ms_;
   for (const Fingerprint& fingerprint : fingerprints) {
     reserved_.erase(fingerprint);
-    const auto entry = expires_at_.find(fingerprint);
-    if (entry != expires_at_.end()) {
+    if (int64_t* expiry = expires_at_.find(fingerprint)) {
       // Its record keeps its place; drop_front() moves it back when it reaches the front.
-      entry->second = expires_at;
+      *expiry = expires_at;
       continue;
     }
     while (expires_at_.size() >= max_entries_) {
       const bool live = order_.front().expires_at > now;
       if (drop_front() && live) ++evictions_;
     }
-    expires_at_.emplace(fingerprint, expires_at);
+    expires_at_.try_emplace(fingerprint, expires_at);
     order_.push_back({fingerprint, expires_at});
   }
 }
@@ -61,13 +60,13 @@ void MemoryDedupStore::expire() {
 bool MemoryDedupStore::drop_front() {
   const Record record = order_.front();
   order_.pop_front();
-  const auto entry = expires_at_.find(record.fingerprint);
-  SLUICE_ASSERT(entry != expires_at_.end(), "every record in order_ has its entry");
-  if (entry->second != record.expires_at) {
-    order_.push_back({record.fingerprint, entry->second});
+  const int64_t* expiry = expires_at_.find(record.fingerprint);
+  SLUICE_ASSERT(expiry != nullptr, "every record in order_ has its entry");
+  if (*expiry != record.expires_at) {
+    order_.push_back({record.fingerprint, *expiry});
     return false;
   }
-  expires_at_.erase(entry);
+  expires_at_.erase(record.fingerprint);
   return true;
 }
 

@@ -5,10 +5,9 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "dedup/dedup_store.h"
+#include "fingerprint/fingerprint_map.h"
 
 namespace sluice::dedup {
 
@@ -55,9 +54,9 @@ class MemoryDedupStore final : public DedupStore {
   const int64_t window_ms_;
   const size_t max_entries_;
   const NowFn now_;
-  std::unordered_map<Fingerprint, int64_t, fingerprint::FingerprintHash> expires_at_;
+  fingerprint::FingerprintMap<int64_t> expires_at_;
   std::deque<Record> order_;
-  std::unordered_set<Fingerprint, fingerprint::FingerprintHash> reserved_;
+  fingerprint::FingerprintSet reserved_;
   int64_t evictions_ = 0;
 };
 

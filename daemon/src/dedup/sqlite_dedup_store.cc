@@ -116,8 +116,8 @@ void SqliteDedupStore::reserve(std::span<const Fingerprint> fingerprints, std::v
       out[i] = ReserveStatus::Busy;
       continue;
     }
-    const auto queued = pending_.find(fingerprint);
-    if (queued != pending_.end() && queued->second > now) {
+    const int64_t* queued = pending_.find(fingerprint);
+    if (queued != nullptr && *queued > now) {
       out[i] = ReserveStatus::Duplicate;
       continue;
     }
@@ -138,7 +138,7 @@ void SqliteDedupStore::reserve(std::span<const Fingerprint> fingerprints, std::v
 
   for (size_t i = 0; i < fingerprints.size(); ++i) {
     // A second copy within the same batch finds the first one's reservation.
-    if (out[i] == ReserveStatus::Reserved && !reserved_.insert(fingerprints[i]).second) {
+    if (out[i] == ReserveStatus::Reserved && !reserved_.insert(fingerprints[i])) {
       out[i] = ReserveStatus::Busy;
     }
   }
@@ -192,12 +192,14 @@ int SqliteDedupStore::write_pending() {
   int rc = run(begin_write_.get());
   if (rc != SQLITE_DONE) return rc;
   sqlite3_stmt* upsert = upsert_.get();
-  for (const auto& [fingerprint, expires_at] : pending_) {
+  rc = SQLITE_DONE;
+  pending_.for_each([&](const Fingerprint& fingerprint, int64_t expires_at) {
+    if (rc != SQLITE_DONE) return;  // the transaction is rolled back by the caller
     sqlite3_bind_blob(upsert, 1, fingerprint.bytes.data(), kFingerprintSize, SQLITE_STATIC);
     sqlite3_bind_int64(upsert, 2, expires_at);
     rc = run(upsert);
-    if (rc != SQLITE_DONE) return rc;
-  }
+  });
+  if (rc != SQLITE_DONE) return rc;
   rc = run(commit_.get());
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }

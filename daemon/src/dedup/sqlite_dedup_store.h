@@ -5,10 +5,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "dedup/dedup_store.h"
+#include "fingerprint/fingerprint_map.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -105,8 +104,8 @@ class SqliteDedupStore final : public DedupStore {
   StatementPtr upsert_;
   StatementPtr delete_expired_;
 
-  std::unordered_map<Fingerprint, int64_t, fingerprint::FingerprintHash> pending_;
-  std::unordered_set<Fingerprint, fingerprint::FingerprintHash> reserved_;
+  fingerprint::FingerprintMap<int64_t> pending_;
+  fingerprint::FingerprintSet reserved_;
   int64_t failed_calls_ = 0;
 };
 

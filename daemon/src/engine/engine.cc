@@ -561,11 +561,11 @@ void Engine::release_held(const std::shared_ptr<PartitionState>& partition) {
 // ---- dedup ----------------------------------------------------------------------------
 
 void Engine::enqueue_dedup(InFlightRecord* record) {
-  auto [it, inserted] = fingerprint_owners_.try_emplace(record->fingerprint, record);
-  if (!inserted && it->second != record) {
+  auto [owner, inserted] = fingerprint_owners_.try_emplace(record->fingerprint, record);
+  if (!inserted && *owner != record) {
     // The same content is already in flight: its outcome decides this one's.
     record->step = Step::WaitingOnPeer;
-    it->second->waiters.push_back(record);
+    (*owner)->waiters.push_back(record);
     return;
   }
   record->step = Step::Dedup;
@@ -672,13 +672,17 @@ void Engine::resolve_waiters_as_duplicates(InFlightRecord* owner) {
 
 // The owner gives up its reservation without forwarding: the first waiter (if any) becomes
 // the new owner and asks the store afresh.
+void Engine::drop_ownership(const InFlightRecord* record) {
+  InFlightRecord* const* owner = fingerprint_owners_.find(record->fingerprint);
+  if (owner != nullptr && *owner == record) fingerprint_owners_.erase(record->fingerprint);
+}
+
 void Engine::hand_over_reservation(InFlightRecord* owner) {
   if (owner->holds_reservation) {
     releases_.push_back(owner->fingerprint);
     owner->holds_reservation = false;
   }
-  auto it = fingerprint_owners_.find(owner->fingerprint);
-  if (it != fingerprint_owners_.end() && it->second == owner) fingerprint_owners_.erase(it);
+  drop_ownership(owner);
   std::vector<InFlightRecord*> waiters;
   waiters.swap(owner->waiters);
   for (InFlightRecord* waiter : waiters) {
@@ -1054,8 +1058,7 @@ void Engine::on_forward_delivered(InFlightRecord* record) {
     (transactional_ ? transaction_confirms_ : confirms_).push_back(record->fingerprint);
     record->holds_reservation = false;
   }
-  auto it = fingerprint_owners_.find(record->fingerprint);
-  if (it != fingerprint_owners_.end() && it->second == record) fingerprint_owners_.erase(it);
+  drop_ownership(record);
   resolve_waiters_as_duplicates(record);
   complete(record, Outcome::Forwarded, reason::kForwarded);
 }

@@ -48,6 +48,7 @@
 #include "engine/router.h"
 #include "engine/sink.h"
 #include "fingerprint/fingerprint.h"
+#include "fingerprint/fingerprint_map.h"
 #include "kafka/client.h"
 #include "kafka/producer.h"
 #include "metrics/metrics.h"
@@ -127,6 +128,8 @@ class Engine {
   void flush_dedup_updates();
   void resolve_waiters_as_duplicates(InFlightRecord* owner);
   void hand_over_reservation(InFlightRecord* owner);
+  // Forgets `record` as the owner of its fingerprint, if it is the owner.
+  void drop_ownership(const InFlightRecord* record);
 
   // Producing.
   void start_forward(InFlightRecord* record);
@@ -209,7 +212,7 @@ class Engine {
   fingerprint::Fingerprinter fingerprinter_;
 
   std::map<std::pair<std::string, int32_t>, std::shared_ptr<PartitionState>, std::less<>> partitions_;
-  std::unordered_map<fingerprint::Fingerprint, InFlightRecord*, fingerprint::FingerprintHash> fingerprint_owners_;
+  fingerprint::FingerprintMap<InFlightRecord*> fingerprint_owners_;
   std::vector<InFlightRecord*> dedup_queue_;
   std::vector<InFlightRecord*> dedup_round_;  // the records run_dedup is handling
   std::vector<fingerprint::Fingerprint> confirms_;
