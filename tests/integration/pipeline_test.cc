@@ -194,6 +194,8 @@ TEST_CASE("filtered records go to rejected_topic with their reason when it is se
   config.bootstrap = broker.bootstrap();
   config.group_id = "pipeline-rejected";
   config.rejected_topic = "rejected";
+  // The other tests run the stages on their own thread (the default); this one inline.
+  config.stage_thread = false;
   SluiceDaemon daemon(config, dir);
   daemon.start();
   size_t expected_outputs = expected_terminal_records(mix, true);

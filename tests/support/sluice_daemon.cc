@@ -35,6 +35,7 @@ std::string render_config(const TestConfig& config, const std::string& dir) {
           (config.schemas_dir.empty() ? std::string(SLUICE_SOURCE_DIR) + "/config/schemas" : config.schemas_dir) + "\n";
   yaml += "  stall_timeout: " + config.stall_timeout + "\n";
   yaml += "  batch_size: " + std::to_string(config.batch_size) + "\n";
+  yaml += std::string("  stage_thread: ") + (config.stage_thread ? "true" : "false") + "\n";
   yaml += "  max_in_flight_records: " + std::to_string(config.max_in_flight_records) + "\n";
   yaml += "  filter:\n";
   yaml += "    blocked_senders_file: " + dir + "/blocked_senders.txt\n";

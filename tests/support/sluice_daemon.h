@@ -38,6 +38,7 @@ struct TestConfig {
   std::string admin_listen = "127.0.0.1:0";  // port 0: a free one (see SluiceDaemon::admin_port)
   std::string stall_timeout = "2m";
   int batch_size = 1000;
+  bool stage_thread = true;
   int max_in_flight_records = 20000;
   std::map<std::string, std::string> extra_kafka_properties;
   std::string extra_yaml;  // appended verbatim at the end of the file

@@ -65,6 +65,7 @@ struct PipelineConfig {
   int64_t max_json_depth = 64;
   std::string schemas_dir;
   int64_t batch_size = 1000;
+  bool stage_thread = true;
   int64_t max_in_flight_records = 20'000;
   int64_t max_in_flight_bytes = 64 * 1024 * 1024;
   Duration stall_timeout{120'000};  // records in flight and no progress this long: not ready

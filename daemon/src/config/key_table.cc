@@ -267,6 +267,11 @@ KeyTable build_table() {
        .max = 100'000,
        .doc = "Records taken from the consumer per processing round.",
        .bind = field([](auto& c) -> auto& { return c.pipeline.batch_size; })});
+  add({.path = "pipeline.stage_thread",
+       .type = KeyType::Bool,
+       .default_text = "true",
+       .doc = "Run parse, schema, filter and fingerprint on a thread of their own beside the engine thread; false for a container limited to one CPU.",
+       .bind = field([](auto& c) -> auto& { return c.pipeline.stage_thread; })});
   add({.path = "pipeline.max_in_flight_records",
        .type = KeyType::Int,
        .default_text = "20000",

@@ -40,8 +40,6 @@ constexpr milliseconds kTickInterval{1000};
 // How long backpressure only stops taking records before it pauses the partitions; well
 // inside librdkafka's max.poll.interval.ms (5 minutes by default).
 constexpr milliseconds kBackpressurePauseAfter{10'000};
-// One record in this many has its CPU stages timed for the stage histograms.
-constexpr uint64_t kStageSampleMask = 7;
 // Upper bound for one transactional call (librdkafka retries inside it as needed).
 constexpr milliseconds kTransactionCallTimeout{30'000};
 
@@ -98,7 +96,7 @@ Engine::Engine(Parts parts)
     : config_(std::move(parts.config)),
       metrics_(*parts.metrics),
       router_(config_->routes),
-      stage_chain_(std::move(parts.stage_chain)),
+      stage_runner_(std::make_unique<StageRunner>(std::move(parts.stage_chain), router_, *parts.metrics)),
       dedup_(std::move(parts.dedup)),
       lifecycle_(parts.lifecycle != nullptr ? parts.lifecycle : &no_listener_) {}
 
@@ -250,11 +248,14 @@ bool Engine::start(std::vector<std::string>& errors) {
     return false;
   }
   batch_.resize(static_cast<size_t>(config_->pipeline.batch_size));
-  last_progress_gauge_ = &metrics_.gauge(metrics::MetricId::LastProgressTimestamp);
-  for (const stages::StagePtr& stage : stage_chain_->stages()) {
-    stage_histograms_.push_back(&metrics_.histogram(metrics::MetricId::StageDuration, {{"stage", std::string(stage->name())}}));
+  if (config_->pipeline.stage_thread) {
+    StageRunner& runner = *stage_runner_;
+    stage_thread_ = std::make_unique<StageThread>(
+        [&runner](InFlightRecord& record) { runner.run(record); },
+        [&runner](std::shared_ptr<const stages::StageResources> resources) { runner.set_resources(std::move(resources)); },
+        wake_write_fd_);
   }
-  fingerprint_histogram_ = &metrics_.histogram(metrics::MetricId::StageDuration, {{"stage", "fingerprint"}});
+  last_progress_gauge_ = &metrics_.gauge(metrics::MetricId::LastProgressTimestamp);
   dedup_histogram_ =
       &metrics_.histogram(metrics::MetricId::DedupBatchDuration, {{"backend", std::string(dedup_->backend_name())}});
   end_to_end_histogram_ = &metrics_.histogram(metrics::MetricId::EndToEndLatency);
@@ -272,6 +273,7 @@ bool Engine::start(std::vector<std::string>& errors) {
 }
 
 Engine::~Engine() {
+  stage_thread_.reset();  // it writes to the wake pipe
   producer_.reset();
   consumer_queue_.reset();
   consumer_.reset();
@@ -307,6 +309,7 @@ int Engine::run() {
 std::chrono::milliseconds Engine::time_to_next_deadline() const {
   if (consumer_may_have_more_ && !stopping_ && (!backpressured_ || backpressure_paused_)) return milliseconds(0);
   if (!dedup_queue_.empty()) return milliseconds(0);
+  if (stage_thread_ != nullptr && stage_thread_->has_finished()) return milliseconds(0);
   auto now = Clock::now();
   Clock::time_point next = std::min(next_commit_, now + kMaxIdleWait);
   if (!timers_.empty()) next = std::min(next, timers_.top().due);
@@ -332,6 +335,8 @@ void Engine::iterate() {
   drain_http_responses();
   fire_due_timers();
   consume_available();
+  submit_to_stages();
+  collect_staged();
   run_dedup();
   update_backpressure();
   auto now = Clock::now();
@@ -346,7 +351,13 @@ void Engine::iterate() {
   if (now >= next_tick_) {
     next_tick_ = now + kTickInterval;
     observe_periodically();
-    if (auto reloaded = lifecycle_->on_tick()) stage_chain_->set_resources(std::move(reloaded));
+    if (auto reloaded = lifecycle_->on_tick()) {
+      if (stage_thread_ != nullptr) {
+        stage_thread_->set_resources(std::move(reloaded));
+      } else {
+        stage_runner_->set_resources(std::move(reloaded));
+      }
+    }
   }
   update_gauges();
 }
@@ -419,6 +430,8 @@ void Engine::consume_available() {
     }
     recent_record_bytes_ = std::max<int64_t>(1, batch_bytes / count);
     consumer_may_have_more_ = static_cast<size_t>(count) == room;
+    submit_to_stages();
+    collect_staged();
     run_dedup();
     update_backpressure();
   }
@@ -485,24 +498,37 @@ void Engine::handle_message(kafka::MessagePtr message) {
 }
 
 void Engine::process(InFlightRecord* record) {
-  stages::MessageContext& context = message_context_;
-  context.reset(record->value(), record->value_is_null());
-  const bool timed = (records_seen_++ & kStageSampleMask) == 0;
-  stages::StageChain::Outcome outcome = stage_chain_->run(context, timed ? &stage_durations_ : nullptr);
-  if (timed) {
-    for (size_t i = 0; i < stage_durations_.size() && i < stage_histograms_.size(); ++i) {
-      stage_histograms_[i]->Observe(std::chrono::duration<double>(stage_durations_[i]).count());
-    }
+  record->step = Step::Staging;
+  if (stage_thread_ == nullptr) {
+    stage_runner_->run(*record);
+    act_on_stages(record);
+    return;
   }
-  record->correlation_id.assign(json::get_string(context.document.root(), "correlation_id").substr(0, 128));
-  switch (outcome.result.verdict) {
+  to_stage_.push_back(record);  // handed over by submit_to_stages(), once per round
+}
+
+void Engine::submit_to_stages() {
+  if (stage_thread_ != nullptr && !to_stage_.empty()) stage_thread_->submit(to_stage_);
+}
+
+void Engine::collect_staged() {
+  if (stage_thread_ == nullptr || !stage_thread_->has_finished()) return;
+  stage_thread_->take_finished(staged_);
+  for (InFlightRecord* record : staged_) act_on_stages(record);
+  staged_.clear();
+}
+
+void Engine::act_on_stages(InFlightRecord* record) {
+  // Revoked while on the stage thread: the partition's new owner processes it.
+  if (record->partition->revoked) {
+    abandon(record);
+    return;
+  }
+  switch (record->verdict) {
     case stages::Verdict::DeadLetter:
-      dead_letter(record, outcome.stage, outcome.result.reason, std::move(outcome.result.detail));
+      dead_letter(record, record->stage, record->reason, std::move(record->detail));
       return;
     case stages::Verdict::Filter:
-      record->stage = outcome.stage;
-      record->reason = outcome.result.reason;
-      record->detail = std::move(outcome.result.detail);
       if (config_->pipeline.filter.rejected_topic.empty()) {
         complete(record, Outcome::Filtered, record->reason);
       } else {
@@ -510,20 +536,9 @@ void Engine::process(InFlightRecord* record) {
       }
       return;
     case stages::Verdict::Continue:
-      break;
+      enqueue_dedup(record);
+      return;
   }
-  int route = router_.match(context.channel, context.message_type);
-  if (route < 0) {
-    dead_letter(record, stage_name::kRoute, reason::kNoRoute,
-                "no route matches channel=\"" + std::string(context.channel) + "\" message_type=\"" +
-                    std::string(context.message_type) + "\"");
-    return;
-  }
-  record->route = route;
-  auto fingerprint_started = timed ? Clock::now() : Clock::time_point();
-  record->fingerprint = fingerprinter_.compute(context.document, record->value());
-  if (timed) fingerprint_histogram_->Observe(std::chrono::duration<double>(Clock::now() - fingerprint_started).count());
-  enqueue_dedup(record);
 }
 
 // A retry-tier record that is not due yet: it waits, and so does its partition (paused), while
@@ -1043,6 +1058,7 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
       count_produce_error("rejected", error);
       try_again_later(record, error);
       return;
+    case Step::Staging:
     case Step::Held:
     case Step::Dedup:
     case Step::WaitingOnPeer:
@@ -1224,6 +1240,7 @@ void Engine::fire_due_timers() {
       case Step::Retrying: start_retry(record); break;
       case Step::DeadLettering: start_dead_letter(record); break;
       case Step::Rejecting: start_reject(record); break;
+      case Step::Staging:
       case Step::Held:
       case Step::WaitingOnPeer:
       case Step::WaitingOnBreaker: SLUICE_ASSERT(false, "a waiting record has no timer of its own"); break;

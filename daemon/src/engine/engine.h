@@ -16,7 +16,9 @@
 // Offsets are committed per partition only up to the first record without a final outcome.
 //
 // Threading: run() is the engine thread; everything here runs on it, including librdkafka's
-// rebalance, commit and delivery callbacks (served from its polls). librdkafka's own threads
+// rebalance, commit and delivery callbacks (served from its polls), except the CPU stages:
+// with pipeline.stage_thread they run on a stage thread (StageThread), which owns the records
+// handed to it until the engine takes them back. librdkafka's threads and the stage thread
 // only wake the engine through a pipe. request_stop() is the one entry point safe from any
 // thread or signal handler.
 //
@@ -47,6 +49,8 @@
 #include "engine/outcome.h"
 #include "engine/router.h"
 #include "engine/sink.h"
+#include "engine/stage_runner.h"
+#include "engine/stage_thread.h"
 #include "fingerprint/fingerprint.h"
 #include "fingerprint/fingerprint_map.h"
 #include "kafka/client.h"
@@ -117,7 +121,11 @@ class Engine {
   // Consumption and the CPU stages.
   void consume_available();
   void handle_message(kafka::MessagePtr message);
+  // Runs the stages (inline, or queued for the stage thread) and then acts on the decision.
   void process(InFlightRecord* record);
+  void submit_to_stages();
+  void collect_staged();
+  void act_on_stages(InFlightRecord* record);
   void hold(InFlightRecord* record);
   void release_held(const std::shared_ptr<PartitionState>& partition);
   std::shared_ptr<PartitionState> find_partition(std::string_view topic, int32_t partition);
@@ -206,10 +214,13 @@ class Engine {
   // Declaration order is destruction order in reverse: the clients go first (no callback
   // can run after that), then the sinks, the pool and every record in it.
   RecordPool pool_;
-  std::unique_ptr<stages::StageChain> stage_chain_;
+  std::unique_ptr<StageRunner> stage_runner_;
+  // With pipeline.stage_thread; declared after the pool and the runner, so it is stopped
+  // before either goes (and ~Engine stops it before the wake pipe closes).
+  std::unique_ptr<StageThread> stage_thread_;
+  std::vector<InFlightRecord*> to_stage_;  // processed records not yet handed to the thread
+  std::vector<InFlightRecord*> staged_;    // taken back from the thread, to act on
   dedup::DedupStorePtr dedup_;
-  stages::MessageContext message_context_;
-  fingerprint::Fingerprinter fingerprinter_;
 
   std::map<std::pair<std::string, int32_t>, std::shared_ptr<PartitionState>, std::less<>> partitions_;
   fingerprint::FingerprintMap<InFlightRecord*> fingerprint_owners_;
@@ -243,12 +254,8 @@ class Engine {
     prometheus::Counter* unchecked = nullptr;  // forwarded without the check (on_unavailable)
   } dedup_counters_;
   prometheus::Gauge* last_progress_gauge_ = nullptr;
-  std::vector<prometheus::Histogram*> stage_histograms_;  // per stage of the chain, in order
-  prometheus::Histogram* fingerprint_histogram_ = nullptr;
   prometheus::Histogram* dedup_histogram_ = nullptr;
   prometheus::Histogram* end_to_end_histogram_ = nullptr;
-  std::vector<std::chrono::nanoseconds> stage_durations_;
-  uint64_t records_seen_ = 0;  // for sampling the stage timings
 
   // Exactly-once state (kafka.delivery: exactly_once).
   bool transactional_ = false;

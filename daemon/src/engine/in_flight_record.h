@@ -18,10 +18,12 @@
 #include "engine/partition_state.h"
 #include "fingerprint/fingerprint.h"
 #include "kafka/handles.h"
+#include "stages/stage.h"
 
 namespace sluice::engine {
 
 enum class Step {
+  Staging,           // with the stage runner (on the stage thread, if there is one)
   Held,              // from a retry tier, not yet due: held (its partition paused) until due
   Dedup,             // waiting for a dedup answer (batched)
   WaitingOnPeer,  // a record with the same fingerprint is in flight; wait for its outcome
@@ -55,7 +57,9 @@ struct InFlightRecord {
 
   std::string correlation_id;  // from the message, for log lines (an id, never the body)
 
-  // Why it is being dead-lettered or rejected.
+  // What the stages decided (Continue: on to dedup), and why it is being dead-lettered or
+  // rejected.
+  stages::Verdict verdict = stages::Verdict::Continue;
   std::string_view stage;
   std::string_view reason;
   std::string detail;
@@ -99,6 +103,7 @@ class RecordPool {
     record->awaiting_delivery = false;
     record->holds_reservation = false;
     record->route = -1;
+    record->verdict = stages::Verdict::Continue;
     record->stage = {};
     record->reason = {};
     record->detail.clear();
