@@ -86,8 +86,9 @@ kafka::Properties producer_properties(const config::Config& config) {
 }
 
 std::string source_of(const InFlightRecord& record) {
-  return record.partition->topic + "/" + std::to_string(record.partition->partition) + "/" +
-         std::to_string(record.offset);
+  std::string source;
+  append_source(source, record);
+  return source;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "common/version.h"
+#include "engine/record_headers.h"
 
 namespace sluice::engine {
 namespace {
@@ -63,9 +64,9 @@ void HttpSink::submit(InFlightRecord& record) {
   request.body.assign(record.value());
   request.headers = {
       {"Idempotency-Key", record.fingerprint.hex()},
-      {"X-Sluice-Source", record.partition->topic + "/" + std::to_string(record.partition->partition) + "/" +
-                              std::to_string(record.offset)},
+      {"X-Sluice-Source", std::string()},
   };
+  append_source(request.headers.back().second, record);
   in_flight_.emplace(request.token, &record);
   client_->submit(std::move(request));
 }

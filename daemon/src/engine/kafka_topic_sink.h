@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "engine/record_headers.h"
 #include "engine/sink.h"
 #include "kafka/producer.h"
 
@@ -25,10 +26,7 @@ class KafkaTopicSink final : public Sink {
   kafka::Producer& producer_;
   const std::string topic_;
   const std::string name_;
-  // Header values of the record being sent, kept so their capacity is reused (send() runs on
-  // the engine thread only; librdkafka copies the values).
-  std::string fingerprint_hex_;
-  std::string source_;
+  ForwardHeaders headers_;  // send() runs on the engine thread only
 };
 
 }  // namespace sluice::engine

@@ -1,5 +1,9 @@
 #include "engine/record_headers.h"
 
+#include <charconv>
+
+#include "common/text.h"
+
 namespace sluice::engine {
 
 kafka::HeadersPtr derive_headers(const rd_kafka_message_t& message,
@@ -20,6 +24,22 @@ kafka::HeadersPtr derive_headers(const rd_kafka_message_t& message,
     rd_kafka_header_add(headers.get(), name, -1, value.data(), static_cast<ssize_t>(value.size()));
   }
   return headers;
+}
+
+void append_source(std::string& out, const InFlightRecord& record) {
+  char digits[24];  // an int64 in decimal takes at most 20
+  out.append(record.partition->topic).push_back('/');
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, record.partition->partition).ptr);
+  out.push_back('/');
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, record.offset).ptr);
+}
+
+kafka::HeadersPtr ForwardHeaders::build(const InFlightRecord& record) {
+  text::assign_hex(record.fingerprint.bytes.data(), record.fingerprint.bytes.size(), fingerprint_hex_);
+  source_.clear();
+  append_source(source_, record);
+  return derive_headers(*record.message, {{header::kFingerprint, fingerprint_hex_}, {header::kSource, source_}},
+                        {header::kError, header::kErrorStage});
 }
 
 std::optional<std::string_view> last_header(const rd_kafka_message_t& message, const char* name) {

@@ -3,9 +3,11 @@
 // (always kept), minus any stale copies of the sluice-* headers being set, plus those.
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 
+#include "engine/in_flight_record.h"
 #include "kafka/handles.h"
 
 namespace sluice::engine {
@@ -32,5 +34,22 @@ kafka::HeadersPtr derive_headers(const rd_kafka_message_t& message,
 
 // The value of the last header named `name`, if the record has one.
 std::optional<std::string_view> last_header(const rd_kafka_message_t& message, const char* name);
+
+// Appends where `record` was consumed, "topic/partition/offset" (sluice-source,
+// X-Sluice-Source), to `out`.
+void append_source(std::string& out, const InFlightRecord& record);
+
+// Builds the headers of a record forwarded to a topic: its own, with sluice-fingerprint and
+// sluice-source set, and without sluice-error / sluice-error-stage (a record from a retry tier
+// keeps its retry headers but, delivered, no longer carries an error). Keeps its buffers
+// between calls; one builder per thread.
+class ForwardHeaders {
+ public:
+  kafka::HeadersPtr build(const InFlightRecord& record);
+
+ private:
+  std::string fingerprint_hex_;
+  std::string source_;
+};
 
 }  // namespace sluice::engine
