@@ -22,6 +22,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "common/text.h"
+
 namespace sluice::test {
 namespace {
 
@@ -40,14 +42,6 @@ int ephemeral_range_start() {
   int low = 0;
   if (!(range >> low)) return 32768;
   return low;
-}
-
-std::string lowercase(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 }  // namespace
@@ -165,7 +159,7 @@ class HttpTestServer::Impl::Session : public std::enable_shared_from_this<Sessio
     received.method = std::string(request.method_string());
     received.target = std::string(request.target());
     for (const auto& field : request) {
-      std::string& value = received.headers[lowercase(field.name_string())];
+      std::string& value = received.headers[text::ascii_lower(field.name_string())];
       if (!value.empty()) value += ", ";
       value += std::string(field.value());
     }
