@@ -2,6 +2,8 @@
 
 #include <rapidjson/document.h>
 
+#include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "fingerprint/fingerprint.h"
@@ -99,14 +101,19 @@ Accounting account(const std::vector<MixRecord>& mix, const RunOutputs& outputs)
   }
   const std::vector<std::string> fingerprints = fingerprints_of(mix);
   std::vector<Seen> seen(mix.size());
+  // The index of the input record an output names by `key`; without one, a note saying what
+  // kind of output it was (`what`) and what it named instead (`shown`).
+  auto input_index = [&](const std::string& key, const char* what, const std::string& shown) -> std::optional<size_t> {
+    auto found = by_key.find(key);
+    if (found != by_key.end()) return found->second;
+    note(result, std::string(what) + " is not an input record", shown);
+    return std::nullopt;
+  };
 
   for (const KafkaRecord& record : outputs.downstream) {
-    auto found = by_key.find(record.key.value_or(""));
-    if (found == by_key.end()) {
-      note(result, "downstream record whose key is not an input record", record.key.value_or("(no key)"));
-      continue;
-    }
-    const MixRecord& entry = mix[found->second];
+    auto index = input_index(record.key.value_or(""), "downstream record whose key", record.key.value_or("(no key)"));
+    if (!index) continue;
+    const MixRecord& entry = mix[*index];
     const std::string& key = *entry.record.key;
     if (!is_valid(entry)) {
       note(result, std::string("delivered downstream although ") + expected_name(entry.expected), key);
@@ -114,13 +121,13 @@ Accounting account(const std::vector<MixRecord>& mix, const RunOutputs& outputs)
       note(result, "delivered to the wrong sink (the topic instead of HTTP)", key);
     }
     if (record.value != entry.record.value) note(result, "downstream value differs from the input", key);
-    if (is_valid(entry) && record.header("sluice-fingerprint") != fingerprints[found->second]) {
+    if (is_valid(entry) && record.header("sluice-fingerprint") != fingerprints[*index]) {
       note(result, "downstream sluice-fingerprint header differs from the message's fingerprint", key);
     }
     for (const auto& [name, value] : entry.record.headers) {
       if (record.header(name) != value) note(result, "downstream record lost an original header", key + ": " + name);
     }
-    seen[found->second].topic += 1;
+    seen[*index].topic += 1;
   }
 
   for (const HttpDelivery& delivery : outputs.http) {
@@ -143,12 +150,9 @@ Accounting account(const std::vector<MixRecord>& mix, const RunOutputs& outputs)
       continue;
     }
     const std::string key = json_string(envelope, "original_key");
-    auto found = by_key.find(key);
-    if (found == by_key.end()) {
-      note(result, "DLQ record whose original_key is not an input record", key.empty() ? value.substr(0, 120) : key);
-      continue;
-    }
-    const MixRecord& entry = mix[found->second];
+    auto index = input_index(key, "DLQ record whose original_key", key.empty() ? value.substr(0, 120) : key);
+    if (!index) continue;
+    const MixRecord& entry = mix[*index];
     const std::string error = json_string(envelope, "error");
     if (record.key != entry.record.key) note(result, "DLQ record key differs from the original key", key);
     auto original = envelope.FindMember("original_message");
@@ -158,12 +162,12 @@ Accounting account(const std::vector<MixRecord>& mix, const RunOutputs& outputs)
     }
     if (entry.expected == Expected::DeadLetter) {
       if (error == entry.reason) {
-        seen[found->second].dead_bad_data += 1;
+        seen[*index].dead_bad_data += 1;
       } else {
         note(result, "bad record dead-lettered with the wrong reason", key + ": " + error + ", expected " + entry.reason);
       }
     } else if (is_valid(entry) && error == "retries_exhausted") {
-      seen[found->second].dead_exhausted += 1;
+      seen[*index].dead_exhausted += 1;
       std::string detail = json_string(envelope, "error_detail");
       detail = detail.substr(0, detail.find(" after "));
       result.exhausted_by_detail[detail] += 1;
@@ -177,12 +181,9 @@ Accounting account(const std::vector<MixRecord>& mix, const RunOutputs& outputs)
   }
 
   for (const KafkaRecord& record : outputs.rejected) {
-    auto found = by_key.find(record.key.value_or(""));
-    if (found == by_key.end()) {
-      note(result, "rejected record whose key is not an input record", record.key.value_or("(no key)"));
-      continue;
-    }
-    const MixRecord& entry = mix[found->second];
+    auto index = input_index(record.key.value_or(""), "rejected record whose key", record.key.value_or("(no key)"));
+    if (!index) continue;
+    const MixRecord& entry = mix[*index];
     if (entry.expected != Expected::Filtered) {
       note(result, std::string("filtered although ") + expected_name(entry.expected), *entry.record.key);
       continue;
@@ -191,7 +192,7 @@ Accounting account(const std::vector<MixRecord>& mix, const RunOutputs& outputs)
       note(result, "filtered with the wrong reason", *entry.record.key + ": " + record.header("sluice-filter-reason").value_or(""));
     }
     if (record.value != entry.record.value) note(result, "rejected value differs from the input", *entry.record.key);
-    seen[found->second].rejected += 1;
+    seen[*index].rejected += 1;
   }
 
   // Deliveries per content group: a duplicate is accounted for when any record of its group

@@ -570,6 +570,15 @@ void ChaosRun::step_broker(Clock::time_point now) {
     for (int i = 1; i < times; ++i) line += command.substr(command.rfind(' '));
     return line;
   };
+  // A fault that is undone after a while, one at a time: a broker down and up again, the
+  // brokers slow and fast again.
+  auto timed_fault = [&](const std::string& command, const char* undo, std::chrono::milliseconds shortest,
+                         std::chrono::milliseconds longest, bool main_broker_down, std::string state, const char* label) {
+    control(command);
+    broker_fault_ = TimedFault{undo, now + random_.between(shortest, longest), main_broker_down};
+    broker_state_ = std::move(state);
+    count_fault(label);
+  };
   // Weights: sink produce errors, sink broker down, main broker down, slow brokers,
   // retriable produce errors, fetch errors, commit errors, forced rebalance.
   switch (random_.pick({2, 2, 1, 2, 2, 2, 2, 1})) {
@@ -583,23 +592,14 @@ void ChaosRun::step_broker(Clock::time_point now) {
       break;
     }
     case 1:
-      control("down 2");
-      broker_fault_ = TimedFault{"up 2", now + random_.between(1000ms, 5000ms), false};
-      broker_state_ = "2 down";
-      count_fault("sink broker down");
+      timed_fault("down 2", "up 2", 1000ms, 5000ms, false, "2 down", "sink broker down");
       break;
     case 2:
-      control("down 1");
-      broker_fault_ = TimedFault{"up 1", now + random_.between(500ms, 2000ms), true};
-      broker_state_ = "1 down";
-      count_fault("main broker down");
+      timed_fault("down 1", "up 1", 500ms, 2000ms, true, "1 down", "main broker down");
       break;
     case 3: {
-      int rtt = random_.between(20, 200);
-      control("rtt -1 " + std::to_string(rtt));
-      broker_fault_ = TimedFault{"rtt -1 0", now + random_.between(1000ms, 4000ms), false};
-      broker_state_ = "rtt " + std::to_string(rtt) + "ms";
-      count_fault("slow brokers");
+      const std::string rtt = std::to_string(random_.between(20, 200));
+      timed_fault("rtt -1 " + rtt, "rtt -1 0", 1000ms, 4000ms, false, "rtt " + rtt + "ms", "slow brokers");
       break;
     }
     case 4:
