@@ -686,13 +686,13 @@ void Engine::resolve_waiters_as_duplicates(InFlightRecord* owner) {
   }
 }
 
-// The owner gives up its reservation without forwarding: the first waiter (if any) becomes
-// the new owner and asks the store afresh.
 void Engine::drop_ownership(const InFlightRecord* record) {
   InFlightRecord* const* owner = fingerprint_owners_.find(record->fingerprint);
   if (owner != nullptr && *owner == record) fingerprint_owners_.erase(record->fingerprint);
 }
 
+// The owner gives up its reservation without forwarding: the first waiter (if any) becomes
+// the new owner and asks the store afresh.
 void Engine::hand_over_reservation(InFlightRecord* owner) {
   if (owner->holds_reservation) {
     releases_.push_back(owner->fingerprint);
