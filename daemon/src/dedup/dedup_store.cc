@@ -14,6 +14,12 @@ namespace sluice::dedup {
 
 int64_t system_now_ms() { return text::now_epoch_ms(); }
 
+uint64_t DedupStore::request_flush() {
+  ++issued_ticket_;
+  if (flush()) durable_ticket_ = issued_ticket_;
+  return issued_ticket_;
+}
+
 DedupStorePtr make_dedup_store(const config::DedupConfig& config, NowFn now) {
   switch (config.backend) {
     case config::DedupBackend::Memory:

@@ -11,12 +11,17 @@
 //                     now + window.
 //   release(batch)  → processing failed: forget the reservation, so the message is processed
 //                     normally when it comes back (from a retry tier or a redelivery).
-//   flush()         → make confirmed entries durable; called before offsets are committed.
+//   flush()         → make confirmed entries durable, waiting for it; called before offsets
+//                     are committed on a revocation or at stop.
+//   request_flush() → the same without waiting, for the periodic commit: returns a ticket,
+//                     and the offsets that depend on it are committed once durable_ticket()
+//                     has reached it.
 //
 // Every call takes a whole batch so a networked backend pays one round trip per batch.
 // Expired entries never count as duplicates, whether or not housekeeping has removed them.
 //
-// Threading: a store is used from the engine thread only.
+// Threading: a store is used from the engine thread only; a store may write on a thread of
+// its own, and then calls the function given to set_wake() from that thread.
 
 #include <chrono>
 #include <cstdint>
@@ -58,8 +63,23 @@ class DedupStore {
   // committed (the entries stay queued and are flushed again next time).
   virtual bool flush() = 0;
 
+  // Tickets count up from 1; durable_ticket() is the highest ticket all of whose entries are
+  // durable (0: none yet), and never goes down. A failed write leaves it short of the ticket
+  // until a later request_flush() succeeds, so the dependent offsets simply wait. The default
+  // writes on the calling thread, through flush().
+  virtual uint64_t request_flush();
+  virtual uint64_t durable_ticket() { return durable_ticket_; }
+  // For a store that writes on a thread of its own: `wake` is called from that thread
+  // whenever durable_ticket() may have moved. Set once, before the first request_flush().
+  virtual void set_wake(std::function<void()> wake) { (void)wake; }
+
   // Housekeeping (removing expired entries), called from a timer on the engine thread.
   virtual void expire() {}
+
+ private:
+  // The default request_flush()'s tickets.
+  uint64_t issued_ticket_ = 0;
+  uint64_t durable_ticket_ = 0;
 };
 
 using DedupStorePtr = std::unique_ptr<DedupStore>;

@@ -1,10 +1,16 @@
 #pragma once
 // A dedup store in a local SQLite file, so the window survives a restart of the daemon.
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "dedup/dedup_store.h"
 #include "fingerprint/fingerprint_map.h"
@@ -14,29 +20,40 @@ struct sqlite3_stmt;
 
 namespace sluice::dedup {
 
-// One connection to one database file, opened at construction (creating the file and its
+// Two connections to one database file, opened at construction (creating the file and its
 // parent directories if missing) and closed at destruction. Table:
 //
 //   sluice_fingerprints(fingerprint BLOB PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID
 //
-// confirm() only queues entries in memory, where reserve() already sees them; flush() writes
-// the queue in one transaction, because a commit appends every page it dirtied to the WAL
-// and rows committed together share pages. Fingerprints are random, though, so once the
-// table is much larger than one flush each row dirties a page of its own: expect tens of
-// thousands of messages per second per core, falling as the table grows (the [.bench] cases
-// in tests/unit/dedup measure it). Queued entries not flushed before destruction are lost; that is safe, because the
-// engine commits offsets only after a successful flush(), so their messages come back.
-// With synchronous=NORMAL a committed flush survives a crash of the process; a power loss
-// may undo the last ones, which at worst lets a duplicate through.
+// The engine thread's connection only reads (reserve()'s look-ups). Writes happen on a writer
+// thread with a connection of its own, because they are slow: fingerprints are random, so
+// once the table is much larger than one flush each row dirties a B-tree page of its own, and
+// a second's worth of rows takes a few hundred milliseconds that used to stall the engine
+// thread once per commit. WAL lets the engine thread read while the writer writes.
+//
+// confirm() queues entries in memory (pending), where reserve() already sees them.
+// request_flush() hands the whole queue to the writer, which writes it in one transaction
+// (rows committed together share WAL pages); while it writes, the handed entries (being
+// written) are still consulted by reserve(), so nothing is ever unknown between the queue and
+// the file. A flush requested while the writer is busy is handed when it finishes. flush()
+// waits for all of it. Queued entries not written before destruction are lost; that is safe,
+// because the engine commits offsets only once their ticket is durable, so their messages
+// come back. With synchronous=NORMAL a committed write survives a crash of the process; a
+// power loss may undo the last ones, which at worst lets a duplicate through.
 //
 // Reservations live in memory only (one process owns the file): after a restart nothing is
 // reserved, and the messages that were in flight are redelivered and reserved anew.
 //
 // Failures after construction (disk full, I/O errors) never throw: reserve() answers
-// Unavailable for the whole batch, flush() returns false and keeps the queue, expire() stops
-// early; each failing call logs one warning and is counted in failed_calls().
+// Unavailable for the whole batch; a failed write puts its entries back in the queue and
+// leaves its ticket short (flush() returns false) until the next request_flush(); expire()
+// stops early. Each failure logs one warning and is counted in failed_calls().
 //
-// Threading: engine thread only; the connection is opened without SQLite's own mutex.
+// Threading: the public members are called from the engine thread. The writer thread owns the
+// second connection, reads the being-written table while a write is outstanding (the engine
+// thread then only reads it too), and calls the wake function when a write finishes. The
+// destructor lets the writer finish the job it is doing (at most one write, or one chunk of
+// an expiry), then stops it; queued work is dropped.
 class SqliteDedupStore final : public DedupStore {
  public:
   // Throws std::runtime_error naming `path` and SQLite's reason when the database cannot be
@@ -52,22 +69,27 @@ class SqliteDedupStore final : public DedupStore {
   void confirm(std::span<const Fingerprint> fingerprints) override;
   void release(std::span<const Fingerprint> fingerprints) override;
   bool flush() override;
-  // Deletes expired rows in chunks of kExpireChunkRows, one transaction each, and stops once
-  // kExpireBudget has passed, so the engine thread is never held much longer than that; what
-  // is left goes on the next call. Deleting random keys costs about what inserting them did
-  // (a page per row), so to keep up with a sustained rate the timer must leave expire() a
-  // comparable share of the thread.
+  uint64_t request_flush() override;
+  uint64_t durable_ticket() override;
+  void set_wake(std::function<void()> wake) override;
+  // Asks the writer to delete expired rows, in chunks of kExpireChunkRows, one transaction
+  // each, for at most kExpireBudget or until a write is handed to it; what is left goes on the
+  // next call. Deleting random keys costs about what inserting them did (a page per row).
   void expire() override;
 
   static constexpr int64_t kExpireChunkRows = 1000;
   static constexpr std::chrono::milliseconds kExpireBudget{50};
 
+  // Waits until the writer has nothing to do (tests; a write's result is taken by the next
+  // call that looks at tickets).
+  void wait_until_idle();
+
   const std::string& path() const { return path_; }
-  // Confirmed entries not yet written by flush().
-  size_t pending() const { return pending_.size(); }
+  // Confirmed entries not yet written, counting those being written.
+  size_t pending() const { return pending_.size() + being_written_.size(); }
   size_t reservations() const { return reserved_.size(); }
-  // reserve(), flush() and expire() calls that failed on a database error, since construction.
-  int64_t failed_calls() const { return failed_calls_; }
+  // Calls that failed on a database error since construction (look-ups, writes, expiries).
+  int64_t failed_calls() const { return failed_calls_.load(); }
 
  private:
   struct DatabaseCloser {
@@ -79,34 +101,82 @@ class SqliteDedupStore final : public DedupStore {
   using DatabasePtr = std::unique_ptr<sqlite3, DatabaseCloser>;
   using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
 
-  // Constructor only: throws like it.
-  StatementPtr prepare(const char* sql);
+  // One connection and its prepared statements. Constructor only: throws like it.
+  DatabasePtr open_connection();
+  StatementPtr prepare(sqlite3* db, const char* sql);
+
+  // Engine thread.
   // Turns provisional Reserved answers into Duplicate where a live row exists. SQLITE_OK or
   // the failing result code, with a transaction possibly still open.
   int look_up(std::span<const Fingerprint> fingerprints, std::vector<ReserveStatus>& out, int64_t now);
-  // Writes pending_ in one transaction. SQLITE_OK or the failing result code, as look_up().
-  int write_pending();
+  // Takes the writer's result if it has one (waiting for it when `wait`); no-op without an
+  // outstanding write.
+  void collect_write(bool wait);
+  // Hands pending_ to the writer under `ticket`; requires no outstanding write.
+  void hand_over(uint64_t ticket);
+
+  // Writer thread.
+  void writer_loop();
+  // Writes being_written_ in one transaction. SQLITE_OK or the failing result code, with the
+  // transaction rolled back.
+  int write_batch();
+  void delete_expired(int64_t now);
+
   // Steps a statement that returns no rows and resets it; the SQLite result code.
-  int run(sqlite3_stmt* statement);
-  void rollback_if_open();
-  void log_failure(std::string_view operation, int code);
+  static int run(sqlite3_stmt* statement);
+  static void rollback_if_open(sqlite3* db, sqlite3_stmt* rollback);
+  void log_failure(std::string_view operation, int code, const std::string& error);
 
   const std::string path_;
   const int64_t window_ms_;
   const NowFn now_;
-  // Declared before the statements so that they are finalized before it is closed.
-  DatabasePtr db_;
+
+  // The engine thread's connection. Declared before the statements so that they are
+  // finalized before it is closed.
+  DatabasePtr reader_;
   StatementPtr begin_read_;
-  StatementPtr begin_write_;
-  StatementPtr commit_;
-  StatementPtr rollback_;
+  StatementPtr end_read_;
+  StatementPtr rollback_read_;
   StatementPtr select_;
+  // The writer thread's connection (prepared on the constructing thread, used only by the
+  // writer afterwards).
+  DatabasePtr writer_;
+  StatementPtr begin_write_;
+  StatementPtr commit_write_;
+  StatementPtr rollback_write_;
   StatementPtr upsert_;
   StatementPtr delete_expired_;
 
+  // Engine thread only.
   fingerprint::FingerprintMap<int64_t> pending_;
   fingerprint::FingerprintSet reserved_;
-  int64_t failed_calls_ = 0;
+  uint64_t issued_ticket_ = 0;
+  uint64_t durable_ticket_ = 0;
+  bool write_outstanding_ = false;
+  // A write failed: do not hand the queue again before the next request_flush(), so a full
+  // disk is retried at the commit interval rather than in a loop.
+  bool hold_after_failure_ = false;
+
+  // Handed to the writer; only read, by both threads, while write_outstanding_.
+  fingerprint::FingerprintMap<int64_t> being_written_;
+
+  // Shared with the writer thread, under mutex_.
+  std::mutex mutex_;
+  std::condition_variable work_ready_;  // the writer waits for a job
+  std::condition_variable work_done_;   // flush() and wait_until_idle() wait for results
+  std::function<void()> wake_;
+  bool stopping_ = false;
+  bool write_requested_ = false;
+  uint64_t write_ticket_ = 0;
+  std::optional<int64_t> expire_requested_at_;  // `now` for the expiry
+  bool writer_busy_ = false;
+  bool write_finished_ = false;
+  int write_result_ = 0;
+  std::string write_error_;
+
+  std::atomic<int64_t> failed_calls_{0};
+  // Last member: started once everything it uses exists, joined first in the destructor.
+  std::thread writer_thread_;
 };
 
 }  // namespace sluice::dedup

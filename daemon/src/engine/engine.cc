@@ -116,6 +116,11 @@ bool Engine::start(std::vector<std::string>& errors) {
   }
   wake_read_fd_ = fds[0];
   wake_write_fd_ = fds[1];
+  // A store that writes on its own thread wakes the loop when offsets waiting for it may go.
+  dedup_->set_wake([fd = wake_write_fd_] {
+    char byte = 'd';
+    (void)!write(fd, &byte, 1);
+  });
 
   producer_ = kafka::Producer::create(
       producer_properties(*config_),
@@ -274,7 +279,8 @@ bool Engine::start(std::vector<std::string>& errors) {
 }
 
 Engine::~Engine() {
-  stage_thread_.reset();  // it writes to the wake pipe
+  stage_thread_.reset();  // these two write to the wake pipe
+  dedup_.reset();
   producer_.reset();
   consumer_queue_.reset();
   consumer_.reset();
@@ -340,6 +346,7 @@ void Engine::iterate() {
   collect_staged();
   run_dedup();
   update_backpressure();
+  if (!deferred_commits_.empty()) send_durable_commits();
   auto now = Clock::now();
   if (now >= next_commit_) {
     commit(false);
@@ -1486,16 +1493,18 @@ void Engine::commit(bool synchronous) {
   std::vector<std::shared_ptr<PartitionState>> partitions;
   for (auto& [key, partition] : partitions_) partitions.push_back(partition);
   if (!synchronous) {
-    commit_partitions(partitions);
+    commit_when_durable(partitions);
     return;
   }
-  // A synchronous commit is used when the positions must be durable before going on (stop,
-  // revocation); a failure is logged and the records are redelivered later.
+  // A synchronous commit is used when the positions must be durable before going on (stop);
+  // a failure is logged and the records are redelivered later.
   flush_dedup_updates();
   if (!dedup_->flush()) {
     log::error("dedup flush failed; offsets not committed");
     return;
   }
+  // Everything below is at or past the positions still waiting for their ticket.
+  deferred_commits_.clear();
   kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
   for (auto& partition : partitions) {
     if (auto position = partition->offsets.committable()) {
@@ -1522,28 +1531,76 @@ void Engine::commit(bool synchronous) {
   if (failed) log::warn("offset commit failed", {{"error", kafka::error_name(error)}});
 }
 
-void Engine::commit_partitions(const std::vector<std::shared_ptr<PartitionState>>& partitions) {
-  // Confirmed fingerprints become durable before the offsets that depend on them.
+void Engine::commit_when_durable(const std::vector<std::shared_ptr<PartitionState>>& partitions) {
+  // Confirmed fingerprints become durable before the offsets that depend on them. A store
+  // that writes on a thread of its own answers later; its offsets wait in deferred_commits_
+  // rather than hold up the loop.
+  flush_dedup_updates();
+  const uint64_t ticket = dedup_->request_flush();
+  Positions positions;
+  for (const auto& partition : partitions) {
+    if (partition->revoked) continue;
+    if (auto position = partition->offsets.committable()) positions.emplace_back(partition, *position);
+  }
+  if (positions.empty()) return;
+  if (deferred_commits_.size() >= kMaxDeferredCommits) {
+    DeferredCommit& newest = deferred_commits_.back();
+    newest.ticket = ticket;
+    merge_positions(newest.positions, std::move(positions));
+  } else {
+    deferred_commits_.push_back(DeferredCommit{.ticket = ticket, .positions = std::move(positions)});
+  }
+  send_durable_commits();
+}
+
+void Engine::merge_positions(Positions& into, Positions&& from) {
+  // Positions only grow, so the larger one per partition wins.
+  for (auto& [partition, position] : from) {
+    auto same = std::find_if(into.begin(), into.end(), [&](const auto& entry) { return entry.first == partition; });
+    if (same == into.end()) {
+      into.emplace_back(std::move(partition), position);
+    } else {
+      same->second = std::max(same->second, position);
+    }
+  }
+}
+
+void Engine::send_durable_commits() {
+  const uint64_t durable = dedup_->durable_ticket();
+  Positions latest;
+  while (!deferred_commits_.empty() && deferred_commits_.front().ticket <= durable) {
+    merge_positions(latest, std::move(deferred_commits_.front().positions));
+    deferred_commits_.pop_front();
+  }
+  if (latest.empty()) return;
+  kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(latest.size())));
+  std::vector<std::shared_ptr<PartitionState>> sent;
+  for (auto& [partition, position] : latest) {
+    // Revoked meanwhile (its own commit went with the revocation), or already committed this
+    // far by a synchronous commit.
+    if (partition->revoked) continue;
+    if (auto committed = partition->offsets.committed(); committed && *committed >= position) continue;
+    rd_kafka_topic_partition_list_add(list.get(), partition->topic.c_str(), partition->partition)->offset = position;
+    partition->offsets.mark_committed(position);  // optimistic; on_offset_commit undoes it on failure
+    sent.push_back(partition);
+  }
+  if (list->cnt == 0) return;
+  rd_kafka_resp_err_t error = rd_kafka_commit(consumer_.get(), list.get(), 1);
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (const auto& partition : sent) partition->offsets.forget_committed();
+    metrics_.counter(metrics::MetricId::OffsetCommits, {{"result", "failed"}}).Increment();
+    log::warn("offset commit not sent", {{"error", kafka::error_name(error)}});
+  }
+}
+
+void Engine::commit_revoked(const std::vector<std::shared_ptr<PartitionState>>& partitions) {
+  // Waits for the dedup store: the commit must go before the group rebalances.
   flush_dedup_updates();
   if (!dedup_->flush()) {
     log::error("dedup flush failed; offsets not committed");
     return;
   }
-  kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
-  for (const auto& partition : partitions) {
-    if (partition->revoked) continue;
-    if (auto position = partition->offsets.committable()) {
-      rd_kafka_topic_partition_list_add(list.get(), partition->topic.c_str(), partition->partition)->offset = *position;
-      partition->offsets.mark_committed(*position);  // optimistic; on_offset_commit undoes it on failure
-    }
-  }
-  if (list->cnt == 0) return;
-  rd_kafka_resp_err_t error = rd_kafka_commit(consumer_.get(), list.get(), 1);
-  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    for (const auto& partition : partitions) partition->offsets.forget_committed();
-    metrics_.counter(metrics::MetricId::OffsetCommits, {{"result", "failed"}}).Increment();
-    log::warn("offset commit not sent", {{"error", kafka::error_name(error)}});
-  }
+  commit_when_durable(partitions);
 }
 
 void Engine::on_offset_commit(rd_kafka_t*, rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* offsets,
@@ -1651,7 +1708,7 @@ void Engine::on_revoke(const rd_kafka_topic_partition_list_t& partitions) {
   if (transactional_) {
     commit_transaction_round();
   } else {
-    commit_partitions(revoked);
+    commit_revoked(revoked);
   }
   // The asynchronous commit above is enough for a rebalance: librdkafka sends it before it
   // rejoins, and a lost commit only means redelivery (at-least-once).

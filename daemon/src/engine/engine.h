@@ -28,8 +28,8 @@
 // redelivered after the restart.
 
 #include <atomic>
-#include <deque>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <memory>
@@ -185,8 +185,15 @@ class Engine {
   void log_transaction_call(std::string_view call, rd_kafka_error_t* error);
 
   // Offsets and the group.
+  using Positions = std::vector<std::pair<std::shared_ptr<PartitionState>, int64_t>>;
   void commit(bool synchronous);
-  void commit_partitions(const std::vector<std::shared_ptr<PartitionState>>& partitions);
+  // Commits the partitions' positions once the dedup entries they depend on are durable: at
+  // once with a store that writes synchronously, from send_durable_commits() otherwise.
+  void commit_when_durable(const std::vector<std::shared_ptr<PartitionState>>& partitions);
+  void send_durable_commits();
+  static void merge_positions(Positions& into, Positions&& from);
+  // On revocation: waits until the dedup entries are durable, then commits asynchronously.
+  void commit_revoked(const std::vector<std::shared_ptr<PartitionState>>& partitions);
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* partitions,
                            void* opaque);
   static void on_offset_commit(rd_kafka_t* rk, rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* offsets,
@@ -262,6 +269,17 @@ class Engine {
   bool transaction_open_ = false;
   std::vector<fingerprint::Fingerprint> transaction_confirms_;  // confirmed once the commit succeeds
   kafka::GroupMetadataPtr group_metadata_;
+
+  // Positions waiting for their dedup ticket to become durable, oldest first (a store with a
+  // writer thread; empty otherwise).
+  struct DeferredCommit {
+    uint64_t ticket;
+    Positions positions;
+  };
+  // While the store cannot write (e.g. Redis down), one entry would be added per commit
+  // interval; beyond this many the newest entry absorbs the next (its ticket covers both).
+  static constexpr size_t kMaxDeferredCommits = 8;
+  std::deque<DeferredCommit> deferred_commits_;
 
   // Lifecycle.
   std::atomic<bool> stop_requested_{false};

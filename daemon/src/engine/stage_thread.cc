@@ -1,5 +1,6 @@
 #include "engine/stage_thread.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,7 +15,10 @@ constexpr size_t kPublishEvery = 64;
 }  // namespace
 
 StageThread::StageThread(RunFn run, ResourcesFn apply_resources, int wake_fd)
-    : run_(std::move(run)), apply_resources_(std::move(apply_resources)), wake_fd_(wake_fd), thread_([this] { loop(); }) {}
+    : run_(std::move(run)), apply_resources_(std::move(apply_resources)), wake_fd_(wake_fd), thread_([this] {
+        pthread_setname_np(pthread_self(), "sluice-stages");
+        loop();
+      }) {}
 
 StageThread::~StageThread() {
   {

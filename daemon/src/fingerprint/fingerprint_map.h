@@ -13,8 +13,9 @@
 // Keys are SHA-256 digests, so any of their bits is a uniform hash; the bits are still mixed,
 // so that tests with hand-made fingerprints (mostly zero bytes) do not all collide.
 //
-// Threading: none; each table belongs to one thread. Pointers returned by find() and
-// try_emplace() stay valid until the next insertion or erase.
+// Threading: none; each table belongs to one thread, or is only read (the const members) by
+// several. Pointers returned by find() and try_emplace() stay valid until the next insertion
+// or erase.
 
 #include <cstddef>
 #include <cstdint>
@@ -34,14 +35,13 @@ class FingerprintMap {
   bool empty() const { return size_ == 0; }
 
   Value* find(const Fingerprint& key) {
-    if (size_ == 0) return nullptr;
-    for (size_t at = home(key);; at = next(at)) {
-      Slot& slot = slots_[at];
-      if (!slot.used) return nullptr;
-      if (slot.key == key) return &slot.value;
-    }
+    const size_t at = slot_of(key);
+    return at == kAbsent ? nullptr : &slots_[at].value;
   }
-  const Value* find(const Fingerprint& key) const { return const_cast<FingerprintMap*>(this)->find(key); }
+  const Value* find(const Fingerprint& key) const {
+    const size_t at = slot_of(key);
+    return at == kAbsent ? nullptr : &slots_[at].value;
+  }
   bool contains(const Fingerprint& key) const { return find(key) != nullptr; }
 
   // Inserts `value` under `key` unless the key is present. Returns the entry's value and
@@ -68,15 +68,10 @@ class FingerprintMap {
 
   // Removes `key`; false when it was absent.
   bool erase(const Fingerprint& key) {
-    if (size_ == 0) return false;
-    size_t at = home(key);
-    for (; slots_[at].used; at = next(at)) {
-      if (slots_[at].key == key) {
-        remove_at(at);
-        return true;
-      }
-    }
-    return false;
+    const size_t at = slot_of(key);
+    if (at == kAbsent) return false;
+    remove_at(at);
+    return true;
   }
 
   void clear() {
@@ -101,6 +96,17 @@ class FingerprintMap {
   };
 
   static constexpr size_t kInitialSlots = 64;
+  static constexpr size_t kAbsent = ~size_t{0};
+
+  // The slot holding `key`, or kAbsent.
+  size_t slot_of(const Fingerprint& key) const {
+    if (size_ == 0) return kAbsent;
+    for (size_t at = home(key);; at = next(at)) {
+      const Slot& slot = slots_[at];
+      if (!slot.used) return kAbsent;
+      if (slot.key == key) return at;
+    }
+  }
 
   size_t home(const Fingerprint& key) const {
     uint64_t words[4];

@@ -2,10 +2,14 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -87,7 +91,8 @@ class DiskFullVfs {
   DiskFullVfs(const DiskFullVfs&) = delete;
   DiskFullVfs& operator=(const DiskFullVfs&) = delete;
 
-  bool full = false;
+  // Read by the store's writer thread.
+  std::atomic<bool> full{false};
 
  private:
   // The base VFS's own file object follows this header in the same allocation.
@@ -144,6 +149,125 @@ class DiskFullVfs {
   sqlite3_vfs* base_;
   sqlite3_vfs vfs_;
 };
+
+// Counts the store's wake calls (made on its writer thread) and lets the test wait for them.
+class WakeRecorder {
+ public:
+  std::function<void()> wake() {
+    return [this] {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++wakes_;
+      }
+      changed_.notify_all();
+    };
+  }
+
+  int wakes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return wakes_;
+  }
+
+  // Checks `done` now and after every wake until it holds; false after a generous deadline.
+  bool wait_until(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      const int seen = wakes_;
+      lock.unlock();
+      if (done()) return true;
+      lock.lock();
+      if (!changed_.wait_until(lock, deadline, [&] { return wakes_ != seen; })) return false;
+    }
+  }
+
+  bool wait_for_durable(SqliteDedupStore& store, uint64_t ticket) {
+    return wait_until([&] { return store.durable_ticket() >= ticket; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int wakes_ = 0;
+};
+
+// A store whose wakes are recorded, and a second connection to its file.
+struct WriterFixture {
+  WriterFixture() { store.set_wake(recorder.wake()); }
+
+  TempDir dir;
+  ManualClock clock;
+  const std::string path = (dir.path() / "dedup.db").string();
+  SqliteDedupStore store{path, kWindow, clock.fn()};
+  WakeRecorder recorder;
+  Inspector inspector{path};
+};
+
+TEST_CASE_METHOD(WriterFixture, "a requested flush is written on the writer thread, which wakes the caller",
+                 "[dedup][sqlite][writer]") {
+  const std::vector<Fingerprint> batch = fingerprints_from(1, 500);
+  reserve(store, batch);
+  store.confirm(batch);
+
+  const uint64_t ticket = store.request_flush();
+
+  REQUIRE(recorder.wait_for_durable(store, ticket));
+  CHECK(recorder.wakes() >= 1);
+  CHECK(store.pending() == 0);
+  CHECK(inspector.rows() == 500);
+  CHECK(count_of(reserve(store, batch), Status::Duplicate) == batch.size());
+  // Nothing new confirmed: the next ticket is durable at once, without the writer.
+  CHECK(store.durable_ticket() >= store.request_flush());
+}
+
+TEST_CASE_METHOD(WriterFixture, "entries being written are duplicates, and a failed write puts them back",
+                 "[dedup][sqlite][writer]") {
+  const std::vector<Fingerprint> batch = fingerprints_from(1, 100);
+  reserve(store, batch);
+  store.confirm(batch);
+
+  // Another connection holds the write lock longer than the writer's busy timeout.
+  inspector.exec("BEGIN IMMEDIATE");
+  const uint64_t ticket = store.request_flush();
+  CHECK(store.durable_ticket() < ticket);
+  CHECK(count_of(reserve(store, batch), Status::Duplicate) == batch.size());
+  // durable_ticket() takes the writer's answer: a failure.
+  REQUIRE(recorder.wait_until([&] { return store.durable_ticket() < ticket && store.failed_calls() == 1; }));
+  CHECK(store.durable_ticket() < ticket);
+  CHECK(store.pending() == batch.size());
+  CHECK(count_of(reserve(store, batch), Status::Duplicate) == batch.size());
+  inspector.exec("COMMIT");
+  CHECK(inspector.rows() == 0);
+
+  // The failure is not retried on its own; the next request writes everything.
+  const uint64_t retry = store.request_flush();
+  REQUIRE(recorder.wait_for_durable(store, retry));
+  CHECK(store.durable_ticket() >= ticket);
+  CHECK(inspector.rows() == 100);
+  CHECK(store.failed_calls() == 1);
+}
+
+TEST_CASE_METHOD(WriterFixture, "a flush requested while the writer is busy is written when it finishes",
+                 "[dedup][sqlite][writer]") {
+  const std::vector<Fingerprint> first = fingerprints_from(1, 100);
+  const std::vector<Fingerprint> second = fingerprints_from(1000, 100);
+  reserve(store, first);
+  store.confirm(first);
+
+  // Held briefly (well within the writer's busy timeout), so the first write waits for it.
+  inspector.exec("BEGIN IMMEDIATE");
+  const uint64_t first_ticket = store.request_flush();
+  reserve(store, second);
+  store.confirm(second);
+  const uint64_t second_ticket = store.request_flush();
+  CHECK(store.pending() == first.size() + second.size());
+  CHECK(store.durable_ticket() < first_ticket);
+  inspector.exec("COMMIT");
+
+  REQUIRE(recorder.wait_for_durable(store, second_ticket));
+  CHECK(inspector.rows() == 200);
+  CHECK(store.failed_calls() == 0);
+}
 
 TEST_CASE("confirmed fingerprints survive closing and reopening the database", "[dedup][sqlite]") {
   TempDir dir;
@@ -266,9 +390,13 @@ TEST_CASE("expire() deletes the expired rows and only those", "[dedup][sqlite][e
   clock.advance(kWindow / 2);
 
   store.expire();
+  store.wait_until_idle();
   // Within the time budget at least the first chunk goes; later calls finish the rest.
   CHECK(inspector.expired_rows(clock.now_ms()) <= static_cast<int64_t>(early.size()) - SqliteDedupStore::kExpireChunkRows);
-  for (int call = 0; call < 10 && inspector.expired_rows(clock.now_ms()) > 0; ++call) store.expire();
+  for (int call = 0; call < 10 && inspector.expired_rows(clock.now_ms()) > 0; ++call) {
+    store.expire();
+    store.wait_until_idle();
+  }
 
   CHECK(inspector.expired_rows(clock.now_ms()) == 0);
   CHECK(inspector.rows() == static_cast<int64_t>(late.size()));
