@@ -123,19 +123,21 @@ size_t utf8_sequence_length(std::string_view text, size_t i) {
 
 void append_json_escaped(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Characters that pass unchanged are appended in runs, not one at a time.
+  size_t run_start = 0;
   for (size_t i = 0; i < text.size();) {
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
       size_t n = utf8_sequence_length(text, i);
-      if (n == 0) {
-        out += "\\ufffd";
-        ++i;
-      } else {
-        out.append(text.substr(i, n));
-        i += n;
+      if (n != 0) {
+        i += n;  // valid UTF-8 passes unchanged
+        continue;
       }
+    } else if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
+      ++i;
       continue;
     }
+    out.append(text.data() + run_start, i - run_start);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -143,16 +145,18 @@ void append_json_escaped(std::string& out, std::string_view text) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20 || c == 0x7f) {
+        if (c >= 0x80) {
+          out += "\\ufffd";  // not valid UTF-8
+        } else {
           out += "\\u00";
           out += kHex[c >> 4];
           out += kHex[c & 0xF];
-        } else {
-          out += static_cast<char>(c);
         }
     }
     ++i;
+    run_start = i;
   }
+  out.append(text.data() + run_start, text.size() - run_start);
 }
 
 void assign_hex(const unsigned char* bytes, size_t size, std::string& out) {

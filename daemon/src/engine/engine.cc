@@ -468,6 +468,7 @@ void Engine::handle_message(kafka::MessagePtr message) {
   record->partition = partition;
   record->offset = record->message->offset;
   record->bytes = static_cast<int64_t>(record->message->len + record->message->key_len);
+  record->timestamp_ms = rd_kafka_message_timestamp(record->message.get(), nullptr);
   record->consumed_at = Clock::now();
   partition->offsets.track(record->offset, text::now_epoch_ms());
   if (partition->in_flight == 0) partition->last_progress = record->consumed_at;  // idle until now
@@ -911,8 +912,7 @@ void Engine::log_record_event(std::string_view msg, const InFlightRecord& record
 
 void Engine::start_dead_letter(InFlightRecord* record) {
   record->step = Step::DeadLettering;
-  const rd_kafka_message_t& message = *record->message;
-  rd_kafka_timestamp_type_t timestamp_type;
+  rd_kafka_message_t& message = *record->message;
   DeadLetterInfo info;
   info.value = record->value();
   info.value_is_null = record->value_is_null();
@@ -928,7 +928,7 @@ void Engine::start_dead_letter(InFlightRecord* record) {
   info.max_retries_exceeded = record->reason == reason::kRetriesExhausted;
   info.http_status = record->http_status;
   info.response_body = record->response_excerpt;
-  info.timestamp_ms = rd_kafka_message_timestamp(&message, &timestamp_type);
+  info.timestamp_ms = record->timestamp_ms;
   info.error = record->reason;
   info.error_stage = record->stage;
   info.error_detail = record->detail;
@@ -969,7 +969,7 @@ void Engine::start_dead_letter(InFlightRecord* record) {
 
 void Engine::start_reject(InFlightRecord* record) {
   record->step = Step::Rejecting;
-  const rd_kafka_message_t& message = *record->message;
+  rd_kafka_message_t& message = *record->message;
   std::string source = source_of(*record);
   kafka::OutboundRecord out;
   out.topic = config_->pipeline.filter.rejected_topic;
@@ -1132,7 +1132,7 @@ void Engine::on_forward_failed(InFlightRecord* record, ErrorClass error_class, c
 // retry headers. The input offset completes once the tier acknowledged it.
 void Engine::start_retry(InFlightRecord* record) {
   record->step = Step::Retrying;
-  const rd_kafka_message_t& message = *record->message;
+  rd_kafka_message_t& message = *record->message;
   size_t tier = static_cast<size_t>(record->retry_count);
   int64_t delay_ms = config_->retry.tiers[tier].count();
   if (record->retry_after) delay_ms = std::max<int64_t>(delay_ms, record->retry_after->count());
@@ -1182,17 +1182,13 @@ void Engine::complete(InFlightRecord* record, Outcome outcome, std::string_view 
     SLUICE_ASSERT(tracked, "completed offset was not tracked");
   }
   partition.last_progress = Clock::now();
-  if (outcome == Outcome::Forwarded) {
-    rd_kafka_timestamp_type_t timestamp_type;
-    int64_t timestamp_ms = rd_kafka_message_timestamp(record->message.get(), &timestamp_type);
-    if (timestamp_ms > 0) {
-      end_to_end_histogram_->Observe(
-          static_cast<double>(std::max<int64_t>(0, text::now_epoch_ms() - timestamp_ms)) / 1000.0);
-    }
+  const int64_t now_ms = text::now_epoch_ms();
+  if (outcome == Outcome::Forwarded && record->timestamp_ms > 0) {
+    end_to_end_histogram_->Observe(static_cast<double>(std::max<int64_t>(0, now_ms - record->timestamp_ms)) / 1000.0);
   }
   partition.in_flight -= 1;
   in_flight_bytes_ -= record->bytes;
-  last_progress_gauge_->Set(static_cast<double>(text::now_epoch_ms()) / 1000.0);
+  last_progress_gauge_->Set(static_cast<double>(now_ms) / 1000.0);
   pool_.release(record);
 }
 

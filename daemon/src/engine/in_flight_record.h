@@ -39,6 +39,9 @@ struct InFlightRecord {
   std::shared_ptr<PartitionState> partition;
   int64_t offset = 0;
   int64_t bytes = 0;  // key + value, for the in-flight byte budget
+  // The record's Kafka timestamp (-1: none), read while the consumed message is still in the
+  // cache rather than at completion, when it no longer is.
+  int64_t timestamp_ms = -1;
   Step step = Step::Dedup;
   bool awaiting_delivery = false;  // a produce for this record has not been acknowledged yet
   bool holds_reservation = false;  // it owns the dedup reservation of `fingerprint`
@@ -99,6 +102,7 @@ class RecordPool {
     --live_;
     record->message.reset();
     record->partition.reset();
+    record->timestamp_ms = -1;
     record->step = Step::Dedup;
     record->awaiting_delivery = false;
     record->holds_reservation = false;

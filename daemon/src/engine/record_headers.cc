@@ -6,15 +6,13 @@
 
 namespace sluice::engine {
 
-kafka::HeadersPtr derive_headers(const rd_kafka_message_t& message,
+kafka::HeadersPtr derive_headers(rd_kafka_message_t& message,
                                  std::initializer_list<std::pair<const char*, std::string_view>> set,
                                  std::initializer_list<const char*> remove) {
   rd_kafka_headers_t* original = nullptr;
   kafka::HeadersPtr headers;
-  // rd_kafka_message_headers() takes a non-const message but only reads (and caches) them.
-  if (rd_kafka_message_headers(const_cast<rd_kafka_message_t*>(&message), &original) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-      original != nullptr) {
-    headers.reset(rd_kafka_headers_copy(original));
+  if (rd_kafka_message_detach_headers(&message, &original) == RD_KAFKA_RESP_ERR_NO_ERROR && original != nullptr) {
+    headers.reset(original);
   } else {
     headers.reset(rd_kafka_headers_new(set.size()));
   }
@@ -34,7 +32,7 @@ void append_source(std::string& out, const InFlightRecord& record) {
   out.append(digits, std::to_chars(digits, digits + sizeof digits, record.offset).ptr);
 }
 
-kafka::HeadersPtr ForwardHeaders::build(const InFlightRecord& record) {
+kafka::HeadersPtr ForwardHeaders::build(InFlightRecord& record) {
   text::assign_hex(record.fingerprint.bytes.data(), record.fingerprint.bytes.size(), fingerprint_hex_);
   source_.clear();
   append_source(source_, record);
