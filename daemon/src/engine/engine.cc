@@ -727,14 +727,15 @@ void Engine::mark_producing(InFlightRecord* record) {
 
 void Engine::start_forward(InFlightRecord* record) {
   SinkSlot& slot = sinks_[static_cast<size_t>(route_sink_[static_cast<size_t>(record->route)])];
-  CircuitBreaker::Permit permit = slot.breaker->try_acquire(Clock::now());
+  const Clock::time_point now = Clock::now();
+  CircuitBreaker::Permit permit = slot.breaker->try_acquire(now);
   if (!permit.granted) {
     wait_on_breaker(record);
     return;
   }
   record->permit = permit;
   record->step = Step::Forwarding;
-  record->sent_at = Clock::now();
+  record->sent_at = now;
   if (slot.http == nullptr) ensure_transaction();
   SendResult result = slot.sink->send(*record);
   switch (result.status) {
@@ -772,6 +773,9 @@ void Engine::wait_on_breaker(InFlightRecord* record) {
 // the free probe slots when half-open, none when open (then wakes up when it may half-open).
 void Engine::pump_breaker(int sink) {
   SinkSlot& slot = sinks_[static_cast<size_t>(sink)];
+  // Called after every delivery; nearly always nobody waits (the gauge is kept current
+  // wherever the queue changes).
+  if (slot.waiting.empty()) return;
   auto now = Clock::now();
   BreakerState state = slot.breaker->state(now);
   while (!slot.waiting.empty()) {
@@ -1020,18 +1024,20 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
     return;
   }
   switch (record->step) {
-    case Step::Forwarding:
+    case Step::Forwarding: {
+      const Clock::time_point now = Clock::now();
       sinks_[static_cast<size_t>(route_sink_[static_cast<size_t>(record->route)])].request_histogram->Observe(
-          std::chrono::duration<double>(Clock::now() - record->sent_at).count());
+          std::chrono::duration<double>(now - record->sent_at).count());
       if (ok) {
         int sink = route_sink_[static_cast<size_t>(record->route)];
-        sinks_[static_cast<size_t>(sink)].breaker->on_success(record->permit, Clock::now());
+        sinks_[static_cast<size_t>(sink)].breaker->on_success(record->permit, now);
         on_forward_delivered(record);
         pump_breaker(sink);
       } else {
         on_forward_failed(record, classify_for_route(record->route, error), kafka::error_name(error));
       }
       return;
+    }
     case Step::Retrying:
       if (ok) {
         tier_send_counters_[static_cast<size_t>(std::min<int>(record->retry_count, static_cast<int>(tier_topics_.size()) - 1))]

@@ -1,6 +1,7 @@
 #include "kafka/offset_tracker.h"
 
 #include <algorithm>
+#include <cstddef>
 
 #include "common/assert.h"
 
@@ -13,8 +14,17 @@ void OffsetTracker::track(int64_t offset, int64_t at_ms) {
 }
 
 bool OffsetTracker::complete(int64_t offset) {
-  auto it = std::lower_bound(window_.begin(), window_.end(), offset,
-                             [](const Entry& entry, int64_t value) { return entry.offset < value; });
+  if (window_.empty() || offset < window_.front().offset) return false;
+  // Offsets are usually consecutive (gaps come from compaction and transaction markers), so
+  // the entry is usually at its distance from the front; otherwise search.
+  auto it = window_.end();
+  const auto distance = static_cast<uint64_t>(offset - window_.front().offset);
+  if (distance < window_.size() && window_[distance].offset == offset) {
+    it = window_.begin() + static_cast<std::ptrdiff_t>(distance);
+  } else {
+    it = std::lower_bound(window_.begin(), window_.end(), offset,
+                          [](const Entry& entry, int64_t value) { return entry.offset < value; });
+  }
   if (it == window_.end() || it->offset != offset || it->done) return false;
   it->done = true;
   while (!window_.empty() && window_.front().done) {

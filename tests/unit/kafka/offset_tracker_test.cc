@@ -29,6 +29,8 @@ TEST_CASE("gaps in offsets (compaction, transaction markers) do not hold the pos
   tracker.track(3);
   tracker.track(7);
   tracker.track(20);
+  CHECK_FALSE(tracker.complete(4));  // in a gap: never tracked
+  CHECK_FALSE(tracker.complete(21));
   REQUIRE(tracker.complete(7));
   REQUIRE(tracker.complete(3));
   CHECK(tracker.committable() == 8);
