@@ -6,6 +6,20 @@
 
 namespace sluice::engine {
 
+namespace {
+
+bool has_sluice_header(const rd_kafka_headers_t* headers) {
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    if (std::string_view(name).starts_with(header::kPrefix)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 kafka::HeadersPtr derive_headers(rd_kafka_message_t& message,
                                  std::initializer_list<std::pair<const char*, std::string_view>> set,
                                  std::initializer_list<const char*> remove) {
@@ -16,9 +30,13 @@ kafka::HeadersPtr derive_headers(rd_kafka_message_t& message,
   } else {
     headers.reset(rd_kafka_headers_new(set.size()));
   }
-  for (const char* name : remove) rd_kafka_header_remove(headers.get(), name);
+  // Records from outside carry no sluice-* headers; then there is nothing to remove, and one
+  // pass over the list is cheaper than a removal scan per name.
+  if (has_sluice_header(headers.get())) {
+    for (const char* name : remove) rd_kafka_header_remove(headers.get(), name);
+    for (const auto& [name, value] : set) rd_kafka_header_remove(headers.get(), name);
+  }
   for (const auto& [name, value] : set) {
-    rd_kafka_header_remove(headers.get(), name);
     rd_kafka_header_add(headers.get(), name, -1, value.data(), static_cast<ssize_t>(value.size()));
   }
   return headers;

@@ -13,6 +13,8 @@
 namespace sluice::engine {
 
 namespace header {
+// Every header sluice sets starts with it.
+inline constexpr std::string_view kPrefix = "sluice-";
 inline constexpr const char* kFingerprint = "sluice-fingerprint";
 inline constexpr const char* kSource = "sluice-source";
 inline constexpr const char* kError = "sluice-error";
