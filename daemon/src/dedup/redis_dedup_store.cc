@@ -130,6 +130,18 @@ std::string_view reply_text(const redisReply& reply) {
   return reply.str != nullptr ? std::string_view(reply.str, reply.len) : std::string_view();
 }
 
+// The major version in an INFO server reply ("redis_version:7.0.15"), 0 when absent.
+int major_version(std::string_view info) {
+  constexpr std::string_view kField = "redis_version:";
+  const size_t at = info.find(kField);
+  if (at == std::string_view::npos) return 0;
+  int major = 0;
+  for (size_t i = at + kField.size(); i < info.size() && info[i] >= '0' && info[i] <= '9' && major < 1000; ++i) {
+    major = major * 10 + (info[i] - '0');
+  }
+  return major;
+}
+
 }  // namespace
 
 RedisEndpoint parse_redis_url(std::string_view url) {
@@ -217,6 +229,14 @@ RedisDedupStore::RedisDedupStore(RedisDedupOptions options, NowFn now)
   append_bulk(reserve_middle_, "PX");
   append_bulk(reserve_middle_, std::to_string(options_.reservation_ttl.count()));
   reserve_middle_ += "*2\r\n$3\r\nGET\r\n" + key;
+  // SET <key> <owner> NX GET PX <reservation_ttl> (Redis 7 and later)
+  reserve_single_head_ = "*7\r\n$3\r\nSET\r\n" + key;
+  reserve_single_tail_ = "\r\n";
+  append_bulk(reserve_single_tail_, owner_);
+  append_bulk(reserve_single_tail_, "NX");
+  append_bulk(reserve_single_tail_, "GET");
+  append_bulk(reserve_single_tail_, "PX");
+  append_bulk(reserve_single_tail_, std::to_string(options_.reservation_ttl.count()));
   // SET <key> 1 PX <window>
   confirm_head_ = "*5\r\n$3\r\nSET\r\n" + key;
   confirm_tail_ = "\r\n";
@@ -250,9 +270,14 @@ void RedisDedupStore::reserve(std::span<const Fingerprint> fingerprints, std::ve
 
   request_.clear();
   for (const Fingerprint& fingerprint : fingerprints) {
-    append_key(reserve_head_, fingerprint);
-    append_key(reserve_middle_, fingerprint);
-    request_ += "\r\n";
+    if (single_command_) {
+      append_key(reserve_single_head_, fingerprint);
+      request_ += reserve_single_tail_;
+    } else {
+      append_key(reserve_head_, fingerprint);
+      append_key(reserve_middle_, fingerprint);
+      request_ += "\r\n";
+    }
   }
   const auto lost = [&] {
     lose_connection("reserve");
@@ -263,10 +288,28 @@ void RedisDedupStore::reserve(std::span<const Fingerprint> fingerprints, std::ve
   };
   if (!send_request()) return lost();
 
+  // A value that is a reservation (ours or another owner's) is Busy, anything else a
+  // confirmed entry.
+  const auto held_by = [](const redisReply& value) {
+    return reply_text(value).starts_with(kOwnerPrefix) ? ReserveStatus::Busy : ReserveStatus::Duplicate;
+  };
   bool errors = false;
   for (size_t i = 0; i < fingerprints.size(); ++i) {
     const ReplyPtr set = next_reply();
     if (!set) return lost();
+    if (single_command_) {
+      // The old value: nil when the key was free and is ours now.
+      if (set->type == REDIS_REPLY_NIL) {
+        out[i] = ReserveStatus::Reserved;
+      } else if (set->type == REDIS_REPLY_STRING) {
+        out[i] = held_by(*set);
+      } else {
+        note_error_reply("reserve", *set);
+        errors = true;
+        out[i] = ReserveStatus::Unavailable;
+      }
+      continue;
+    }
     const ReplyPtr get = next_reply();
     if (!get) return lost();
     ReserveStatus status = ReserveStatus::Unavailable;
@@ -276,7 +319,7 @@ void RedisDedupStore::reserve(std::span<const Fingerprint> fingerprints, std::ve
       if (get->type == REDIS_REPLY_NIL) {
         status = ReserveStatus::Busy;  // expired between SET and GET: ask again
       } else if (get->type == REDIS_REPLY_STRING) {
-        status = reply_text(*get).starts_with(kOwnerPrefix) ? ReserveStatus::Busy : ReserveStatus::Duplicate;
+        status = held_by(*get);
       } else {
         note_error_reply("reserve", *get);
         errors = true;
@@ -466,6 +509,8 @@ bool RedisDedupStore::set_up() {
   }
   append_command(request_, {"SCRIPT", "LOAD", kReleaseScript});
   steps.push_back("SCRIPT LOAD");
+  append_command(request_, {"INFO", "server"});
+  steps.push_back("INFO");
   if (!send_request()) return false;
   for (std::string_view step : steps) {
     const ReplyPtr reply = next_reply();
@@ -480,6 +525,10 @@ bool RedisDedupStore::set_up() {
         return false;
       }
       release_script_sha_ = std::string(reply_text(*reply));
+    }
+    if (step == "INFO") {
+      single_command_ = options_.single_command_reserve && reply->type == REDIS_REPLY_STRING &&
+                        major_version(reply_text(*reply)) >= 7;
     }
   }
   return true;

@@ -37,6 +37,9 @@ struct RedisDedupOptions {
   // Bounds on how long one call can hold the engine thread when Redis is slow or gone.
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{2000};
+  // false: SET NX then GET even on a server that can do both in one command (tests of the
+  // older form).
+  bool single_command_reserve = true;
 };
 
 // One key per fingerprint, key_prefix + fingerprint.hex(), whose value says who has it:
@@ -46,9 +49,11 @@ struct RedisDedupOptions {
 //   anything else, "1" from confirm()           confirmed, expiring after window.
 //
 // Each call is one pipelined round trip for its whole batch over one blocking connection:
-//   reserve  SET key <owner> NX PX <reservation_ttl>, then GET key, per fingerprint; the GET
-//            tells a confirmed entry (Duplicate) from a reservation (Busy). A key that expires
-//            between the two answers Busy, and the engine asks again shortly.
+//   reserve  SET key <owner> NX GET PX <reservation_ttl> per fingerprint on Redis 7 and
+//            later (INFO server at connection): the old value, if any, tells a confirmed
+//            entry (Duplicate) from a reservation (Busy). Older servers reject NX with GET, so
+//            there it is SET key <owner> NX PX <reservation_ttl>, then GET key; a key that
+//            expires between the two answers Busy, and the engine asks again shortly.
 //   confirm  SET key 1 PX <window>, overwriting the reservation.
 //   release  EVALSHA of a script that deletes the key only while it still holds this store's
 //            owner id, so a reservation taken over by someone else is never deleted.
@@ -95,6 +100,8 @@ class RedisDedupStore final : public DedupStore {
 
   // The value of this store's reservations.
   const std::string& owner() const { return owner_; }
+  // The current connection reserves with one command per fingerprint (Redis 7 and later).
+  bool single_command_reserve() const { return single_command_; }
   bool connected() const { return context_ != nullptr; }
   // Confirmed entries not yet written.
   size_t pending() const { return pending_.size(); }
@@ -158,6 +165,9 @@ class RedisDedupStore final : public DedupStore {
   // Preformatted RESP pieces around each key (the key's length is fixed).
   std::string reserve_head_;
   std::string reserve_middle_;
+  std::string reserve_single_head_;
+  std::string reserve_single_tail_;
+  bool single_command_ = false;  // from INFO server on the current connection
   std::string confirm_head_;
   std::string confirm_tail_;
   std::string release_tail_;
