@@ -921,7 +921,7 @@ int run_all(const RunOptions& options) {
   }
   report.notes.push_back("sluice runs with pipeline.max_in_flight_records: " +
                          std::to_string(kSluiceMaxInFlightRecords) +
-                         " (default 20000), the bound the bare copy has in librdkafka's producer queue; both are "
+                         " (default 20000), the bound the bare copy has in librdkafka's producer queue; both "
                          "use the " SLUICE_ALLOCATOR_NAME " allocator");
   report.notes.push_back(
       "the broker, sluice, Redis and the bench's own clients share this machine's CPUs: rates are for the whole "
