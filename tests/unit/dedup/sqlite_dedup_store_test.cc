@@ -198,8 +198,9 @@ struct WriterFixture {
   TempDir dir;
   ManualClock clock;
   const std::string path = (dir.path() / "dedup.db").string();
-  SqliteDedupStore store{path, kWindow, clock.fn()};
+  // Before the store, so that it outlives the writer thread that calls it.
   WakeRecorder recorder;
+  SqliteDedupStore store{path, kWindow, clock.fn()};
   Inspector inspector{path};
 };
 
