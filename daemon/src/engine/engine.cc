@@ -345,6 +345,8 @@ void Engine::iterate() {
   submit_to_stages();
   collect_staged();
   run_dedup();
+  // Every request this round made goes to the HTTP thread in one hand-over per sink.
+  flush_http_requests();
   update_backpressure();
   if (!deferred_commits_.empty()) send_durable_commits();
   auto now = Clock::now();
@@ -834,6 +836,15 @@ void Engine::drain_http_responses() {
     responses.swap(http_responses_);
   }
   for (const auto& [sink, response] : responses) on_http_response(sink, response);
+  // A response frees its partition's ordering gate for the next record: send those now, as
+  // callers (the revocation drain) wait for them.
+  flush_http_requests();
+}
+
+void Engine::flush_http_requests() {
+  for (SinkSlot& slot : sinks_) {
+    if (slot.http != nullptr) slot.http->flush();
+  }
 }
 
 void Engine::on_http_response(int sink, const http::Response& response) {

@@ -150,6 +150,7 @@ class Engine {
   ErrorClass classify_http_for_route(int route, int status) const;
   void push_http_response(int sink, http::Response response);  // HTTP runtime thread
   void drain_http_responses();
+  void flush_http_requests();
   void on_http_response(int sink, const http::Response& response);
   void start_retry(InFlightRecord* record);
   void wait_on_breaker(InFlightRecord* record);

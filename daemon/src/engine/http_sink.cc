@@ -68,7 +68,11 @@ void HttpSink::submit(InFlightRecord& record) {
   };
   append_source(request.headers.back().second, record);
   in_flight_.emplace(request.token, &record);
-  client_->submit(std::move(request));
+  outbox_.push_back(std::move(request));
+}
+
+void HttpSink::flush() {
+  if (!outbox_.empty()) client_->submit(outbox_);
 }
 
 InFlightRecord* HttpSink::on_response(const http::Response& response) {
@@ -113,6 +117,9 @@ std::vector<InFlightRecord*> HttpSink::withdraw(const PartitionState& partition)
   return withdrawn;
 }
 
-void HttpSink::shutdown() { client_->shutdown(); }
+void HttpSink::shutdown() {
+  flush();  // so that every record sent comes back, as Cancelled if nothing else
+  client_->shutdown();
+}
 
 }  // namespace sluice::engine

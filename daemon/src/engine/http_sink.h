@@ -46,7 +46,11 @@ class HttpSink final : public Sink {
   // Records of `partition` still held back by the ordering gate (not sent yet): taken out
   // and returned, e.g. because the partition was revoked.
   std::vector<InFlightRecord*> withdraw(const PartitionState& partition);
-  // Stops the client: every request not answered yet comes back as Cancelled.
+  // Hands the requests send() and on_response() made since the last call to the client, in
+  // one go (engine thread; the engine calls it before it waits for anything).
+  void flush();
+  // Stops the client: every request not answered yet (including those not flushed) comes back
+  // as Cancelled.
   void shutdown();
 
  private:
@@ -65,6 +69,7 @@ class HttpSink final : public Sink {
   std::unique_ptr<http::HttpClient> client_;
   std::map<GateKey, Gate> gates_;
   std::unordered_map<uint64_t, InFlightRecord*> in_flight_;  // request token → record
+  std::vector<http::Request> outbox_;                        // made, not yet handed to client_
   uint64_t next_token_ = 1;
 };
 

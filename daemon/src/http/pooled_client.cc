@@ -76,6 +76,9 @@ class ClientCore final : public std::enable_shared_from_this<ClientCore> {
         on_complete_(std::move(on_complete)) {}
 
   void submit(Request request);
+  void submit(std::vector<Request>& requests);
+  // Posts one dispatch() unless one is pending or nothing is queued. Under mutex_.
+  void post_dispatch();
   void shutdown();
   ClientStats stats() const {
     return {connections_opened_.load(std::memory_order_relaxed), requests_sent_.load(std::memory_order_relaxed),
@@ -439,8 +442,21 @@ void ClientCore::submit(Request request) {
   std::lock_guard lock(mutex_);
   if (stopped_) return;
   queue_.push_back(Pending{std::move(request)});
+  post_dispatch();
+}
+
+void ClientCore::submit(std::vector<Request>& requests) {
+  std::lock_guard lock(mutex_);
+  if (!stopped_) {
+    for (Request& request : requests) queue_.push_back(Pending{std::move(request)});
+    post_dispatch();
+  }
+  requests.clear();
+}
+
+void ClientCore::post_dispatch() {
   // One dispatch for everything submitted before it runs.
-  if (dispatch_posted_) return;
+  if (dispatch_posted_ || queue_.empty()) return;
   dispatch_posted_ = true;
   asio::post(io_, [self = shared_from_this()] {
     std::lock_guard lock(self->mutex_);
@@ -520,6 +536,7 @@ class PooledClient final : public HttpClient {
   ~PooledClient() override { core_->shutdown(); }
 
   void submit(Request request) override { core_->submit(std::move(request)); }
+  void submit(std::vector<Request>& requests) override { core_->submit(requests); }
   void shutdown() override { core_->shutdown(); }
   ClientStats stats() const override { return core_->stats(); }
 

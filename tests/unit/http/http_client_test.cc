@@ -2,6 +2,7 @@
 #include <chrono>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -128,6 +129,35 @@ TEST_CASE("waiting requests are sent in the order they were submitted", "[http][
   const std::vector<ReceivedRequest> received = server.requests();
   REQUIRE(received.size() == 20);
   for (size_t i = 0; i < received.size(); ++i) CHECK(received[i].body == std::to_string(i + 1));
+}
+
+TEST_CASE("a batch of requests is taken in one call and sent in its order", "[http][client][pool]") {
+  HttpTestServer server;
+  HttpRuntime runtime;
+  Completions completions;
+  ClientSettings settings = settings_for(server.url());
+  settings.max_connections = 1;
+  auto client = make_client(runtime.io(), settings, completions);
+  std::vector<Request> batch;
+  for (uint64_t token = 1; token <= 20; ++token) batch.push_back(request(token, std::to_string(token)));
+
+  client->submit(batch);
+
+  CHECK(batch.empty());
+  REQUIRE(completions.wait_for(20));
+  const std::vector<ReceivedRequest> received = server.requests();
+  REQUIRE(received.size() == 20);
+  for (size_t i = 0; i < received.size(); ++i) CHECK(received[i].body == std::to_string(i + 1));
+  std::set<uint64_t> tokens;
+  for (const Response& response : completions.all()) tokens.insert(response.token);
+  CHECK(tokens.size() == 20);
+  // After shutdown a batch is dropped without completions, like a single request.
+  client->shutdown();
+  batch.push_back(request(21));
+  client->submit(batch);
+  CHECK(batch.empty());
+  drain(runtime.io());
+  CHECK(completions.all().size() == 20);
 }
 
 TEST_CASE("a response slower than the timeout is TimedOut, and the pool recovers", "[http][client][timeout]") {
