@@ -117,21 +117,9 @@ TEST_CASE("200 concurrent requests share max_connections connections", "[http][c
   CHECK(client->stats().connections_opened == 4);
 }
 
-TEST_CASE("waiting requests are sent in the order they were submitted", "[http][client][pool]") {
-  HttpTestServer server;
-  HttpRuntime runtime;
-  Completions completions;
-  ClientSettings settings = settings_for(server.url());
-  settings.max_connections = 1;
-  auto client = make_client(runtime.io(), settings, completions);
-  for (uint64_t token = 1; token <= 20; ++token) client->submit(request(token, std::to_string(token)));
-  REQUIRE(completions.wait_for(20));
-  const std::vector<ReceivedRequest> received = server.requests();
-  REQUIRE(received.size() == 20);
-  for (size_t i = 0; i < received.size(); ++i) CHECK(received[i].body == std::to_string(i + 1));
-}
-
-TEST_CASE("a batch of requests is taken in one call and sent in its order", "[http][client][pool]") {
+TEST_CASE("waiting requests are sent in the order they were submitted, one by one or as a batch",
+          "[http][client][pool]") {
+  const bool as_batch = GENERATE(false, true);
   HttpTestServer server;
   HttpRuntime runtime;
   Completions completions;
@@ -139,11 +127,17 @@ TEST_CASE("a batch of requests is taken in one call and sent in its order", "[ht
   settings.max_connections = 1;
   auto client = make_client(runtime.io(), settings, completions);
   std::vector<Request> batch;
-  for (uint64_t token = 1; token <= 20; ++token) batch.push_back(request(token, std::to_string(token)));
-
-  client->submit(batch);
-
-  CHECK(batch.empty());
+  for (uint64_t token = 1; token <= 20; ++token) {
+    if (as_batch) {
+      batch.push_back(request(token, std::to_string(token)));
+    } else {
+      client->submit(request(token, std::to_string(token)));
+    }
+  }
+  if (as_batch) {
+    client->submit(batch);
+    CHECK(batch.empty());
+  }
   REQUIRE(completions.wait_for(20));
   const std::vector<ReceivedRequest> received = server.requests();
   REQUIRE(received.size() == 20);
@@ -151,11 +145,13 @@ TEST_CASE("a batch of requests is taken in one call and sent in its order", "[ht
   std::set<uint64_t> tokens;
   for (const Response& response : completions.all()) tokens.insert(response.token);
   CHECK(tokens.size() == 20);
+
   // After shutdown a batch is dropped without completions, like a single request.
   client->shutdown();
   batch.push_back(request(21));
   client->submit(batch);
   CHECK(batch.empty());
+  client->submit(request(22));
   drain(runtime.io());
   CHECK(completions.all().size() == 20);
 }
