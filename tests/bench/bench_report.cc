@@ -79,6 +79,19 @@ std::string to_markdown(const Report& report) {
     out << "- **" << result.scenario << "**: " << result.what << "\n";
   }
   out << "\n";
+  out << "Where the subject's CPU goes, µs per input message by thread (`sluice` is sluice's engine thread, "
+         "`sluice-bench` the bare copy's; `rdk:*` are librdkafka's):\n\n";
+  for (const ThroughputResult& result : report.throughput) {
+    if (!result.ok || result.subject_thread_cpu_seconds.empty()) continue;
+    out << "- " << result.scenario << ":";
+    const char* separator = " ";
+    for (const auto& [name, seconds] : result.subject_thread_cpu_seconds) {
+      out << separator << name << " " << per_million(seconds, result.input_messages);
+      separator = ", ";
+    }
+    out << "\n";
+  }
+  out << "\n";
 
   if (!report.latency.empty()) {
     out << "## Latency\n\n";
@@ -172,6 +185,10 @@ std::string to_json(const Report& report) {
     if (r.redis_cpu_seconds >= 0) number("redis_cpu_seconds", r.redis_cpu_seconds);
     integer("subject_peak_rss_bytes", r.subject_peak_rss);
     integer("broker_peak_rss_bytes", r.broker_peak_rss);
+    w.Key("subject_thread_cpu_seconds");
+    w.StartObject();
+    for (const auto& [name, seconds] : r.subject_thread_cpu_seconds) number(name.c_str(), seconds);
+    w.EndObject();
     w.EndObject();
   }
   w.EndArray();

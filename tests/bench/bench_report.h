@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sluice::bench {
@@ -23,6 +24,9 @@ struct ThroughputResult {
   double redis_cpu_seconds = -1;   // < 0: no Redis in this scenario
   int64_t subject_peak_rss = 0;    // VmHWM, bytes
   int64_t broker_peak_rss = 0;
+  // The subject's CPU seconds over the same interval by thread name, largest first (threads
+  // that ended within the interval are missing here, not from subject_cpu_seconds).
+  std::vector<std::pair<std::string, double>> subject_thread_cpu_seconds;
 
   double rate() const { return seconds > 0 ? static_cast<double>(input_messages) / seconds : 0; }
 };

@@ -77,12 +77,15 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 // --- processes -----------------------------------------------------------------------------
 
-// utime + stime of a process, in seconds; -1 once it is gone.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+// utime + stime from a /proc stat file, in seconds, and the command name in it; -1 once the
+// process or thread is gone.
+double cpu_seconds_of(const std::string& stat_path, std::string* name = nullptr) {
+  std::ifstream in(stat_path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t open = text.find('(');
   size_t paren = text.rfind(')');  // the command name may contain spaces
-  if (paren == std::string::npos) return -1;
+  if (open == std::string::npos || paren == std::string::npos || paren + 2 > text.size()) return -1;
+  if (name != nullptr) *name = text.substr(open + 1, paren - open - 1);
   std::istringstream fields(text.substr(paren + 2));
   std::string field;
   // After the name: state(3) ... utime(14) stime(15), counting from pid as field 1.
@@ -92,6 +95,34 @@ double cpu_seconds(pid_t pid) {
     if (index == 15) stime = std::stod(field);
   }
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// utime + stime of a process, in seconds; -1 once it is gone.
+double cpu_seconds(pid_t pid) { return cpu_seconds_of("/proc/" + std::to_string(pid) + "/stat"); }
+
+// CPU seconds of a process's threads, summed by thread name.
+std::map<std::string, double> thread_cpu_seconds(pid_t pid) {
+  std::map<std::string, double> by_name;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", error)) {
+    std::string name;
+    const double seconds = cpu_seconds_of((entry.path() / "stat").string(), &name);
+    if (seconds >= 0) by_name[name] += seconds;
+  }
+  return by_name;
+}
+
+// What each thread name used between two thread_cpu_seconds() samples, largest first.
+std::vector<std::pair<std::string, double>> thread_cpu_delta(const std::map<std::string, double>& before,
+                                                             const std::map<std::string, double>& after) {
+  std::vector<std::pair<std::string, double>> delta;
+  for (const auto& [name, seconds] : after) {
+    auto earlier = before.find(name);
+    const double used = seconds - (earlier != before.end() ? earlier->second : 0);
+    if (used > 0) delta.emplace_back(name, used);
+  }
+  std::sort(delta.begin(), delta.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return delta;
 }
 
 // A /proc/<pid>/status field in kB, as bytes; -1 when absent.
@@ -545,6 +576,7 @@ ThroughputResult run_throughput(const ScenarioSpec& spec, const Corpus& corpus) 
     if (!runner.wait_joined(60s)) throw std::runtime_error("no group join within 60 s: " + runner.log_tail());
     const auto start = Clock::now();
     const double subject_cpu_start = cpu_seconds(runner.pid());
+    const std::map<std::string, double> subject_threads_start = thread_cpu_seconds(runner.pid());
     const double broker_cpu_start = cpu_seconds(broker.pid());
     const double redis_cpu_start = redis_pid > 0 ? cpu_seconds(redis_pid) : 0;
 
@@ -566,6 +598,7 @@ ThroughputResult run_throughput(const ScenarioSpec& spec, const Corpus& corpus) 
     }
     result.seconds = seconds_since(start);
     result.subject_cpu_seconds = cpu_seconds(runner.pid()) - subject_cpu_start;
+    result.subject_thread_cpu_seconds = thread_cpu_delta(subject_threads_start, thread_cpu_seconds(runner.pid()));
     result.broker_cpu_seconds = cpu_seconds(broker.pid()) - broker_cpu_start;
     if (redis_pid > 0) result.redis_cpu_seconds = cpu_seconds(redis_pid) - redis_cpu_start;
     result.subject_peak_rss = status_bytes(runner.pid(), "VmHWM");
