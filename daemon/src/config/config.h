@@ -84,6 +84,7 @@ struct HttpRouteConfig {
   std::string method = "POST";
   Duration timeout{5000};
   int64_t max_connections = 16;
+  int64_t pipeline_depth = 1;  // HTTP/1.1 pipelining per connection; 1: off
   StringMap headers;  // sent with every request; values may hold secrets (redacted in dumps)
   std::string ca_file;
   bool verify = true;

@@ -426,6 +426,16 @@ KeyTable build_table() {
        .max = 1024,
        .doc = "Keep-alive connections to the endpoint, and so requests in flight at once.",
        .bind = http_field([](auto& h) -> auto& { return h.max_connections; })});
+  add({.path = "routes[].http.pipeline_depth",
+       .type = KeyType::Int,
+       .default_text = "1",
+       .min = 1,
+       .max = 64,
+       .doc = "Requests sent on one connection before its first response, once every connection is busy "
+              "(HTTP/1.1 pipelining); 1 turns it off. For endpoints that answer pipelined requests in order. "
+              "When a request fails, those pipelined behind it are ConnectionLost (they may have been handled), "
+              "except behind a response announcing Connection: close, where they are sent again.",
+       .bind = http_field([](auto& h) -> auto& { return h.pipeline_depth; })});
   add({.path = "routes[].http.headers",
        .type = KeyType::StringMap,
        .default_text = "{}",
@@ -450,7 +460,7 @@ KeyTable build_table() {
        .default_text = "partition",
        .allowed = spellings(kOrderings),
        .doc = "partition: one record of an input partition at a time, in order; key: in order per key; "
-              "none: up to max_connections at once.",
+              "none: up to max_connections (times pipeline_depth) at once.",
        .bind = enum_route_field(kOrderings, [](auto& r) -> auto& { return r.ordering; })});
 
   add({.path = "routes[].errors",

@@ -24,6 +24,7 @@ std::unique_ptr<HttpSink> HttpSink::create(http::HttpRuntime& runtime, const con
   client.method = settings.method;
   client.timeout = settings.timeout;
   client.max_connections = static_cast<int>(settings.max_connections);
+  client.pipeline_depth = static_cast<int>(settings.pipeline_depth);
   for (const auto& [header_name, value] : settings.headers) client.headers.emplace_back(header_name, value);
   client.ca_file = settings.ca_file;
   client.verify = settings.verify;

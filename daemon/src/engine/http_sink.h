@@ -6,7 +6,7 @@
 // Ordering is enforced here, before requests reach the connection pool:
 //   partition — one request per input partition at a time (records of a partition arrive in
 //               their order); key — one per (partition, key); none — no gate (the pool's
-//               max_connections is the only limit).
+//               max_connections × pipeline_depth is the only limit).
 // A record the gate holds back counts as accepted for the engine: its result simply comes
 // later.
 //

@@ -15,6 +15,7 @@ namespace {
 
 // Far above any sensible pool for one endpoint; a larger value is a typo.
 constexpr int kMaxConnectionsLimit = 1024;
+constexpr int kMaxPipelineDepth = 64;
 
 }  // namespace
 
@@ -48,6 +49,10 @@ std::unique_ptr<HttpClient> HttpClient::create(boost::asio::io_context& io, cons
   }
   if (settings.max_connections < 1 || settings.max_connections > kMaxConnectionsLimit) {
     error = "max_connections must be from 1 to " + std::to_string(kMaxConnectionsLimit);
+    return nullptr;
+  }
+  if (settings.pipeline_depth < 1 || settings.pipeline_depth > kMaxPipelineDepth) {
+    error = "pipeline_depth must be from 1 to " + std::to_string(kMaxPipelineDepth);
     return nullptr;
   }
   if (!on_complete) {

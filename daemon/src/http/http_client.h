@@ -6,8 +6,19 @@
 //   alive. A connection the server closed while idle is found out when it is next used: a
 //   request whose reused connection turns out to be dead before any response byte arrived is
 //   sent once more on a fresh connection (a second failure is reported).
+// - HTTP/1.1 pipelining when `pipeline_depth` > 1: once every connection is busy, up to that
+//   many requests go out on one connection before its first response comes back (those
+//   waiting are written together, in one write), and responses are matched to them in order.
+//   A new connection is still preferred while the pool has room. When the server closes a
+//   pipelined connection, the requests behind the last response are settled by what is known
+//   of them: after a response announcing the close (the server handles nothing after it,
+//   RFC 9112 9.6) they are sent again on a fresh connection; after a close like an idle
+//   connection's (no byte of the next response) they are sent again once, as above; otherwise
+//   (a timeout, a broken response) they may have been handled and are reported
+//   ConnectionLost. Requests not yet written go back to the front of the queue.
 // - A deadline per request (`timeout`, from the moment it is handed to a connection until
-//   the whole response is read; a resend keeps the original deadline); on expiry the
+//   the whole response is read; a resend keeps the original deadline; a pipelined request's
+//   is looked at once the requests before it are answered); on expiry the
 //   connection is closed and the request reported as TimedOut. A request that opened a fresh
 //   connection spends its deadline on connecting too: expiry while connecting is
 //   ConnectFailed, during the TLS handshake TlsFailed (the request was never sent).
@@ -56,6 +67,7 @@ struct ClientSettings {
   std::string method = "POST";
   std::chrono::milliseconds timeout{5000};
   int max_connections = 16;
+  int pipeline_depth = 1;  // requests on one connection before its first response; 1: no pipelining
   HeaderList headers;    // sent with every request (values may be secrets: never logged)
   std::string ca_file;   // extra trusted CA certificates (PEM); empty: system store only
   bool verify = true;    // verify the server certificate and host name
@@ -94,6 +106,7 @@ struct ClientStats {
   uint64_t connections_opened = 0;
   uint64_t requests_sent = 0;    // writes started, including resends
   uint64_t requests_resent = 0;  // sent again on a fresh connection after a reused one was found dead
+  uint64_t requests_pipelined = 0;  // written while an earlier request on the connection was unanswered
 };
 
 class HttpClient {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -52,7 +53,7 @@ using Outcome = Response::Outcome;
 struct Pending {
   Request request;
   Clock::time_point deadline{};  // fixed when first handed to a connection; a resend keeps it
-  bool resent = false;
+  bool resent = false;           // sent once more after a connection was found closed
 };
 
 class Connection;
@@ -73,6 +74,7 @@ class ClientCore final : public std::enable_shared_from_this<ClientCore> {
         verify_(settings.verify),
         timeout_(settings.timeout),
         max_connections_(static_cast<size_t>(settings.max_connections)),
+        pipeline_depth_(static_cast<size_t>(settings.pipeline_depth)),
         on_complete_(std::move(on_complete)) {}
 
   void submit(Request request);
@@ -82,14 +84,18 @@ class ClientCore final : public std::enable_shared_from_this<ClientCore> {
   void shutdown();
   ClientStats stats() const {
     return {connections_opened_.load(std::memory_order_relaxed), requests_sent_.load(std::memory_order_relaxed),
-            requests_resent_.load(std::memory_order_relaxed)};
+            requests_resent_.load(std::memory_order_relaxed), requests_pipelined_.load(std::memory_order_relaxed)};
   }
 
   // Called by connections with mutex_ held.
   void dispatch();
-  void open_connection(Pending pending);
+  // Opens a connection into a free slot for `pendings` (one, or the requests a closed
+  // connection hands on: they are written together once it is open).
+  void open_connection(std::vector<Pending> pendings);
   void make_idle(std::shared_ptr<Connection> connection) { idle_.push_back(std::move(connection)); }
   void remove(const Connection* connection);
+  // Requests that were never written go back to the front of the queue, in their order.
+  void requeue(std::vector<Pending> pendings);
   void deliver(Response response) { on_complete_(std::move(response)); }
 
   asio::io_context& io_;
@@ -100,24 +106,33 @@ class ClientCore final : public std::enable_shared_from_this<ClientCore> {
   const bool verify_;
   const std::chrono::milliseconds timeout_;
   const size_t max_connections_;
+  const size_t pipeline_depth_;
   const CompletionHandler on_complete_;
   std::atomic<uint64_t> connections_opened_{0};
   std::atomic<uint64_t> requests_sent_{0};
   std::atomic<uint64_t> requests_resent_{0};
+  std::atomic<uint64_t> requests_pipelined_{0};
 
   std::recursive_mutex mutex_;
   bool stopped_ = false;
   bool dispatch_posted_ = false;
   std::deque<Pending> queue_;                             // waiting for a connection, oldest first
   std::vector<std::shared_ptr<Connection>> connections_;  // every open connection, busy or idle
-  std::vector<std::shared_ptr<Connection>> idle_;         // most recently used last
+  std::vector<std::shared_ptr<Connection>> idle_;         // nothing in flight; most recently used last
   uint64_t next_connection_id_ = 1;
+
+ private:
+  // With pipelining and no idle connection or free slot: the open connection with the fewest
+  // requests in flight, below pipeline_depth_; nullptr when there is none.
+  std::shared_ptr<Connection> least_loaded() const;
 };
 
-// One TCP connection (with TLS for https), created for the request that needed it. It goes
-// resolve → connect → handshake → [write → read → idle]*, and is closed on any error, on
-// a response that does not allow reuse, or by shutdown(). Asynchronous operations hold a
-// shared_ptr to it, so it lives until their handlers have run even after the pool dropped it.
+// One TCP connection (with TLS for https), created for the request(s) that needed it. It goes
+// resolve → connect → handshake → open, and is closed on any error, on a response that does
+// not allow reuse, or by shutdown(). While open, requests handed to it are written as soon as
+// no write is in progress (all that wait, in one write), and responses are read one after the
+// other and matched to the oldest request. Asynchronous operations hold a shared_ptr to it, so
+// it lives until their handlers have run even after the pool dropped it.
 class Connection final : public std::enable_shared_from_this<Connection> {
  public:
   Connection(std::shared_ptr<ClientCore> core, uint64_t id)
@@ -127,13 +142,21 @@ class Connection final : public std::enable_shared_from_this<Connection> {
         socket_(core_->io_.get_executor()),
         timer_(core_->io_.get_executor()) {}
 
-  void open(Pending pending);
-  void send(Pending pending);
-  // Closes without reporting: shutdown() reports the request itself.
-  std::optional<Pending> abandon();
+  void open(std::vector<Pending> pendings);
+  // Hands over a request; true when the caller is to call flush() for it (once it has handed
+  // over the rest: requests waiting together are written together).
+  bool send(Pending pending);
+  void flush();
+  // Open, and room for one more pipelined request.
+  bool can_pipeline() const { return phase_ == Phase::Open && in_flight_.size() < core_->pipeline_depth_; }
+  size_t load() const { return in_flight_.size(); }
+  // Closes without reporting: shutdown() reports the requests itself.
+  std::vector<Pending> abandon();
 
  private:
-  enum class Phase { Resolving, Connecting, Handshaking, Writing, Reading, Idle, Closed };
+  enum class Phase { Resolving, Connecting, Handshaking, Open, Closed };
+  // What becomes of the written requests behind the one a failure or a close is about.
+  enum class Behind { Lost, Resend, ResendOnce };
 
   template <typename Fn>
   void with_stream(Fn&& fn) {
@@ -145,6 +168,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   }
 
   bool live() const { return !core_->stopped_ && phase_ != Phase::Closed; }
+  size_t written() const { return in_flight_.size() - unwritten_; }
   void take(Pending pending);
   void arm_timer();
   void on_timer(const error_code& ec);
@@ -152,14 +176,21 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   void on_connected(const error_code& ec);
   void start_handshake();
   void on_handshake(const error_code& ec);
+  void become_open();
   void start_write();
   void on_written(const error_code& ec);
   void start_read();
   void on_read(const error_code& ec);
-  bool may_resend(const error_code& ec) const;
-  void resend(const error_code& ec);
+  bool closed_while_idle(const error_code& ec) const;
+  void lose(const error_code& ec, std::string error);
   void answer(bool reusable);
+  // Reports the oldest request with `outcome` (every request, before the connection was open)
+  // and closes the connection.
   void fail(Outcome outcome, std::string error);
+  // Closes the connection, takes it out of the pool and settles every request still on it
+  // (after the oldest, when `first` is 1): written ones as `behind` says, unwritten ones back
+  // to the queue. Returns the reports to deliver once the pool is consistent again.
+  std::vector<Response> retire(std::string_view reason, size_t first, Behind behind);
   void close(std::string_view reason);
   std::string tls_failure(const error_code& ec);
 
@@ -168,36 +199,40 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   Resolver resolver_;
   Socket socket_;
   std::optional<ssl::stream<Socket&>> tls_;
-  // Armed for the current request's deadline and re-armed lazily when it fires early (the
+  // Armed for the oldest request's deadline and re-armed lazily when it fires early (the
   // request it was armed for is done), so an exchange costs no timer operation of its own.
   Timer timer_;
   bool timer_armed_ = false;
   beast::flat_buffer buffer_;
   std::optional<ResponseReader> reader_;
-  std::string wire_;  // the serialised request, reused from one request to the next
-  std::optional<Pending> pending_;
+  std::string wire_;               // the serialised requests of the current write, reused
+  std::deque<Pending> in_flight_;  // oldest first; the last `unwritten_` are not written yet
+  size_t unwritten_ = 0;
+  bool writing_ = false;
+  bool reading_ = false;
   Phase phase_ = Phase::Resolving;
   bool reused_ = false;  // a response has been read on this connection before
 };
 
 void Connection::take(Pending pending) {
   if (pending.deadline == Clock::time_point{}) pending.deadline = Clock::now() + core_->timeout_;
-  pending_.emplace(std::move(pending));
+  in_flight_.push_back(std::move(pending));
+  ++unwritten_;
   arm_timer();
 }
 
 void Connection::arm_timer() {
   if (timer_armed_) return;
   timer_armed_ = true;
-  timer_.expires_at(pending_->deadline);
+  timer_.expires_at(in_flight_.front().deadline);
   timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_timer(ec); });
 }
 
 void Connection::on_timer(const error_code&) {
   std::lock_guard lock(core_->mutex_);
   timer_armed_ = false;
-  if (!live() || !pending_) return;
-  if (Clock::now() < pending_->deadline) {
+  if (!live() || in_flight_.empty()) return;
+  if (Clock::now() < in_flight_.front().deadline) {
     arm_timer();
     return;
   }
@@ -210,18 +245,16 @@ void Connection::on_timer(const error_code&) {
     case Phase::Handshaking:
       fail(Outcome::TlsFailed, "tls handshake with " + core_->endpoint_.origin + " did not complete" + after);
       return;
-    case Phase::Writing:
-    case Phase::Reading:
+    case Phase::Open:
       fail(Outcome::TimedOut, "no complete response" + after);
       return;
-    case Phase::Idle:
     case Phase::Closed:
       return;
   }
 }
 
-void Connection::open(Pending pending) {
-  take(std::move(pending));
+void Connection::open(std::vector<Pending> pendings) {
+  for (Pending& pending : pendings) take(std::move(pending));
   phase_ = Phase::Resolving;
   auto flags = Resolver::numeric_service;
   if (core_->endpoint_.host_is_ip) flags |= Resolver::numeric_host;
@@ -258,7 +291,7 @@ void Connection::on_connected(const error_code& ec) {
   if (core_->tls_) {
     start_handshake();
   } else {
-    start_write();
+    become_open();
   }
 }
 
@@ -291,7 +324,7 @@ void Connection::on_handshake(const error_code& ec) {
     fail(Outcome::TlsFailed, tls_failure(ec));
     return;
   }
-  start_write();
+  become_open();
 }
 
 std::string Connection::tls_failure(const error_code& ec) {
@@ -303,15 +336,35 @@ std::string Connection::tls_failure(const error_code& ec) {
   return error + ec.message();
 }
 
-void Connection::send(Pending pending) {
-  take(std::move(pending));
+void Connection::become_open() {
+  phase_ = Phase::Open;
   start_write();
+  // Requests that queued while it connected may be pipelined onto it now.
+  if (core_->pipeline_depth_ > 1) core_->dispatch();
+}
+
+bool Connection::send(Pending pending) {
+  take(std::move(pending));
+  // Otherwise the write in progress, or the connection becoming open, writes it.
+  return phase_ == Phase::Open && !writing_ && unwritten_ == 1;
+}
+
+void Connection::flush() {
+  if (live() && phase_ == Phase::Open && !writing_ && unwritten_ > 0) start_write();
 }
 
 void Connection::start_write() {
-  core_->writer_.write(pending_->request, wire_);
-  phase_ = Phase::Writing;
-  core_->requests_sent_.fetch_add(1, std::memory_order_relaxed);
+  SLUICE_ASSERT(unwritten_ > 0 && !writing_, "a write starts for waiting requests, one write at a time");
+  wire_.clear();
+  for (auto it = in_flight_.end() - static_cast<std::ptrdiff_t>(unwritten_); it != in_flight_.end(); ++it) {
+    core_->writer_.append(it->request, wire_);
+  }
+  // Every request of the write but a first one on a connection with nothing unanswered.
+  const size_t pipelined = written() > 0 ? unwritten_ : unwritten_ - 1;
+  core_->requests_sent_.fetch_add(unwritten_, std::memory_order_relaxed);
+  if (pipelined > 0) core_->requests_pipelined_.fetch_add(pipelined, std::memory_order_relaxed);
+  unwritten_ = 0;
+  writing_ = true;
   with_stream([this](auto& stream) {
     asio::async_write(stream, asio::buffer(wire_),
                       [self = shared_from_this()](const error_code& ec, size_t) { self->on_written(ec); });
@@ -320,21 +373,21 @@ void Connection::start_write() {
 
 void Connection::on_written(const error_code& ec) {
   std::lock_guard lock(core_->mutex_);
+  writing_ = false;
   if (!live()) return;
   if (ec) {
-    if (may_resend(ec)) {
-      resend(ec);
-    } else {
-      fail(Outcome::ConnectionLost, "sending the request failed: " + ec.message());
-    }
+    lose(ec, "sending the request failed: " + ec.message());
     return;
   }
-  phase_ = Phase::Reading;
-  start_read();
+  // One read at a time, beside the writes: the next response is read after the previous one.
+  // (The responses to everything written may all have been read already.)
+  if (!reading_ && written() > 0) start_read();
+  if (unwritten_ > 0) start_write();
 }
 
 void Connection::start_read() {
   reader_.emplace(core_->writer_.is_head());
+  reading_ = true;
   with_stream([this](auto& stream) {
     beast::http::async_read(stream, buffer_, *reader_,
                             [self = shared_from_this()](const error_code& ec, size_t) { self->on_read(ec); });
@@ -343,18 +396,17 @@ void Connection::start_read() {
 
 void Connection::on_read(const error_code& ec) {
   std::lock_guard lock(core_->mutex_);
+  reading_ = false;
   if (!live()) return;
   if (ec == beast::http::error::body_limit && reader_->is_header_done()) {
     answer(false);  // the status stands; the rest of the body is not worth reading
     return;
   }
   if (ec) {
-    if (may_resend(ec)) {
-      resend(ec);
-    } else if (reader_->got_some()) {
-      fail(Outcome::ConnectionLost, "invalid or incomplete response: " + ec.message());
+    if (reader_->got_some()) {
+      lose(ec, "invalid or incomplete response: " + ec.message());
     } else {
-      fail(Outcome::ConnectionLost, "receiving the response failed: " + ec.message());
+      lose(ec, "receiving the response failed: " + ec.message());
     }
     return;
   }
@@ -362,67 +414,122 @@ void Connection::on_read(const error_code& ec) {
     start_read();
     return;
   }
-  // Bytes beyond the response were never asked for: the connection is out of step.
-  answer(reader_->keep_alive() && buffer_.size() == 0 && reader_->status() != 101);
+  // Bytes beyond the response that no written request asked for: the connection is out of step.
+  const bool in_step = buffer_.size() == 0 || written() > 1;
+  answer(reader_->keep_alive() && in_step && reader_->status() != 101);
 }
 
 // Only a connection that has served a response before can have been closed by the server
-// while it sat idle; and only when no byte of the response arrived is it certain the request
-// was not answered, so sending it once more on a fresh connection is the right repair.
-bool Connection::may_resend(const error_code& ec) const {
-  if (!reused_ || pending_->resent) return false;
-  if (phase_ == Phase::Reading && (reader_->got_some() || buffer_.size() != 0)) return false;
+// while it sat idle; and only when no byte of the next response arrived is it certain the
+// requests were not answered, so sending them once more on a fresh connection is the repair.
+bool Connection::closed_while_idle(const error_code& ec) const {
+  if (!reused_) return false;
+  if ((reader_ && reader_->got_some()) || buffer_.size() != 0) return false;
   return ec == beast::http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::broken_pipe || ec == asio::error::connection_aborted || ec == ssl::error::stream_truncated;
 }
 
-void Connection::resend(const error_code& ec) {
-  Pending pending = std::move(*pending_);
-  pending_.reset();
-  pending.resent = true;
-  close("closed by the server while idle: " + ec.message());
-  core_->remove(this);
-  core_->requests_resent_.fetch_add(1, std::memory_order_relaxed);
-  core_->open_connection(std::move(pending));  // takes the slot this connection just gave up
+void Connection::lose(const error_code& ec, std::string error) {
+  if (closed_while_idle(ec)) {
+    std::vector<Response> reports = retire("closed by the server while idle: " + ec.message(), 0, Behind::ResendOnce);
+    core_->dispatch();
+    for (Response& report : reports) core_->deliver(std::move(report));
+    return;
+  }
+  fail(Outcome::ConnectionLost, std::move(error));
 }
 
 void Connection::answer(bool reusable) {
   Response response;
-  response.token = pending_->request.token;
+  response.token = in_flight_.front().request.token;
   response.outcome = Outcome::Status;
   response.status = reader_->status();
   response.body_excerpt = std::move(reader_->body_excerpt());
   response.retry_after = std::move(reader_->retry_after());
-  pending_.reset();
+  // A server that announced the close handles nothing after this response; after a body too
+  // large to read or a protocol switch, what became of the requests behind it is unknown.
+  const Behind behind = reader_->keep_alive() ? Behind::Lost : Behind::Resend;
+  reader_.reset();  // from here on, a reader means a response that is being read
+  in_flight_.pop_front();
   reused_ = true;
-  if (reusable) {
-    phase_ = Phase::Idle;
+  std::vector<Response> reports;
+  if (!reusable) {
+    reports = retire("the response does not allow reuse", 0, behind);
+  } else if (in_flight_.empty()) {
     core_->make_idle(shared_from_this());
-  } else {
-    close("the response does not allow reuse");
-    core_->remove(this);
+  } else if (written() > 0) {
+    start_read();  // the next response is due; requests not written yet wait for the write
   }
   core_->dispatch();
   core_->deliver(std::move(response));
+  for (Response& report : reports) core_->deliver(std::move(report));
 }
 
 void Connection::fail(Outcome outcome, std::string error) {
-  Response response;
-  response.token = pending_->request.token;
-  response.outcome = outcome;
-  response.error = std::move(error);
-  pending_.reset();
-  close(response.error);
-  core_->remove(this);
+  std::vector<Response> reports;
+  if (phase_ == Phase::Open) {
+    Response response;
+    response.token = in_flight_.front().request.token;
+    response.outcome = outcome;
+    response.error = error;
+    reports.push_back(std::move(response));
+    std::vector<Response> behind = retire(error, 1, Behind::Lost);
+    std::move(behind.begin(), behind.end(), std::back_inserter(reports));
+  } else {
+    // Nothing was written: every request failed to get a connection.
+    for (const Pending& pending : in_flight_) {
+      Response response;
+      response.token = pending.request.token;
+      response.outcome = outcome;
+      response.error = error;
+      reports.push_back(std::move(response));
+    }
+    in_flight_.clear();
+    unwritten_ = 0;
+    retire(error, 0, Behind::Lost);
+  }
   core_->dispatch();
-  core_->deliver(std::move(response));
+  for (Response& report : reports) core_->deliver(std::move(report));
 }
 
-std::optional<Pending> Connection::abandon() {
-  std::optional<Pending> pending = std::move(pending_);
-  pending_.reset();
+std::vector<Response> Connection::retire(std::string_view reason, size_t first, Behind behind) {
+  std::vector<Response> reports;
+  std::vector<Pending> resend;
+  std::vector<Pending> never_written;
+  const size_t written_count = written();
+  for (size_t i = first; i < in_flight_.size(); ++i) {
+    Pending& pending = in_flight_[i];
+    if (i >= written_count) {
+      never_written.push_back(std::move(pending));
+    } else if (behind == Behind::Resend || (behind == Behind::ResendOnce && !pending.resent)) {
+      if (behind == Behind::ResendOnce) pending.resent = true;
+      resend.push_back(std::move(pending));
+    } else {
+      Response response;
+      response.token = pending.request.token;
+      response.outcome = Outcome::ConnectionLost;
+      response.error = "no response before the connection closed (" + std::string(reason) + ")";
+      reports.push_back(std::move(response));
+    }
+  }
+  in_flight_.clear();
+  unwritten_ = 0;
+  close(reason);
+  core_->remove(this);
+  core_->requeue(std::move(never_written));
+  if (!resend.empty()) {
+    core_->requests_resent_.fetch_add(resend.size(), std::memory_order_relaxed);
+    core_->open_connection(std::move(resend));  // takes the slot this connection just gave up
+  }
+  return reports;
+}
+
+std::vector<Pending> Connection::abandon() {
+  std::vector<Pending> pendings(std::make_move_iterator(in_flight_.begin()), std::make_move_iterator(in_flight_.end()));
+  in_flight_.clear();
+  unwritten_ = 0;
   close("client shut down");
-  return pending;
+  return pendings;
 }
 
 void Connection::close(std::string_view reason) {
@@ -466,8 +573,16 @@ void ClientCore::post_dispatch() {
 }
 
 void ClientCore::dispatch() {
+  // Connections given requests write them once the loop is done, each in one write.
+  std::vector<std::shared_ptr<Connection>> due;
   while (!stopped_ && !queue_.empty()) {
-    if (idle_.empty() && connections_.size() >= max_connections_) return;
+    // An idle connection first, then a new one, and only then a busy one (pipelining).
+    std::shared_ptr<Connection> connection;
+    if (idle_.empty() && connections_.size() >= max_connections_) {
+      if (pipeline_depth_ <= 1) break;
+      connection = least_loaded();
+      if (connection == nullptr) break;
+    }
     Pending pending = std::move(queue_.front());
     queue_.pop_front();
     // Checked here rather than in submit() so that the caller's thread does no work and the
@@ -479,21 +594,40 @@ void ClientCore::dispatch() {
       response.outcome = Outcome::InvalidRequest;
       response.error = std::move(invalid);
       deliver(std::move(response));  // may shut the client down: the loop checks stopped_ again
-    } else if (!idle_.empty()) {
-      std::shared_ptr<Connection> connection = std::move(idle_.back());
+      continue;
+    }
+    if (connection == nullptr && !idle_.empty()) {
+      connection = std::move(idle_.back());
       idle_.pop_back();
-      connection->send(std::move(pending));
-    } else {
-      open_connection(std::move(pending));
+    }
+    if (connection == nullptr) {
+      std::vector<Pending> one;
+      one.push_back(std::move(pending));
+      open_connection(std::move(one));
+    } else if (connection->send(std::move(pending))) {
+      due.push_back(std::move(connection));
     }
   }
+  for (const std::shared_ptr<Connection>& connection : due) connection->flush();
 }
 
-void ClientCore::open_connection(Pending pending) {
+std::shared_ptr<Connection> ClientCore::least_loaded() const {
+  const std::shared_ptr<Connection>* best = nullptr;
+  for (const std::shared_ptr<Connection>& connection : connections_) {
+    if (connection->can_pipeline() && (best == nullptr || connection->load() < (*best)->load())) best = &connection;
+  }
+  return best != nullptr ? *best : nullptr;
+}
+
+void ClientCore::open_connection(std::vector<Pending> pendings) {
   SLUICE_ASSERT(connections_.size() < max_connections_, "a connection is opened only into a free slot");
   auto connection = std::make_shared<Connection>(shared_from_this(), next_connection_id_++);
   connections_.push_back(connection);
-  connection->open(std::move(pending));
+  connection->open(std::move(pendings));
+}
+
+void ClientCore::requeue(std::vector<Pending> pendings) {
+  for (auto it = pendings.rbegin(); it != pendings.rend(); ++it) queue_.push_front(std::move(*it));
 }
 
 void ClientCore::remove(const Connection* connection) {
@@ -514,8 +648,7 @@ void ClientCore::shutdown() {
   stopped_ = true;
   std::vector<Pending> cancelled;
   for (const std::shared_ptr<Connection>& connection : connections_) {
-    std::optional<Pending> pending = connection->abandon();
-    if (pending) cancelled.push_back(std::move(*pending));
+    for (Pending& pending : connection->abandon()) cancelled.push_back(std::move(pending));
   }
   connections_.clear();
   idle_.clear();

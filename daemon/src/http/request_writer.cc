@@ -111,8 +111,8 @@ std::string RequestWriter::check(const Request& request) const {
   return {};
 }
 
-void RequestWriter::write(const Request& request, std::string& out) const {
-  out.assign(prefix_);
+void RequestWriter::append(const Request& request, std::string& out) const {
+  out.append(prefix_);
   bool content_type_set = content_type_set_;
   for (const auto& [name, value] : request.headers) {
     content_type_set = content_type_set || name_is(name, "content-type");

@@ -28,7 +28,12 @@ class RequestWriter {
   // Empty when the request's own headers can be sent; otherwise why not.
   std::string check(const Request& request) const;
   // Replaces `out` with the whole request (head and body). The request must have passed check().
-  void write(const Request& request, std::string& out) const;
+  void write(const Request& request, std::string& out) const {
+    out.clear();
+    append(request, out);
+  }
+  // Appends the whole request to `out`: pipelined requests go out in one write.
+  void append(const Request& request, std::string& out) const;
 
   // HEAD responses carry no body even when they announce a length.
   bool is_head() const { return is_head_; }

@@ -27,6 +27,7 @@ using testing::dropped;
 using testing::exchange;
 using testing::make_client;
 using testing::request;
+using testing::PipeliningServer;
 using testing::ScriptedServer;
 using testing::settings_for;
 using Outcome = Response::Outcome;
@@ -277,6 +278,99 @@ TEST_CASE("a request dropped on a reused connection is sent once more on a fresh
   CHECK(received[2].body == "payload");
   CHECK(received[2].connection_id != received[1].connection_id);
   CHECK(server.connections_accepted() == 2);
+}
+
+// A client with one connection to `url` that pipelines up to `depth` requests.
+struct OneConnection {
+  OneConnection(const std::string& url, int depth, std::chrono::milliseconds timeout = 10s) {
+    ClientSettings settings = settings_for(url);
+    settings.max_connections = 1;
+    settings.pipeline_depth = depth;
+    settings.timeout = timeout;
+    client = make_client(runtime.io(), settings, completions);
+  }
+
+  // Tokens first..last with bodies "body-<token>", submitted as one batch.
+  void submit_numbered(uint64_t first, uint64_t last) {
+    std::vector<Request> batch;
+    for (uint64_t token = first; token <= last; ++token) batch.push_back(request(token, "body-" + std::to_string(token)));
+    client->submit(batch);
+  }
+
+  // Every completion is a 200 with its request's body echoed: responses were matched in order.
+  void check_echoed(size_t count) const {
+    std::set<uint64_t> tokens;
+    for (const Response& response : completions.all()) {
+      INFO("token " << response.token << ": " << response.error);
+      CHECK(response.outcome == Outcome::Status);
+      CHECK(response.status == 200);
+      CHECK(response.body_excerpt == "body-" + std::to_string(response.token));
+      tokens.insert(response.token);
+    }
+    CHECK(tokens.size() == count);
+  }
+
+  HttpRuntime runtime;
+  Completions completions;  // outlives the client, which may still report to it
+  std::unique_ptr<HttpClient> client;
+};
+
+TEST_CASE("with pipelining, one connection carries several requests before the first answer", "[http][client][pipeline]") {
+  // The server answers only once four requests wait on the connection.
+  PipeliningServer server(4);
+  OneConnection pool(server.url(), 4);
+  pool.submit_numbered(1, 8);
+  REQUIRE(pool.completions.wait_for(8));
+  pool.check_echoed(8);
+  CHECK(server.connections() == 1);
+  CHECK(pool.client->stats().requests_sent == 8);
+  CHECK(pool.client->stats().requests_pipelined >= 3);
+}
+
+TEST_CASE("without pipelining, a request waits for the answer before it", "[http][client][pipeline]") {
+  PipeliningServer server(2);
+  OneConnection pool(server.url(), 1, 300ms);
+  pool.submit_numbered(1, 2);
+  REQUIRE(pool.completions.wait_for(1));
+  CHECK(pool.completions.at(0).outcome == Outcome::TimedOut);
+  // The second request went out only on a new connection, once the first had given up.
+  for (const auto& [connection, body] : server.received()) CHECK((connection == 1) == (body == "body-1"));
+  CHECK(pool.client->stats().requests_pipelined == 0);
+}
+
+TEST_CASE("requests behind an answer that announces Connection: close go again on a fresh connection",
+          "[http][client][pipeline]") {
+  PipeliningServer server(3, 1, true);
+  OneConnection pool(server.url(), 3);
+  pool.submit_numbered(1, 3);
+  REQUIRE(pool.completions.wait_for(3));
+  pool.check_echoed(3);
+  CHECK(pool.completions.at(0).token == 1);
+  CHECK(server.connections() == 2);
+  // The first connection got all three; the server handled only the first.
+  const auto received = server.received();
+  REQUIRE(received.size() == 5);
+  CHECK(received[3] == std::pair<int, std::string>(2, "body-2"));
+  CHECK(received[4] == std::pair<int, std::string>(2, "body-3"));
+  CHECK(pool.client->stats().requests_resent == 2);
+}
+
+TEST_CASE("pipelined requests on a connection closed while idle go again once, in order", "[http][client][pipeline]") {
+  // The first connection answers one request and closes unannounced, as on an idle timeout.
+  PipeliningServer server(1, 1, false);
+  OneConnection pool(server.url(), 4);
+  pool.submit_numbered(1, 1);
+  REQUIRE(pool.completions.wait_for(1));
+  REQUIRE(test::wait_until([&] { return server.closed() == 1; }, 10s));
+  pool.submit_numbered(2, 4);
+  REQUIRE(pool.completions.wait_for(4));
+  pool.check_echoed(4);
+  CHECK(server.connections() == 2);
+  std::vector<std::string> second;
+  for (const auto& [connection, body] : server.received()) {
+    if (connection == 2) second.push_back(body);
+  }
+  CHECK(second == std::vector<std::string>{"body-2", "body-3", "body-4"});
 }
 
 TEST_CASE("status, a 1 KiB excerpt of the body and Retry-After are reported", "[http][client]") {

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -134,22 +135,28 @@ inline Response exchange(HttpClient& client, Completions& completions, Request r
   return completions.at(before);
 }
 
+// A listening TCP socket on 127.0.0.1 and a free port, for the raw servers below.
+inline int listen_on_loopback(uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+  REQUIRE(::listen(fd, 16) == 0);
+  socklen_t length = sizeof(address);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  port = ntohs(address.sin_port);
+  return fd;
+}
+
 // A TCP server on 127.0.0.1 that answers each connection by reading one request head, then
 // writing `reply` and (unless `keep_open`) closing. Plain blocking sockets on one thread: one
 // connection at a time is all these tests need.
 class ScriptedServer {
  public:
   explicit ScriptedServer(std::string reply, bool keep_open = false) : reply_(std::move(reply)), keep_open_(keep_open) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(listen_fd_ >= 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
-    REQUIRE(::listen(listen_fd_, 16) == 0);
-    socklen_t length = sizeof(address);
-    REQUIRE(::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    port_ = ntohs(address.sin_port);
+    listen_fd_ = listen_on_loopback(port_);
     thread_ = std::thread([this] { serve(); });
   }
 
@@ -199,6 +206,109 @@ class ScriptedServer {
   std::atomic<bool> stopping_{false};
   std::atomic<int> connections_{0};
   std::vector<int> held_;  // server thread until it has been joined
+};
+
+// A TCP server on 127.0.0.1 that only a pipelining client can use: on its first connection
+// it answers nothing until `hold` complete requests have arrived, then answers all of them in
+// one write (200, each request's body echoed back); later connections are answered request by
+// request. With `close_after` > 0 the first connection is closed after that many answers,
+// the last of them saying `Connection: close` when `announce_close`. Blocking sockets on one
+// thread, one connection at a time.
+class PipeliningServer {
+ public:
+  PipeliningServer(size_t hold, size_t close_after = 0, bool announce_close = false)
+      : hold_(hold), close_after_(close_after), announce_close_(announce_close) {
+    listen_fd_ = listen_on_loopback(port_);
+    thread_ = std::thread([this] { serve(); });
+  }
+
+  ~PipeliningServer() {
+    stopping_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    ::shutdown(connection_fd_.load(), SHUT_RDWR);
+    thread_.join();
+    ::close(listen_fd_);
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+  int connections() const { return connections_.load(); }
+  int closed() const { return closed_.load(); }
+  // Bodies of the requests received, in arrival order, with the connection (1, 2, ...) of each.
+  std::vector<std::pair<int, std::string>> received() const {
+    std::lock_guard lock(mutex_);
+    return received_;
+  }
+
+ private:
+  void serve() {
+    while (!stopping_) {
+      const int fd = ::accept(listen_fd_, nullptr, nullptr);
+      if (fd < 0) return;
+      connection_fd_ = fd;
+      const int connection = ++connections_;
+      serve_connection(fd, connection);
+      connection_fd_ = -1;
+      ::close(fd);
+      ++closed_;
+    }
+  }
+
+  void serve_connection(int fd, int connection) {
+    const bool first = connection == 1;
+    const size_t hold = first ? hold_ : 1;
+    std::string buffer;
+    std::vector<std::string> unanswered;
+    size_t answered = 0;
+    char chunk[4096];
+    for (;;) {
+      // Every complete request in the buffer.
+      for (;;) {
+        const size_t head_end = buffer.find("\r\n\r\n");
+        if (head_end == std::string::npos) break;
+        const size_t length_at = buffer.find("Content-Length: ");
+        if (length_at > head_end) return;  // not from this client: the test fails on its answers
+        const size_t body_size = std::stoul(buffer.substr(length_at + 16));
+        if (buffer.size() < head_end + 4 + body_size) break;
+        std::string body = buffer.substr(head_end + 4, body_size);
+        buffer.erase(0, head_end + 4 + body_size);
+        {
+          std::lock_guard lock(mutex_);
+          received_.emplace_back(connection, body);
+        }
+        unanswered.push_back(std::move(body));
+      }
+      if (unanswered.size() >= hold) {
+        std::string replies;
+        bool closing = false;
+        for (const std::string& body : unanswered) {
+          ++answered;
+          closing = first && answered == close_after_;
+          replies += "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+                     (closing && announce_close_ ? "Connection: close\r\n" : "") + "\r\n" + body;
+          if (closing) break;
+        }
+        unanswered.clear();
+        if (::send(fd, replies.data(), replies.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(replies.size())) return;
+        if (closing) return;
+      }
+      const ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
+      if (n <= 0) return;
+      buffer.append(chunk, static_cast<size_t>(n));
+    }
+  }
+
+  const size_t hold_;
+  const size_t close_after_;
+  const bool announce_close_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connection_fd_{-1};
+  std::atomic<int> connections_{0};
+  std::atomic<int> closed_{0};
+  mutable std::mutex mutex_;
+  std::vector<std::pair<int, std::string>> received_;
 };
 
 }  // namespace sluice::http::testing

@@ -1,4 +1,5 @@
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -41,6 +42,30 @@ HttpTestServer::Tls tls_of(const test::CertificateFiles& files) { return {files.
 
 std::string localhost_url(const HttpTestServer& server) {
   return "https://localhost:" + std::to_string(server.port()) + "/messages";
+}
+
+TEST_CASE("pipelined requests over TLS are written while a response is being read", "[http][tls][pipeline]") {
+  HttpTestServer server(tls_of(certificates().signed_by_ca.server));
+  server.set_handler([](const ReceivedRequest& received) { return answer(200, received.body); });
+  HttpRuntime runtime;
+  Completions completions;
+  ClientSettings settings = settings_for(server.url());
+  settings.ca_file = certificates().signed_by_ca.ca.cert_file;
+  settings.max_connections = 1;
+  settings.pipeline_depth = 4;
+  auto client = make_client(runtime.io(), settings, completions);
+  std::vector<Request> batch;
+  for (uint64_t token = 1; token <= 20; ++token) batch.push_back(request(token, "body-" + std::to_string(token)));
+  client->submit(batch);
+  REQUIRE(completions.wait_for(20));
+  for (const Response& response : completions.all()) {
+    INFO(response.error);
+    CHECK(response.status == 200);
+    CHECK(response.body_excerpt == "body-" + std::to_string(response.token));
+  }
+  CHECK(server.connections_accepted() == 1);
+  // The first write carries one request; the three that queued meanwhile go in the second.
+  CHECK(client->stats().requests_pipelined >= 3);
 }
 
 TEST_CASE("https with the CA as ca_file succeeds, by address and by name", "[http][tls]") {
