@@ -1,7 +1,7 @@
 // sluice-bench: end-to-end measurements against dev brokers (scripts/bench runs it).
 //
 //   sluice-bench run [--messages N] [--latency-rate R] [--latency-seconds S] [--quick]
-//                    [--scenarios bare,memory,sqlite,redis,http] [--no-latency] [--no-idle]
+//                    [--scenarios bare,memory,sqlite,redis,http,http-pipelined] [--no-latency] [--no-idle]
 //                    [--latency-dedup memory|sqlite|redis] [--microbench-json FILE] [--out DIR]
 //       every scenario against a fresh sluice-devbroker; writes DIR/report.md and
 //       DIR/report.json and prints the Markdown
@@ -431,6 +431,7 @@ struct ScenarioSpec {
   Subject subject = Subject::SluiceTopic;
   std::string dedup = "memory";
   std::string what;
+  int pipeline_depth = 1;  // HTTP routes
 };
 
 // Partitions per topic so that no partition holds more than kBytesPerPartition.
@@ -481,8 +482,9 @@ class Runner {
     // refresh held up its next fetch by about 50 ms on this machine: most of the p99 gap.
     config.extra_kafka_properties["topic.metadata.refresh.interval.ms"] = "300000";
     if (spec.subject == Subject::SluiceHttp) {
-      config.routes_yaml = "  - match: {channel: email}\n    http: {url: \"" + http_url +
-                           "\"}\n  - match: {channel: whatsapp}\n    http: {url: \"" + http_url + "\"}\n";
+      const std::string http = "{url: \"" + http_url + "\", pipeline_depth: " + std::to_string(spec.pipeline_depth) + "}";
+      config.routes_yaml = "  - match: {channel: email}\n    http: " + http + "\n  - match: {channel: whatsapp}\n    http: " +
+                           http + "\n";
     }
     std::string yaml = test::render_config(config, dir_.path());
     // A record evicted before it was read must fail the run, not be skipped.
@@ -860,7 +862,7 @@ struct RunOptions {
   double latency_rate = 10'000;
   double latency_seconds = 20;
   std::string latency_dedup = "sqlite";  // the sluice scenario of the latency runs
-  std::vector<std::string> scenarios = {"bare", "memory", "sqlite", "redis", "http"};
+  std::vector<std::string> scenarios = {"bare", "memory", "sqlite", "redis", "http", "http-pipelined"};
   bool latency = true;
   bool idle = true;
   std::string microbench_json;
@@ -869,7 +871,7 @@ struct RunOptions {
 
 int usage() {
   std::cerr << "usage: sluice-bench run [--messages N] [--latency-rate R] [--latency-seconds S] [--quick]\n"
-               "                        [--scenarios bare,memory,sqlite,redis,http] [--no-latency] [--no-idle]\n"
+               "                        [--scenarios bare,memory,sqlite,redis,http,http-pipelined] [--no-latency] [--no-idle]\n"
                "                        [--latency-dedup memory|sqlite|redis]\n"
                "                        [--microbench-json FILE] [--out DIR]\n"
                "       sluice-bench bare --bootstrap B --topics T1,T2 --to TOPIC [--fetch-wait-ms N]\n";
@@ -889,6 +891,12 @@ ScenarioSpec scenario(const std::string& name) {
     return {"sluice http", Subject::SluiceHttp, "memory",
             "sluice, memory dedup, both routes to a minimal keep-alive HTTP server in the bench process "
             "(ordering: partition, max_connections 16), DLQ to Kafka"};
+  }
+  if (name == "http-pipelined") {
+    ScenarioSpec spec{"sluice http pipelined", Subject::SluiceHttp, "memory",
+                      "as sluice http, with pipeline_depth 8 (HTTP/1.1 pipelining once all 16 connections are busy)"};
+    spec.pipeline_depth = 8;
+    return spec;
   }
   throw std::invalid_argument("unknown scenario " + name);
 }
