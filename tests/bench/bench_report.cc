@@ -1,5 +1,6 @@
 #include "bench/bench_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -35,7 +36,56 @@ const ThroughputResult* bare_of(const Report& report) {
   return nullptr;
 }
 
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t middle = values.size() / 2;
+  return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+}
+
 }  // namespace
+
+std::vector<LatencySummary> summarize_latency(const std::vector<LatencyResult>& results) {
+  std::vector<std::string> order;
+  for (const LatencyResult& result : results) {
+    if (std::find(order.begin(), order.end(), result.scenario) == order.end()) order.push_back(result.scenario);
+  }
+  auto bare_in_round = [&](int round) -> const LatencyResult* {
+    for (const LatencyResult& result : results) {
+      if (result.scenario == "bare" && result.round == round && result.ok) return &result;
+    }
+    return nullptr;
+  };
+  std::vector<LatencySummary> summaries;
+  for (const std::string& scenario : order) {
+    LatencySummary summary;
+    summary.scenario = scenario;
+    std::vector<double> p50, p99, p999, p50_delta, p99_delta;
+    for (const LatencyResult& result : results) {
+      if (result.scenario != scenario || !result.ok) continue;
+      p50.push_back(result.p50_ms);
+      p99.push_back(result.p99_ms);
+      p999.push_back(result.p999_ms);
+      const LatencyResult* bare = scenario == "bare" ? nullptr : bare_in_round(result.round);
+      if (bare == nullptr) continue;
+      p50_delta.push_back(result.p50_ms - bare->p50_ms);
+      p99_delta.push_back(result.p99_ms - bare->p99_ms);
+    }
+    summary.runs = static_cast<int>(p50.size());
+    summary.p50_ms = median(p50);
+    summary.p99_ms = median(p99);
+    summary.p999_ms = median(p999);
+    summary.compared = static_cast<int>(p99_delta.size());
+    if (!p99_delta.empty()) {
+      summary.p50_minus_bare_ms = median(p50_delta);
+      summary.p99_minus_bare_ms = median(p99_delta);
+      summary.p99_minus_bare_min_ms = *std::min_element(p99_delta.begin(), p99_delta.end());
+      summary.p99_minus_bare_max_ms = *std::max_element(p99_delta.begin(), p99_delta.end());
+    }
+    summaries.push_back(summary);
+  }
+  return summaries;
+}
 
 std::string to_markdown(const Report& report) {
   std::ostringstream out;
@@ -97,16 +147,35 @@ std::string to_markdown(const Report& report) {
     out << "## Latency\n\n";
     out << "Constant offered rate; latency from the producer's send call to a consumer in the bench process reading "
            "the output record (forwarded and DLQ records), excluding the first 2 s.\n\n";
-    out << "| scenario | rate msgs/s | seconds | outputs received/expected | p50 ms | p99 ms | p99.9 ms | max ms | "
-           "subject CPU (cores) |\n";
-    out << "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    const std::vector<LatencySummary> summaries = summarize_latency(report.latency);
+    out << "Medians over the rounds; a sluice run is compared with the bare run of the same round (the subjects "
+           "take turns, so both saw the same machine):\n\n";
+    out << "| scenario | runs | p50 ms | p99 ms | p99.9 ms | p50 − bare ms | p99 − bare ms | p99 − bare, "
+           "lowest … highest |\n";
+    out << "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const LatencySummary& summary : summaries) {
+      const bool compared = summary.compared > 0;
+      out << "| " << summary.scenario << " | " << summary.runs << " | " << format("%.2f", summary.p50_ms) << " | "
+          << format("%.2f", summary.p99_ms) << " | " << format("%.2f", summary.p999_ms) << " | "
+          << (compared ? format("%+.2f", summary.p50_minus_bare_ms) : "-") << " | "
+          << (compared ? format("%+.2f", summary.p99_minus_bare_ms) : "-") << " | "
+          << (compared ? format("%+.1f", summary.p99_minus_bare_min_ms) + " … " +
+                             format("%+.1f", summary.p99_minus_bare_max_ms)
+                       : "-")
+          << " |\n";
+    }
+    out << "\nEvery run:\n\n";
+    out << "| round | scenario | rate msgs/s | seconds | outputs received/expected | p50 ms | p99 ms | p99.9 ms | "
+           "max ms | subject CPU (cores) |\n";
+    out << "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for (const LatencyResult& result : report.latency) {
       if (!result.ok && result.measured == 0) {
-        out << "| " << result.scenario << " | failed: " << result.error << " | | | | | | | |\n";
+        out << "| " << result.round << " | " << result.scenario << " | failed: " << result.error
+            << " | | | | | | | |\n";
         continue;
       }
-      out << "| " << result.scenario << (result.ok ? "" : " (incomplete: " + result.error + ")") << " | "
-          << format("%.0f", result.rate) << " | " << format("%.0f", result.seconds) << " | " << result.received << "/"
+      out << "| " << result.round << " | " << result.scenario
+          << (result.ok ? "" : " (incomplete: " + result.error + ")") << " | " << format("%.0f", result.rate) << " | " << format("%.0f", result.seconds) << " | " << result.received << "/"
           << result.expected << " | " << format("%.2f", result.p50_ms) << " | " << format("%.2f", result.p99_ms)
           << " | " << format("%.2f", result.p999_ms) << " | " << format("%.2f", result.max_ms) << " | "
           << format("%.2f", result.subject_cpu_share) << " |\n";
@@ -197,6 +266,7 @@ std::string to_json(const Report& report) {
   for (const LatencyResult& r : report.latency) {
     w.StartObject();
     string("scenario", r.scenario);
+    integer("round", r.round);
     w.Key("ok");
     w.Bool(r.ok);
     if (!r.ok) string("error", r.error);
@@ -211,6 +281,25 @@ std::string to_json(const Report& report) {
     number("p999_ms", r.p999_ms);
     number("max_ms", r.max_ms);
     number("subject_cpu_share", r.subject_cpu_share);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("latency_summary");
+  w.StartArray();
+  for (const LatencySummary& s : summarize_latency(report.latency)) {
+    w.StartObject();
+    string("scenario", s.scenario);
+    integer("runs", s.runs);
+    number("median_p50_ms", s.p50_ms);
+    number("median_p99_ms", s.p99_ms);
+    number("median_p999_ms", s.p999_ms);
+    integer("rounds_compared_with_bare", s.compared);
+    if (s.compared > 0) {
+      number("median_p50_minus_bare_ms", s.p50_minus_bare_ms);
+      number("median_p99_minus_bare_ms", s.p99_minus_bare_ms);
+      number("lowest_p99_minus_bare_ms", s.p99_minus_bare_min_ms);
+      number("highest_p99_minus_bare_ms", s.p99_minus_bare_max_ms);
+    }
     w.EndObject();
   }
   w.EndArray();

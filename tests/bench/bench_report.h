@@ -33,6 +33,7 @@ struct ThroughputResult {
 
 struct LatencyResult {
   std::string scenario;
+  int round = 1;  // the subjects take turns, round after round
   bool ok = false;
   std::string error;
   double rate = 0;      // messages/s offered
@@ -44,6 +45,19 @@ struct LatencyResult {
   double p50_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
   double subject_cpu_share = 0;  // CPU seconds of the process under test per wall second
 };
+
+// One latency subject over all rounds: medians of its runs and, for sluice, of the
+// differences from the bare run of the same round (only rounds where both completed).
+struct LatencySummary {
+  std::string scenario;
+  int runs = 0;
+  double p50_ms = 0, p99_ms = 0, p999_ms = 0;
+  int compared = 0;  // rounds with a bare run to compare with
+  double p50_minus_bare_ms = 0, p99_minus_bare_ms = 0;
+  double p99_minus_bare_min_ms = 0, p99_minus_bare_max_ms = 0;
+};
+
+std::vector<LatencySummary> summarize_latency(const std::vector<LatencyResult>& results);
 
 struct MicroResult {
   std::string name;
