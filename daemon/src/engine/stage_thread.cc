@@ -45,6 +45,20 @@ void StageThread::submit(std::vector<InFlightRecord*>& records) {
   if (was_idle) work_ready_.notify_one();
 }
 
+bool StageThread::run_here_if_idle(const std::vector<InFlightRecord*>& records) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (running_ || !queued_.empty() || !finished_.empty() || new_resources_ != nullptr) return false;
+    running_ = true;
+  }
+  // Only the engine thread gives the stage thread work, and it is here: nothing can start it
+  // until this returns.
+  for (InFlightRecord* record : records) run_(*record);
+  std::lock_guard<std::mutex> lock(mutex_);
+  running_ = false;
+  return true;
+}
+
 void StageThread::take_finished(std::vector<InFlightRecord*>& out) {
   std::lock_guard<std::mutex> lock(mutex_);
   out.insert(out.end(), finished_.begin(), finished_.end());
@@ -69,10 +83,15 @@ void StageThread::loop() {
       work_ready_.wait(lock, [&] { return stopping_ || !queued_.empty() || new_resources_ != nullptr; });
       if (stopping_) return;
       batch.swap(queued_);
+      running_ = true;
       resources = std::move(new_resources_);
       new_resources_ = nullptr;
     }
     if (resources) apply_resources_(std::move(resources));
+    if (batch.empty()) {  // resources only
+      std::lock_guard<std::mutex> lock(mutex_);
+      running_ = false;
+    }
     for (size_t start = 0; start < batch.size(); start += kPublishEvery) {
       const size_t end = std::min(batch.size(), start + kPublishEvery);
       for (size_t i = start; i < end; ++i) run_(*batch[i]);
@@ -82,6 +101,7 @@ void StageThread::loop() {
         engine_was_told = !finished_.empty();
         finished_.insert(finished_.end(), batch.begin() + static_cast<std::ptrdiff_t>(start),
                          batch.begin() + static_cast<std::ptrdiff_t>(end));
+        if (end == batch.size()) running_ = false;
         has_finished_.store(true, std::memory_order_release);
       }
       // One byte per wake-up is enough: the engine takes everything finished when it looks.

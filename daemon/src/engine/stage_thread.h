@@ -8,8 +8,10 @@
 // between (not even when its partition is revoked: it checks that when the record returns).
 // Records come back in the order they were submitted, so per-partition order is kept.
 //
-// Threading: submit(), take_finished(), set_resources() and the destructor on the engine
-// thread; has_finished() from anywhere. After publishing finished records the stage thread
+// Threading: submit(), run_here_if_idle(), take_finished(), set_resources() and the
+// destructor on the engine thread; has_finished() from anywhere. The run function is called
+// by one thread at a time: the stage thread, or the engine thread while the stage thread is
+// idle (the mutex hands its state over either way). After publishing finished records the stage thread
 // writes one byte to `wake_fd` (the engine's wake pipe), so the engine's poll() returns.
 //
 // Stop: the destructor lets the thread finish the records at hand, then joins it. Records
@@ -42,6 +44,11 @@ class StageThread {
 
   // Hands `records` to the stage thread and leaves the vector empty.
   void submit(std::vector<InFlightRecord*>& records);
+  // Runs `records` on the calling thread instead, when the stage thread is idle with nothing
+  // queued, nothing finished and no resources to apply (so the order is kept and the records
+  // see the same resources); false, doing nothing, otherwise. For small batches, where two
+  // thread wake-ups cost more than the stages and add to the latency.
+  bool run_here_if_idle(const std::vector<InFlightRecord*>& records);
   // Appends the records decided since the last call to `out`, in submission order.
   void take_finished(std::vector<InFlightRecord*>& out);
   bool has_finished() const { return has_finished_.load(std::memory_order_acquire); }
@@ -60,6 +67,7 @@ class StageThread {
   std::vector<InFlightRecord*> queued_;    // submitted, not started
   std::vector<InFlightRecord*> finished_;  // decided, not yet taken back
   std::shared_ptr<const stages::StageResources> new_resources_;
+  bool running_ = false;  // a batch is being run, by the stage thread or by run_here_if_idle()
   bool stopping_ = false;
 
   std::atomic<bool> has_finished_{false};

@@ -6,8 +6,12 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -114,4 +118,62 @@ TEST_CASE("stage thread: the destructor joins while records are still queued") {
     thread.submit(batch);
   }  // joined here; the records stay owned by the caller, whether or not they were decided
   for (const InFlightRecord& record : records) CHECK((record.route == 1 || record.route == -1));
+}
+
+TEST_CASE("stage thread: records run on the calling thread only while the stage thread is idle and all is taken back") {
+  WakePipe pipe;
+  std::mutex gate_mutex;
+  std::condition_variable gate_changed;
+  bool gate_open = false;
+  bool stage_thread_waiting = false;
+  std::map<const InFlightRecord*, std::thread::id> ran_on;  // under gate_mutex
+  auto thread_of = [&](const InFlightRecord* record) {
+    std::lock_guard<std::mutex> lock(gate_mutex);
+    auto found = ran_on.find(record);
+    return found == ran_on.end() ? std::thread::id() : found->second;
+  };
+  StageThread thread(
+      [&](InFlightRecord& record) {
+        {
+          std::lock_guard<std::mutex> lock(gate_mutex);
+          ran_on[&record] = std::this_thread::get_id();
+        }
+        if (record.route != 1) return;
+        // The record marked 1 holds the stage thread until the test opens the gate.
+        std::unique_lock<std::mutex> lock(gate_mutex);
+        stage_thread_waiting = true;
+        gate_changed.notify_all();
+        gate_changed.wait(lock, [&] { return gate_open; });
+      },
+      [](std::shared_ptr<const StageResources>) {}, pipe.write_end());
+  std::deque<InFlightRecord> records;
+  const std::thread::id here = std::this_thread::get_id();
+
+  std::vector<InFlightRecord*> first{&records.emplace_back()};
+  REQUIRE(thread.run_here_if_idle(first));
+  CHECK(thread_of(first[0]) == here);
+
+  std::vector<InFlightRecord*> held{&records.emplace_back()};
+  held[0]->route = 1;
+  thread.submit(held);
+  {
+    std::unique_lock<std::mutex> lock(gate_mutex);
+    REQUIRE(gate_changed.wait_for(lock, std::chrono::seconds(10), [&] { return stage_thread_waiting; }));
+  }
+  std::vector<InFlightRecord*> small{&records.emplace_back()};
+  CHECK_FALSE(thread.run_here_if_idle(small));  // busy
+  CHECK(thread_of(small[0]) == std::thread::id());
+  {
+    std::lock_guard<std::mutex> lock(gate_mutex);
+    gate_open = true;
+  }
+  gate_changed.notify_all();
+  while (!thread.has_finished()) REQUIRE(pipe.wait());
+  CHECK_FALSE(thread.run_here_if_idle(small));  // its earlier record is not taken back yet
+  std::vector<InFlightRecord*> taken;
+  thread.take_finished(taken);
+  REQUIRE(taken.size() == 1);
+  CHECK(thread_of(taken[0]) != here);
+  REQUIRE(thread.run_here_if_idle(small));
+  CHECK(thread_of(small[0]) == here);
 }
