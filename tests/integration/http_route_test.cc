@@ -80,6 +80,38 @@ struct Delivered {
   }
 };
 
+// Produces `records`, starts the daemon, waits until the server has had as many requests and
+// the group has committed everything, and stops the daemon cleanly.
+void deliver_all(SluiceDaemon& daemon, const DevBroker& broker, const HttpTestServer& server, const std::string& group,
+                 const std::vector<KafkaRecord>& records) {
+  produce(broker.bootstrap(), records);
+  daemon.start();
+  bool all = wait_until([&] { return server.request_count() >= records.size(); }, 60s, 50ms);
+  INFO(daemon.logs());
+  REQUIRE(all);
+  REQUIRE(wait_until([&] { return group_caught_up(broker.bootstrap(), group, {"inbound.whatsapp"}); }, 30s, 100ms));
+  REQUIRE(daemon.stop() == 0);
+}
+
+// Each record's value arrived exactly once, and the requests of each input partition arrived
+// in offset order (X-Sluice-Source: topic/partition/offset).
+void check_once_in_partition_order(const std::vector<ReceivedRequest>& requests, const std::vector<KafkaRecord>& records) {
+  CHECK(requests.size() == records.size());
+  std::map<std::string, int> per_body;
+  std::map<std::string, int64_t> last_offset;  // per topic/partition, in arrival order
+  for (const ReceivedRequest& request : requests) {
+    per_body[request.body] += 1;
+    const std::string source = request.headers.at("x-sluice-source");
+    const size_t slash = source.rfind('/');
+    const std::string partition = source.substr(0, slash);
+    const int64_t offset = std::stoll(source.substr(slash + 1));
+    CHECK(partition.rfind("inbound.whatsapp/", 0) == 0);
+    if (last_offset.count(partition) != 0) CHECK(offset > last_offset[partition]);
+    last_offset[partition] = offset;
+  }
+  for (const KafkaRecord& record : records) CHECK(per_body[*record.value] == 1);
+}
+
 }  // namespace
 
 TEST_CASE("http route: each message reaches the server once, in partition order, with idempotency key and source",
@@ -89,33 +121,16 @@ TEST_CASE("http route: each message reaches the server once, in partition order,
   TempDir dir;
   SluiceDaemon daemon(http_config(broker, "http-basic", server.url()), dir);
   auto records = whatsapp_records(300);
-  produce(broker.bootstrap(), records);
-  daemon.start();
-  bool all = wait_until([&] { return server.request_count() >= records.size(); }, 60s, 50ms);
-  INFO(daemon.logs());
-  REQUIRE(all);
-  REQUIRE(wait_until([&] { return group_caught_up(broker.bootstrap(), "http-basic", {"inbound.whatsapp"}); }, 30s, 100ms));
-  REQUIRE(daemon.stop() == 0);
+  deliver_all(daemon, broker, server, "http-basic", records);
 
   std::vector<ReceivedRequest> requests = server.requests();
-  CHECK(requests.size() == records.size());  // exactly once each
-  std::map<std::string, int> per_body;
-  std::map<std::string, int64_t> last_offset;  // per topic/partition, in arrival order
+  check_once_in_partition_order(requests, records);
   for (const ReceivedRequest& request : requests) {
-    per_body[request.body] += 1;
     CHECK(request.method == "POST");
     CHECK(request.target == "/messages");
     CHECK(request.headers.at("content-type") == "application/json");
     CHECK(request.headers.at("idempotency-key").size() == 64);
-    std::string source = request.headers.at("x-sluice-source");
-    size_t slash = source.rfind('/');
-    std::string partition = source.substr(0, slash);
-    int64_t offset = std::stoll(source.substr(slash + 1));
-    CHECK(partition.rfind("inbound.whatsapp/", 0) == 0);
-    if (last_offset.count(partition) != 0) CHECK(offset > last_offset[partition]);  // partition order
-    last_offset[partition] = offset;
   }
-  for (const KafkaRecord& record : records) CHECK(per_body[*record.value] == 1);
   // The idempotency key is the dedup fingerprint of the body.
   std::string fingerprint;
   REQUIRE(run_command({SLUICE_BIN, "fingerprint"}, &fingerprint, 10s, requests[0].body) == 0);
@@ -124,6 +139,26 @@ TEST_CASE("http route: each message reaches the server once, in partition order,
   INFO("connections: " << server.connections_accepted());
   CHECK(server.connections_accepted() <= 16);
   CHECK(server.connections_accepted() < records.size() / 10);
+  CHECK(read_topic(broker.bootstrap(), "dlq").empty());
+}
+
+TEST_CASE("http route: pipelined over one connection, each message arrives once and in partition order",
+          "[integration][http]") {
+  DevBroker broker(kTopics);
+  HttpTestServer server;
+  TempDir dir;
+  SluiceDaemon daemon(
+      http_config(broker, "http-pipelined", server.url(), "      max_connections: 1\n      pipeline_depth: 4\n"), dir);
+  auto records = whatsapp_records(300);
+  deliver_all(daemon, broker, server, "http-pipelined", records);
+
+  check_once_in_partition_order(server.requests(), records);
+  CHECK(server.connections_accepted() == 1);
+  // Three partitions, one request each at a time, on one connection: most go out pipelined.
+  const std::string sink = "{sink=\"http:" + server.url() + "\"}";
+  const std::string logs = daemon.logs();
+  CHECK(final_counter(logs, "sluice_http_connections_opened_total" + sink) == 1);
+  CHECK(final_counter(logs, "sluice_http_requests_pipelined_total" + sink) > 0);
   CHECK(read_topic(broker.bootstrap(), "dlq").empty());
 }
 

@@ -404,6 +404,7 @@ void Engine::finish_stopping() {
     log::warn("consumer close failed", {{"error", kafka::error_name(error)}});
   }
   if (http_runtime_) http_runtime_->stop();
+  report_http_stats();
   log::info("stopped", {{"unfinished_records", pool_.live()}, {"unacknowledged_produces", outstanding}});
   // Every counter that moved, in one line: what this run did, for whoever reads the logs.
   std::vector<std::pair<std::string, double>> counters = metrics_.nonzero_counters();
@@ -1789,7 +1790,25 @@ void Engine::on_client_error(std::string_view client, rd_kafka_resp_err_t error,
 
 // Once a second: consumer lag per partition (from librdkafka's cached watermarks, no broker
 // round trip), the age of the oldest unfinished record, and stalled partitions.
+void Engine::report_http_stats() {
+  for (SinkSlot& slot : sinks_) {
+    if (slot.http == nullptr) continue;
+    const http::ClientStats current = slot.http->stats();
+    const std::map<std::string, std::string> labels{{"sink", slot.sink->name()}};
+    auto add = [&](metrics::MetricId id, uint64_t now_counted, uint64_t& reported) {
+      prometheus::Counter& counter = metrics_.counter(id, labels);  // created at 0 on the first call
+      if (now_counted > reported) counter.Increment(static_cast<double>(now_counted - reported));
+      reported = now_counted;
+    };
+    http::ClientStats& reported = slot.http_reported;
+    add(metrics::MetricId::HttpConnectionsOpened, current.connections_opened, reported.connections_opened);
+    add(metrics::MetricId::HttpRequestsResent, current.requests_resent, reported.requests_resent);
+    add(metrics::MetricId::HttpRequestsPipelined, current.requests_pipelined, reported.requests_pipelined);
+  }
+}
+
 void Engine::observe_periodically() {
+  report_http_stats();
   auto now = Clock::now();
   int64_t now_ms = text::now_epoch_ms();
   int64_t oldest_ms = now_ms;

@@ -106,6 +106,8 @@ class Engine {
     prometheus::Gauge* state_gauge = nullptr;
     prometheus::Gauge* waiting_gauge = nullptr;
     prometheus::Histogram* request_histogram = nullptr;
+    // HTTP routes: the client's counters as last added to the metrics.
+    http::ClientStats http_reported;
   };
 
   explicit Engine(Parts parts);
@@ -205,6 +207,8 @@ class Engine {
 
   void update_gauges();
   void observe_periodically();
+  // Adds what the HTTP clients counted since the last call to their counters.
+  void report_http_stats();
   prometheus::Counter& outcome_counter(Outcome outcome, std::string_view reason);
 
   // Immutable after start.

@@ -52,6 +52,8 @@ class HttpSink final : public Sink {
   // Stops the client: every request not answered yet (including those not flushed) comes back
   // as Cancelled.
   void shutdown();
+  // The client's counters since it was created.
+  http::ClientStats stats() const { return client_->stats(); }
 
  private:
   using GateKey = std::pair<const PartitionState*, std::string>;

@@ -39,6 +39,9 @@ enum class MetricId {
   BreakerState,            // gauge {sink}: 0 closed, 1 open, 2 half-open
   BreakerTransitions,      // counter {sink, to}
   BreakerWaitingRecords,   // gauge {sink}
+  HttpConnectionsOpened,   // counter {sink}
+  HttpRequestsResent,      // counter {sink}
+  HttpRequestsPipelined,   // counter {sink}
   RetryTierSends,          // counter {tier}
   ReplayedRecordsConsumed, // counter {topic}
   ConfigReloads,           // counter {result}
