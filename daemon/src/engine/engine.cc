@@ -1788,8 +1788,6 @@ void Engine::on_client_error(std::string_view client, rd_kafka_resp_err_t error,
   }
 }
 
-// Once a second: consumer lag per partition (from librdkafka's cached watermarks, no broker
-// round trip), the age of the oldest unfinished record, and stalled partitions.
 void Engine::report_http_stats() {
   for (SinkSlot& slot : sinks_) {
     if (slot.http == nullptr) continue;
@@ -1807,6 +1805,9 @@ void Engine::report_http_stats() {
   }
 }
 
+// Once a second: consumer lag per partition (from librdkafka's cached watermarks, no broker
+// round trip), the age of the oldest unfinished record, stalled partitions, and the HTTP
+// clients' counters.
 void Engine::observe_periodically() {
   report_http_stats();
   auto now = Clock::now();

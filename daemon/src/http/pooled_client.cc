@@ -94,6 +94,12 @@ class ClientCore final : public std::enable_shared_from_this<ClientCore> {
   void open_connection(std::vector<Pending> pendings);
   void make_idle(std::shared_ptr<Connection> connection) { idle_.push_back(std::move(connection)); }
   void remove(const Connection* connection);
+  // After a connection answered, failed or closed: hands queued requests to connections, then
+  // reports `responses` in order (a completion may shut the client down; nothing follows it).
+  void settle(std::vector<Response> responses) {
+    dispatch();
+    for (Response& response : responses) deliver(std::move(response));
+  }
   // Requests that were never written go back to the front of the queue, in their order.
   void requeue(std::vector<Pending> pendings);
   void deliver(Response response) { on_complete_(std::move(response)); }
@@ -120,6 +126,7 @@ class ClientCore final : public std::enable_shared_from_this<ClientCore> {
   std::vector<std::shared_ptr<Connection>> connections_;  // every open connection, busy or idle
   std::vector<std::shared_ptr<Connection>> idle_;         // nothing in flight; most recently used last
   uint64_t next_connection_id_ = 1;
+  std::vector<std::shared_ptr<Connection>> due_;  // dispatch()'s list, empty between calls
 
  private:
   // With pipelining and no idle connection or free slot: the open connection with the fewest
@@ -431,9 +438,7 @@ bool Connection::closed_while_idle(const error_code& ec) const {
 
 void Connection::lose(const error_code& ec, std::string error) {
   if (closed_while_idle(ec)) {
-    std::vector<Response> reports = retire("closed by the server while idle: " + ec.message(), 0, Behind::ResendOnce);
-    core_->dispatch();
-    for (Response& report : reports) core_->deliver(std::move(report));
+    core_->settle(retire("closed by the server while idle: " + ec.message(), 0, Behind::ResendOnce));
     return;
   }
   fail(Outcome::ConnectionLost, std::move(error));
@@ -452,9 +457,9 @@ void Connection::answer(bool reusable) {
   reader_.reset();  // from here on, a reader means a response that is being read
   in_flight_.pop_front();
   reused_ = true;
-  std::vector<Response> reports;
+  std::vector<Response> behind_it;  // allocates only when the connection closes
   if (!reusable) {
-    reports = retire("the response does not allow reuse", 0, behind);
+    behind_it = retire("the response does not allow reuse", 0, behind);
   } else if (in_flight_.empty()) {
     core_->make_idle(shared_from_this());
   } else if (written() > 0) {
@@ -462,7 +467,7 @@ void Connection::answer(bool reusable) {
   }
   core_->dispatch();
   core_->deliver(std::move(response));
-  for (Response& report : reports) core_->deliver(std::move(report));
+  for (Response& report : behind_it) core_->deliver(std::move(report));
 }
 
 void Connection::fail(Outcome outcome, std::string error) {
@@ -488,8 +493,7 @@ void Connection::fail(Outcome outcome, std::string error) {
     unwritten_ = 0;
     retire(error, 0, Behind::Lost);
   }
-  core_->dispatch();
-  for (Response& report : reports) core_->deliver(std::move(report));
+  core_->settle(std::move(reports));
 }
 
 std::vector<Response> Connection::retire(std::string_view reason, size_t first, Behind behind) {
@@ -573,8 +577,10 @@ void ClientCore::post_dispatch() {
 }
 
 void ClientCore::dispatch() {
-  // Connections given requests write them once the loop is done, each in one write.
+  // Connections given requests write them once the loop is done, each in one write. The list
+  // keeps its capacity from one dispatch to the next (a dispatch follows every response).
   std::vector<std::shared_ptr<Connection>> due;
+  due.swap(due_);
   while (!stopped_ && !queue_.empty()) {
     // An idle connection first, then a new one, and only then a busy one (pipelining).
     std::shared_ptr<Connection> connection;
@@ -609,6 +615,8 @@ void ClientCore::dispatch() {
     }
   }
   for (const std::shared_ptr<Connection>& connection : due) connection->flush();
+  due.clear();
+  due_.swap(due);
 }
 
 std::shared_ptr<Connection> ClientCore::least_loaded() const {
