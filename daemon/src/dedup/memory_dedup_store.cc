@@ -6,6 +6,12 @@
 
 namespace sluice::dedup {
 
+namespace {
+// How many keys ahead of the one being looked up the tables' slots are prefetched: enough to
+// cover a memory access with the work of the keys in between.
+constexpr size_t kPrefetchAhead = 8;
+}  // namespace
+
 MemoryDedupStore::MemoryDedupStore(std::chrono::milliseconds window, int64_t max_entries, NowFn now)
     : window_ms_(window.count()), max_entries_(static_cast<size_t>(max_entries)), now_(std::move(now)) {
   SLUICE_ASSERT(window.count() > 0, "the config key table rejects a non-positive dedup window");
@@ -16,6 +22,7 @@ void MemoryDedupStore::reserve(std::span<const Fingerprint> fingerprints, std::v
   out.resize(fingerprints.size());
   const int64_t now = now_();
   for (size_t i = 0; i < fingerprints.size(); ++i) {
+    if (i + kPrefetchAhead < fingerprints.size()) prefetch(fingerprints[i + kPrefetchAhead]);
     const Fingerprint& fingerprint = fingerprints[i];
     const int64_t* expiry = expires_at_.find(fingerprint);
     if (expiry != nullptr && *expiry > now) {
@@ -32,7 +39,9 @@ void MemoryDedupStore::reserve(std::span<const Fingerprint> fingerprints, std::v
 void MemoryDedupStore::confirm(std::span<const Fingerprint> fingerprints) {
   const int64_t now = now_();
   const int64_t expires_at = now + window_ms_;
-  for (const Fingerprint& fingerprint : fingerprints) {
+  for (size_t i = 0; i < fingerprints.size(); ++i) {
+    if (i + kPrefetchAhead < fingerprints.size()) prefetch(fingerprints[i + kPrefetchAhead]);
+    const Fingerprint& fingerprint = fingerprints[i];
     reserved_.erase(fingerprint);
     if (int64_t* expiry = expires_at_.find(fingerprint)) {
       // Its record keeps its place; drop_front() moves it back when it reaches the front.
@@ -46,6 +55,11 @@ void MemoryDedupStore::confirm(std::span<const Fingerprint> fingerprints) {
     expires_at_.try_emplace(fingerprint, expires_at);
     order_.push_back({fingerprint, expires_at});
   }
+}
+
+void MemoryDedupStore::prefetch(const Fingerprint& fingerprint) const {
+  expires_at_.prefetch(fingerprint);
+  reserved_.prefetch(fingerprint);
 }
 
 void MemoryDedupStore::release(std::span<const Fingerprint> fingerprints) {

@@ -50,6 +50,8 @@ class MemoryDedupStore final : public DedupStore {
   // again after the record was written: then the record moves to the back with the new
   // expiry, and nothing is removed.
   bool drop_front();
+  // Starts loading both tables' slots for `fingerprint` (see FingerprintMap::prefetch).
+  void prefetch(const Fingerprint& fingerprint) const;
 
   const int64_t window_ms_;
   const size_t max_entries_;

@@ -127,7 +127,17 @@ bool Engine::start(std::vector<std::string>& errors) {
 
   producer_ = kafka::Producer::create(
       producer_properties(*config_),
-      [this](void* opaque, rd_kafka_resp_err_t error, const rd_kafka_message_t&) { on_delivery(opaque, error); },
+      [this](void* opaque, rd_kafka_resp_err_t error, const rd_kafka_message_t&) {
+        if (in_round_poll_) {
+          // Handled by settle_deliveries() once the poll returns; the record starts loading now.
+          __builtin_prefetch(opaque);
+          deliveries_.push_back({static_cast<InFlightRecord*>(opaque), error});
+          return;
+        }
+        // A flush or a transaction call may wait, so each of their reports reads the clocks.
+        refresh_now();
+        on_delivery(opaque, error);
+      },
       [this](rd_kafka_resp_err_t error, const std::string& reason, bool fatal) {
         on_client_error("producer", error, reason, fatal);
       },
@@ -341,7 +351,11 @@ void Engine::wait_for_events(std::chrono::milliseconds timeout) {
 
 void Engine::iterate() {
   lifecycle_->on_loop();
+  refresh_now();
+  in_round_poll_ = true;
   producer_->poll(milliseconds(0));
+  in_round_poll_ = false;
+  settle_deliveries();
   drain_http_responses();
   fire_due_timers();
   consume_available();
@@ -437,6 +451,7 @@ void Engine::consume_available() {
       consumer_may_have_more_ = false;
       break;
     }
+    refresh_now();
     int64_t batch_bytes = 0;
     for (ssize_t i = 0; i < count; ++i) {
       batch_bytes += static_cast<int64_t>(batch_[static_cast<size_t>(i)]->len);
@@ -456,55 +471,62 @@ std::shared_ptr<PartitionState> Engine::find_partition(std::string_view topic, i
   return it == partitions_.end() ? nullptr : it->second;
 }
 
+PartitionState* Engine::partition_of(const rd_kafka_message_t& message) {
+  if (message.rkt != last_partition_.topic || message.partition != last_partition_.partition) {
+    std::shared_ptr<PartitionState> state = find_partition(rd_kafka_topic_name(message.rkt), message.partition);
+    if (!state) return nullptr;
+    last_partition_ = {message.rkt, message.partition, std::move(state)};
+  }
+  return last_partition_.state.get();
+}
+
+void Engine::refresh_now() {
+  now_.steady = Clock::now();
+  now_.epoch_ms = text::now_epoch_ms();
+}
+
 void Engine::handle_message(kafka::MessagePtr message) {
   if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
     on_client_error("consumer", message->err, rd_kafka_message_errstr(message.get()), false);
     return;
   }
-  const char* topic = rd_kafka_topic_name(message->rkt);
-  std::shared_ptr<PartitionState> partition = find_partition(topic, message->partition);
-  if (!partition) {
+  PartitionState* partition = partition_of(*message);
+  if (partition == nullptr) {
     // A record fetched just before its partition was revoked: the new owner reads it again.
-    log::debug("record of an unassigned partition ignored", {{"topic", topic}, {"partition", message->partition}});
+    log::debug("record of an unassigned partition ignored",
+               {{"topic", rd_kafka_topic_name(message->rkt)}, {"partition", message->partition}});
     return;
   }
   InFlightRecord* record = pool_.acquire();
   record->message = std::move(message);
-  record->partition = partition;
+  record->partition = last_partition_.state;
   record->offset = record->message->offset;
   record->bytes = static_cast<int64_t>(record->message->len + record->message->key_len);
   record->timestamp_ms = rd_kafka_message_timestamp(record->message.get(), nullptr);
-  record->consumed_at = Clock::now();
-  partition->offsets.track(record->offset, text::now_epoch_ms());
+  record->consumed_at = now_.steady;
+  partition->offsets.track(record->offset, now_.epoch_ms);
   if (partition->in_flight == 0) partition->last_progress = record->consumed_at;  // idle until now
   partition->in_flight += 1;
   in_flight_bytes_ += record->bytes;
 
-  auto consumed = consumed_counters_.find(partition->topic);
-  if (consumed == consumed_counters_.end()) {
-    consumed = consumed_counters_
-                   .emplace(partition->topic,
-                            &metrics_.counter(metrics::MetricId::RecordsConsumed, {{"topic", partition->topic}}))
-                   .first;
-  }
-  consumed->second->Increment();
+  partition->consumed_counter->Increment();
   if (last_header(*record->message, header::kReplayCount)) {
     metrics_.counter(metrics::MetricId::ReplayedRecordsConsumed, {{"topic", partition->topic}}).Increment();
   }
 
-  if (tier_of_topic_.count(partition->topic) != 0) {
+  if (partition->retry_tier >= 0) {
     // A record from a retry tier: how often it failed, and when it may be tried again.
     if (auto count = last_header(*record->message, header::kRetryCount)) {
       record->retry_count = static_cast<int>(std::clamp<int64_t>(text::parse_int(*count).value_or(1), 1, 1000));
     } else {
-      record->retry_count = static_cast<int>(tier_of_topic_.at(partition->topic)) + 1;
+      record->retry_count = partition->retry_tier + 1;
     }
     if (auto due = last_header(*record->message, header::kRetryDue)) {
       record->retry_due_ms = text::parse_int(*due).value_or(0);
     }
     // Records behind a held one wait behind it, in offset order.
-    if (!partition->held.empty() || record->retry_due_ms > text::now_epoch_ms()) {
+    if (!partition->held.empty() || record->retry_due_ms > now_.epoch_ms) {
       hold(record);
       return;
     }
@@ -741,7 +763,7 @@ void Engine::mark_producing(InFlightRecord* record) {
 
 void Engine::start_forward(InFlightRecord* record) {
   SinkSlot& slot = sinks_[static_cast<size_t>(route_sink_[static_cast<size_t>(record->route)])];
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = now_.steady;
   CircuitBreaker::Permit permit = slot.breaker->try_acquire(now);
   if (!permit.granted) {
     wait_on_breaker(record);
@@ -842,12 +864,15 @@ void Engine::push_http_response(int sink, http::Response response) {
 }
 
 void Engine::drain_http_responses() {
-  std::vector<std::pair<int, http::Response>> responses;
+  SLUICE_ASSERT(http_responses_taken_.empty(), "drain_http_responses is not re-entered");
   {
+    // The two lists trade places, so neither is allocated again once grown.
     std::lock_guard<std::mutex> lock(http_responses_mutex_);
-    responses.swap(http_responses_);
+    http_responses_taken_.swap(http_responses_);
   }
-  for (const auto& [sink, response] : responses) on_http_response(sink, response);
+  if (!http_responses_taken_.empty()) refresh_now();
+  for (const auto& [sink, response] : http_responses_taken_) on_http_response(sink, response);
+  http_responses_taken_.clear();
   // A response frees its partition's ordering gate for the next record: send those now, as
   // callers (the revocation drain) wait for them.
   flush_http_requests();
@@ -1034,6 +1059,24 @@ void Engine::try_again_later(InFlightRecord* record, rd_kafka_resp_err_t error) 
   schedule(record, error == RD_KAFKA_RESP_ERR__QUEUE_FULL ? kQueueFullRetry : backoff(record->attempts));
 }
 
+void Engine::settle_deliveries() {
+  // A delivery is settled long after its record was last touched: at full speed tens of
+  // thousands of records are in flight, so the record, its consumed message, its owner
+  // entry and its offset entry are all out of the cache. They are prefetched a few
+  // deliveries ahead, which overlaps those memory waits with the work in between.
+  constexpr size_t kAhead = 4;
+  for (size_t i = 0; i < deliveries_.size(); ++i) {
+    if (i + kAhead < deliveries_.size()) {
+      const InFlightRecord& next = *deliveries_[i + kAhead].record;
+      __builtin_prefetch(next.message.get());
+      fingerprint_owners_.prefetch(next.fingerprint);
+      next.partition->offsets.prefetch(next.offset);
+    }
+    on_delivery(deliveries_[i].record, deliveries_[i].error);
+  }
+  deliveries_.clear();
+}
+
 void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
   auto* record = static_cast<InFlightRecord*>(opaque);
   SLUICE_ASSERT(record != nullptr && record->awaiting_delivery, "delivery report for a record not being produced");
@@ -1048,7 +1091,7 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
   }
   switch (record->step) {
     case Step::Forwarding: {
-      const Clock::time_point now = Clock::now();
+      const Clock::time_point now = now_.steady;
       sinks_[static_cast<size_t>(route_sink_[static_cast<size_t>(record->route)])].request_histogram->Observe(
           std::chrono::duration<double>(now - record->sent_at).count());
       if (ok) {
@@ -1192,6 +1235,8 @@ void Engine::start_retry(InFlightRecord* record) {
 // ---- final outcomes -------------------------------------------------------------------
 
 prometheus::Counter& Engine::outcome_counter(Outcome outcome, std::string_view reason) {
+  LastOutcomeCounter& last = last_outcome_counter_[static_cast<size_t>(outcome)];
+  if (last.reason == reason.data() && last.size == reason.size()) return *last.counter;
   auto key = std::make_pair(static_cast<int>(outcome), std::string(reason));
   auto it = outcome_counters_.find(key);
   if (it == outcome_counters_.end()) {
@@ -1199,6 +1244,7 @@ prometheus::Counter& Engine::outcome_counter(Outcome outcome, std::string_view r
         metrics::MetricId::Outcomes, {{"outcome", std::string(outcome_name(outcome))}, {"reason", std::string(reason)}});
     it = outcome_counters_.emplace(std::move(key), &counter).first;
   }
+  last = {reason.data(), reason.size(), it->second};
   return *it->second;
 }
 
@@ -1210,8 +1256,8 @@ void Engine::complete(InFlightRecord* record, Outcome outcome, std::string_view 
     bool tracked = partition.offsets.complete(record->offset);
     SLUICE_ASSERT(tracked, "completed offset was not tracked");
   }
-  partition.last_progress = Clock::now();
-  const int64_t now_ms = text::now_epoch_ms();
+  partition.last_progress = now_.steady;
+  const int64_t now_ms = now_.epoch_ms;
   if (outcome == Outcome::Forwarded && record->timestamp_ms > 0) {
     end_to_end_histogram_->Observe(static_cast<double>(std::max<int64_t>(0, now_ms - record->timestamp_ms)) / 1000.0);
   }
@@ -1477,12 +1523,13 @@ void Engine::abort_and_rewind(const std::string& why) {
     old_state->revoked = true;
     for (InFlightRecord* record : old_state->held) abandon(record);
     old_state->held.clear();
-    auto state = std::make_shared<PartitionState>(old_state->topic, old_state->partition);
+    std::shared_ptr<PartitionState> state = new_partition_state(old_state->topic, old_state->partition);
     state->pause_reasons = old_state->pause_reasons & (kPauseStopping | kPauseBackpressure | kPauseDedupDown);
     state->paused_in_client = old_state->paused_in_client;
     old_state = state;
     fresh.push_back(state.get());
   }
+  last_partition_ = {};
   for (SinkSlot& slot : sinks_) {
     std::deque<InFlightRecord*> waiting;
     waiting.swap(slot.waiting);
@@ -1672,16 +1719,26 @@ void Engine::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error, rd_kafka_to
   }
 }
 
+std::shared_ptr<PartitionState> Engine::new_partition_state(const std::string& topic, int32_t partition) {
+  auto state = std::make_shared<PartitionState>(topic, partition);
+  state->consumed_counter = &metrics_.counter(metrics::MetricId::RecordsConsumed, {{"topic", topic}});
+  if (auto tier = tier_of_topic_.find(topic); tier != tier_of_topic_.end()) {
+    state->retry_tier = static_cast<int>(tier->second);
+  }
+  return state;
+}
+
 void Engine::on_assign(const rd_kafka_topic_partition_list_t& partitions) {
   std::vector<PartitionState*> created;
   for (int i = 0; i < partitions.cnt; ++i) {
     const rd_kafka_topic_partition_t& entry = partitions.elems[i];
-    auto state = std::make_shared<PartitionState>(entry.topic, entry.partition);
+    std::shared_ptr<PartitionState> state = new_partition_state(entry.topic, entry.partition);
     // A new partition joins whatever global pause is in force (shutdown, backpressure, ...).
     if (stopping_) state->pause_reasons |= kPauseStopping;
     if (backpressure_paused_) state->pause_reasons |= kPauseBackpressure;
     if (dedup_down_) state->pause_reasons |= kPauseDedupDown;
     partitions_[std::make_pair(std::string(entry.topic), entry.partition)] = state;
+    last_partition_ = {};
     created.push_back(state.get());
   }
   // librdkafka keeps a partition's pause flag through a revoke and a new assignment of the
@@ -1740,6 +1797,7 @@ void Engine::on_revoke(const rd_kafka_topic_partition_list_t& partitions) {
   for (auto& state : revoked) {
     state->revoked = true;
     partitions_.erase(std::make_pair(state->topic, state->partition));
+    last_partition_ = {};
     metrics_.remove_gauge(metrics::MetricId::ConsumerLag,
                           {{"topic", state->topic}, {"partition", std::to_string(state->partition)}});
     // Records held until due, or waiting for a breaker, are simply released: the new owner

@@ -2,11 +2,13 @@
 // The final outcomes a consumed record can reach. An input offset is committed only once its
 // record has one of them (and any record it produced for it is acknowledged).
 
+#include <cstddef>
 #include <string_view>
 
 namespace sluice::engine {
 
 enum class Outcome { Forwarded, Filtered, Duplicate, Retry, DeadLettered };
+constexpr size_t kOutcomeCount = 5;
 
 constexpr std::string_view outcome_name(Outcome outcome) {
   switch (outcome) {

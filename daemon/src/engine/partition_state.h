@@ -12,6 +12,10 @@
 
 #include "kafka/offset_tracker.h"
 
+namespace prometheus {
+class Counter;
+}
+
 namespace sluice::engine {
 
 struct InFlightRecord;
@@ -30,6 +34,9 @@ struct PartitionState {
 
   const std::string topic;
   const int32_t partition;
+  // Set once at assignment, so that a consumed record needs no lookup by topic name.
+  prometheus::Counter* consumed_counter = nullptr;
+  int retry_tier = -1;  // the retry tier the topic is, or -1 for an input topic
   kafka::OffsetTracker offsets;
   bool revoked = false;
   uint32_t pause_reasons = 0;

@@ -34,6 +34,12 @@ bool OffsetTracker::complete(int64_t offset) {
   return true;
 }
 
+void OffsetTracker::prefetch(int64_t offset) const {
+  if (window_.empty() || offset < window_.front().offset) return;
+  const auto distance = static_cast<uint64_t>(offset - window_.front().offset);
+  if (distance < window_.size()) __builtin_prefetch(&window_[distance]);
+}
+
 std::optional<int64_t> OffsetTracker::committable() const {
   if (!next_position_ || (committed_ && *committed_ >= *next_position_)) return std::nullopt;
   return next_position_;

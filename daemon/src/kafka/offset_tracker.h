@@ -21,6 +21,9 @@ class OffsetTracker {
   // Marks a tracked, not yet completed offset as done. Returns false when the offset is not
   // tracked here (a broken invariant for the caller to assert on).
   bool complete(int64_t offset);
+  // Starts loading the entry complete(offset) will look at, for a caller about to complete a
+  // batch of offsets (the window of a busy partition is larger than the CPU cache).
+  void prefetch(int64_t offset) const;
 
   // The next offset to commit (one past the completed prefix), or nullopt when nothing has
   // completed since the last mark_committed().
