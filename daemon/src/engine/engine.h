@@ -124,6 +124,7 @@ class Engine {
   // Consumption and the CPU stages.
   void consume_available();
   void handle_message(kafka::MessagePtr message);
+  void prefetch_consumed(size_t i, size_t count) const;  // of batch_, before handling record i
   // The state of a consumed record's partition; nullptr when it is not assigned (any more).
   PartitionState* partition_of(const rd_kafka_message_t& message);
   // Reads the clocks into now_ (see there).
