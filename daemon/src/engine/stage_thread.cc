@@ -74,6 +74,17 @@ void StageThread::set_resources(std::shared_ptr<const stages::StageResources> re
   work_ready_.notify_one();
 }
 
+// The records of a batch were last written by the engine thread and their messages by
+// librdkafka's, on other cores: the stages' first look at a record's message (for its value)
+// was 3 % of the process's time, waiting for memory. They are loaded in steps before their
+// turn: the record four ahead, its message two ahead (the record is in by then), the start
+// of its value one ahead.
+void StageThread::prefetch_ahead(const std::vector<InFlightRecord*>& batch, size_t i) {
+  if (i + 4 < batch.size()) __builtin_prefetch(batch[i + 4]);
+  if (i + 2 < batch.size()) __builtin_prefetch(batch[i + 2]->message.get());
+  if (i + 1 < batch.size() && batch[i + 1]->message != nullptr) __builtin_prefetch(batch[i + 1]->message->payload);
+}
+
 void StageThread::loop() {
   std::vector<InFlightRecord*> batch;
   while (true) {
@@ -94,7 +105,10 @@ void StageThread::loop() {
     }
     for (size_t start = 0; start < batch.size(); start += kPublishEvery) {
       const size_t end = std::min(batch.size(), start + kPublishEvery);
-      for (size_t i = start; i < end; ++i) run_(*batch[i]);
+      for (size_t i = start; i < end; ++i) {
+        prefetch_ahead(batch, i);
+        run_(*batch[i]);
+      }
       bool engine_was_told;
       {
         std::lock_guard<std::mutex> lock(mutex_);

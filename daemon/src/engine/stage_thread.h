@@ -57,6 +57,7 @@ class StageThread {
 
  private:
   void loop();
+  static void prefetch_ahead(const std::vector<InFlightRecord*>& batch, size_t i);
 
   const RunFn run_;
   const ResourcesFn apply_resources_;
