@@ -276,8 +276,9 @@ class Engine {
   bool dedup_down_ = false;
   bool consumer_may_have_more_ = true;
   std::map<std::pair<int, std::string>, prometheus::Counter*, std::less<>> outcome_counters_;
-  // Per outcome, the counter of the reason seen last, keyed by the reason's address: reasons
-  // are mostly the constants of outcome.h, so this skips building a key per record.
+  // Per outcome, the counter of the reason seen last, keyed by the reason's address. Reasons
+  // are static strings (outcome.h's constants, and StageResult's contract), so an address
+  // always names the same reason; this skips building a map key per record.
   struct LastOutcomeCounter {
     const char* reason = nullptr;
     size_t size = 0;
