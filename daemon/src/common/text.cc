@@ -1,6 +1,7 @@
 #include "common/text.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cstring>
 
@@ -168,13 +169,17 @@ void append_json_escaped(std::string& out, std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     if (text.size() - i >= 8) {
       const uint64_t word = load_word(bytes + i);
-      if (any_byte_to_escape(word) == 0) {
-        make_room(8);
-        std::memcpy(base + written, &word, 8);
-        written += 8;
-        i += 8;
-        continue;
-      }
+      const uint64_t to_escape = any_byte_to_escape(word);
+      // The bytes before the first one to escape are copied as they are. The lowest flag is
+      // exact (a false flag only ever sits above a true one); the first byte is the lowest
+      // in memory on a little-endian machine.
+      size_t plain = 8;
+      if (to_escape != 0) plain = std::endian::native == std::endian::little ? std::countr_zero(to_escape) / 8 : 0;
+      make_room(8);
+      std::memcpy(base + written, &word, 8);  // the bytes past `plain` are overwritten below
+      written += plain;
+      i += plain;
+      if (plain == 8) continue;
     }
     const unsigned char c = bytes[i];
     make_room(6);
