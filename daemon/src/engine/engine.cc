@@ -275,6 +275,9 @@ bool Engine::start(std::vector<std::string>& errors) {
         wake_write_fd_);
   }
   last_progress_gauge_ = &metrics_.gauge(metrics::MetricId::LastProgressTimestamp);
+  loop_gauges_ = {&metrics_.gauge(metrics::MetricId::InFlightRecords), &metrics_.gauge(metrics::MetricId::InFlightBytes),
+                  &metrics_.gauge(metrics::MetricId::PausedPartitions),
+                  &metrics_.gauge(metrics::MetricId::AssignedPartitions)};
   dedup_histogram_ =
       &metrics_.histogram(metrics::MetricId::DedupBatchDuration, {{"backend", std::string(dedup_->backend_name())}});
   end_to_end_histogram_ = &metrics_.histogram(metrics::MetricId::EndToEndLatency);
@@ -1924,12 +1927,12 @@ void Engine::observe_periodically() {
 }
 
 void Engine::update_gauges() {
-  metrics_.gauge(metrics::MetricId::InFlightRecords).Set(static_cast<double>(pool_.live()));
-  metrics_.gauge(metrics::MetricId::InFlightBytes).Set(static_cast<double>(in_flight_bytes_));
+  loop_gauges_.in_flight_records->Set(static_cast<double>(pool_.live()));
+  loop_gauges_.in_flight_bytes->Set(static_cast<double>(in_flight_bytes_));
   int64_t paused = 0;
   for (auto& [key, partition] : partitions_) paused += partition->paused_in_client ? 1 : 0;
-  metrics_.gauge(metrics::MetricId::PausedPartitions).Set(static_cast<double>(paused));
-  metrics_.gauge(metrics::MetricId::AssignedPartitions).Set(static_cast<double>(partitions_.size()));
+  loop_gauges_.paused_partitions->Set(static_cast<double>(paused));
+  loop_gauges_.assigned_partitions->Set(static_cast<double>(partitions_.size()));
 }
 
 }  // namespace sluice::engine

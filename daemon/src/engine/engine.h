@@ -293,6 +293,13 @@ class Engine {
     prometheus::Counter* unchecked = nullptr;  // forwarded without the check (on_unavailable)
   } dedup_counters_;
   prometheus::Gauge* last_progress_gauge_ = nullptr;
+  // Set by update_gauges() every loop round: looked up once (a lookup takes the family's lock).
+  struct LoopGauges {
+    prometheus::Gauge* in_flight_records = nullptr;
+    prometheus::Gauge* in_flight_bytes = nullptr;
+    prometheus::Gauge* paused_partitions = nullptr;
+    prometheus::Gauge* assigned_partitions = nullptr;
+  } loop_gauges_;
   prometheus::Histogram* dedup_histogram_ = nullptr;
   prometheus::Histogram* end_to_end_histogram_ = nullptr;
 

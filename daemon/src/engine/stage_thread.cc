@@ -78,7 +78,8 @@ void StageThread::set_resources(std::shared_ptr<const stages::StageResources> re
 // librdkafka's, on other cores: the stages' first look at a record's message (for its value)
 // was 3 % of the process's time, waiting for memory. They are loaded in steps before their
 // turn: the record four ahead, its message two ahead (the record is in by then), the start
-// of its value one ahead.
+// of its value one ahead. Records of the batch not yet published are this thread's alone, so
+// reading them here is safe.
 void StageThread::prefetch_ahead(const std::vector<InFlightRecord*>& batch, size_t i) {
   if (i + 4 < batch.size()) __builtin_prefetch(batch[i + 4]);
   if (i + 2 < batch.size()) __builtin_prefetch(batch[i + 2]->message.get());
