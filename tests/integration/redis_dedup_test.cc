@@ -249,3 +249,40 @@ print(detector.is_duplicate(json.loads(sys.stdin.read())))
           0);
   CHECK(output == "True\n");
 }
+
+// While Redis is down only records waiting to ask it again can find out that it is back. A
+// rebalance gives those records up (their partitions are revoked), and the partitions the
+// instance gets back start paused: without records left to ask, it must resume and ask anew.
+TEST_CASE("redis dedup: a rebalance while Redis is down does not leave consumption paused for good",
+          "[integration][redis]") {
+  DevBroker broker(kTopics);
+  RedisServer redis;
+  TempDir dir;
+  TestConfig config = redis_config(broker, redis, "redis-rebalance");
+  SluiceDaemon first(config, dir, "first");
+  first.start();
+  REQUIRE(wait_until([&] { return first.logs().find("partitions assigned") != std::string::npos; }, 60s, 100ms));
+
+  redis.stop();
+  produce(broker.bootstrap(), twice_each(20, "down"));
+  bool paused = wait_until([&] { return first.logs().find("dedup store unavailable; pausing") != std::string::npos; },
+                           30s, 100ms);
+  INFO(first.logs());
+  REQUIRE(paused);
+
+  // A second member joins: the first one's partitions are revoked, its waiting records given up.
+  SluiceDaemon second(config, dir, "second");
+  second.start();
+  bool rebalanced = wait_until([&] { return second.logs().find("partitions assigned") != std::string::npos; }, 60s, 100ms);
+  INFO(second.logs());
+  REQUIRE(rebalanced);
+  redis.start();
+
+  bool caught_up = wait_until([&] { return group_caught_up(broker.bootstrap(), config.group_id, kInboundTopics); }, 90s, 200ms);
+  REQUIRE(caught_up);
+  REQUIRE(first.stop() == 0);
+  REQUIRE(second.stop() == 0);
+  auto values = forwarded_values(broker.bootstrap());
+  CHECK(values.size() == 20);
+  for (const auto& [value, count] : values) CHECK(count == 1);
+}

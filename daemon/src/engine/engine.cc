@@ -700,6 +700,7 @@ void Engine::run_dedup() {
         break;
       case dedup::ReserveStatus::Busy:
         dedup_counters_.busy->Increment();
+        dedup_rechecks_scheduled_ += 1;
         schedule(record, kBusyRecheck);
         break;
       case dedup::ReserveStatus::Unavailable:
@@ -719,20 +720,23 @@ void Engine::run_dedup() {
         }
         any_unavailable = true;
         record->attempts += 1;
+        dedup_rechecks_scheduled_ += 1;
         schedule(record, backoff(record->attempts));
         break;
     }
   }
-  if (any_unavailable != dedup_down_) {
-    dedup_down_ = any_unavailable;
-    if (dedup_down_) {
-      log::warn("dedup store unavailable; pausing consumption", {{"backend", dedup_->backend_name()}});
-    } else {
-      log::info("dedup store available again", {{"backend", dedup_->backend_name()}});
-    }
-    set_pause_all(kPauseDedupDown, dedup_down_);
-  }
+  if (any_unavailable != dedup_down_) set_dedup_down(any_unavailable);
   dedup_round_.clear();
+}
+
+void Engine::set_dedup_down(bool down) {
+  dedup_down_ = down;
+  if (dedup_down_) {
+    log::warn("dedup store unavailable; pausing consumption", {{"backend", dedup_->backend_name()}});
+  } else {
+    log::info("dedup store available again", {{"backend", dedup_->backend_name()}});
+  }
+  set_pause_all(kPauseDedupDown, dedup_down_);
 }
 
 void Engine::resolve_waiters_as_duplicates(InFlightRecord* owner) {
@@ -1326,6 +1330,10 @@ void Engine::fire_due_timers() {
       continue;
     }
     InFlightRecord* record = timer.record;
+    if (record->step == Step::Dedup) {
+      dedup_rechecks_scheduled_ -= 1;
+      SLUICE_ASSERT(dedup_rechecks_scheduled_ >= 0, "every dedup recheck timer was counted");
+    }
     if (record->partition->revoked) {
       abandon(record);
       continue;
@@ -1341,6 +1349,17 @@ void Engine::fire_due_timers() {
       case Step::WaitingOnPeer:
       case Step::WaitingOnBreaker: SLUICE_ASSERT(false, "a waiting record has no timer of its own"); break;
     }
+  }
+  // Consumption paused for the dedup store resumes when a record asking it again gets an
+  // answer. When every record that would have asked was given up instead (its partition
+  // revoked in a rebalance), none is left to ask, and every partition, also those assigned
+  // since, would stay paused for good: resume, and let the next records ask (they pause it
+  // again if the store is still down).
+  if (dedup_down_ && dedup_rechecks_scheduled_ == 0 && dedup_queue_.empty()) {
+    log::info("no record is left to ask the dedup store again; resuming consumption to ask it",
+              {{"backend", dedup_->backend_name()}});
+    dedup_down_ = false;
+    set_pause_all(kPauseDedupDown, false);
   }
 }
 

@@ -143,6 +143,8 @@ class Engine {
   void run_dedup();
   void flush_dedup_updates();
   void resolve_waiters_as_duplicates(InFlightRecord* owner);
+  // Pauses every partition while the dedup store cannot answer, or resumes them.
+  void set_dedup_down(bool down);
   void hand_over_reservation(InFlightRecord* owner);
   // Forgets `record` as the owner of its fingerprint, if it is the owner.
   void drop_ownership(const InFlightRecord* record);
@@ -274,6 +276,9 @@ class Engine {
   bool backpressure_paused_ = false;
   Clock::time_point backpressure_since_{};
   bool dedup_down_ = false;
+  // Records with a timer to ask the dedup store again (it was unavailable or busy for them):
+  // while dedup_down_, they are what finds out that the store is back.
+  int64_t dedup_rechecks_scheduled_ = 0;
   bool consumer_may_have_more_ = true;
   std::map<std::pair<int, std::string>, prometheus::Counter*, std::less<>> outcome_counters_;
   // Per outcome, the counter of the reason seen last, keyed by the reason's address. Reasons
