@@ -63,6 +63,17 @@ std::map<std::string, int> forwarded_values(const std::string& bootstrap) {
   return values;
 }
 
+// Every one of `distinct` contents reached clean.email, each exactly once.
+void check_forwarded_once_each(const std::string& bootstrap, size_t distinct) {
+  auto values = forwarded_values(bootstrap);
+  CHECK(values.size() == distinct);
+  for (const auto& [value, count] : values) CHECK(count == 1);
+}
+
+bool has_partitions(const SluiceDaemon& daemon) {
+  return daemon.logs().find("partitions assigned") != std::string::npos;
+}
+
 }  // namespace
 
 TEST_CASE("redis dedup: two instances in one group forward each distinct message exactly once",
@@ -77,10 +88,7 @@ TEST_CASE("redis dedup: two instances in one group forward each distinct message
   second.start();
   // Both members own partitions before the records arrive, so copies meet in different
   // instances.
-  REQUIRE(wait_until([&] {
-    return first.logs().find("partitions assigned") != std::string::npos &&
-           second.logs().find("partitions assigned") != std::string::npos;
-  }, 60s, 100ms));
+  REQUIRE(wait_until([&] { return has_partitions(first) && has_partitions(second); }, 60s, 100ms));
   auto records = twice_each(100, "two");
   produce(broker.bootstrap(), records);
   bool all = wait_until([&] { return group_caught_up(broker.bootstrap(), config.group_id, kInboundTopics); }, 90s, 200ms);
@@ -88,9 +96,7 @@ TEST_CASE("redis dedup: two instances in one group forward each distinct message
   REQUIRE(all);
   REQUIRE(first.stop() == 0);
   REQUIRE(second.stop() == 0);
-  auto values = forwarded_values(broker.bootstrap());
-  CHECK(values.size() == 100);
-  for (const auto& [value, count] : values) CHECK(count == 1);
+  check_forwarded_once_each(broker.bootstrap(), 100);
   // The keys live in the configured db, under the reference key space.
   CHECK(std::stoi(redis.command({"DBSIZE"}, 3).value_or("0")) == 100);
   CHECK(redis.command({"DBSIZE"}, 0).value_or("0") == "0");
@@ -154,9 +160,7 @@ TEST_CASE("redis dedup: Redis down for 10 s with on_unavailable pause — consum
   bool resumed = wait_until([&] { return group_caught_up(broker.bootstrap(), config.group_id, kInboundTopics); }, 60s, 200ms);
   REQUIRE(resumed);
   REQUIRE(daemon.stop() == 0);
-  auto values = forwarded_values(broker.bootstrap());
-  CHECK(values.size() == 60);
-  for (const auto& [value, count] : values) CHECK(count == 1);
+  check_forwarded_once_each(broker.bootstrap(), 60);
   CHECK(daemon.logs().find("dedup store available again") != std::string::npos);
 }
 
@@ -261,7 +265,7 @@ TEST_CASE("redis dedup: a rebalance while Redis is down does not leave consumpti
   TestConfig config = redis_config(broker, redis, "redis-rebalance");
   SluiceDaemon first(config, dir, "first");
   first.start();
-  REQUIRE(wait_until([&] { return first.logs().find("partitions assigned") != std::string::npos; }, 60s, 100ms));
+  REQUIRE(wait_until([&] { return has_partitions(first); }, 60s, 100ms));
 
   redis.stop();
   produce(broker.bootstrap(), twice_each(20, "down"));
@@ -273,7 +277,7 @@ TEST_CASE("redis dedup: a rebalance while Redis is down does not leave consumpti
   // A second member joins: the first one's partitions are revoked, its waiting records given up.
   SluiceDaemon second(config, dir, "second");
   second.start();
-  bool rebalanced = wait_until([&] { return second.logs().find("partitions assigned") != std::string::npos; }, 60s, 100ms);
+  bool rebalanced = wait_until([&] { return has_partitions(second); }, 60s, 100ms);
   INFO(second.logs());
   REQUIRE(rebalanced);
   redis.start();
@@ -282,7 +286,5 @@ TEST_CASE("redis dedup: a rebalance while Redis is down does not leave consumpti
   REQUIRE(caught_up);
   REQUIRE(first.stop() == 0);
   REQUIRE(second.stop() == 0);
-  auto values = forwarded_values(broker.bootstrap());
-  CHECK(values.size() == 20);
-  for (const auto& [value, count] : values) CHECK(count == 1);
+  check_forwarded_once_each(broker.bootstrap(), 20);
 }
