@@ -166,19 +166,19 @@ std::string to_markdown(const Report& report) {
     }
     out << "\nEvery run:\n\n";
     out << "| round | scenario | rate msgs/s | seconds | outputs received/expected | p50 ms | p99 ms | p99.9 ms | "
-           "max ms | subject CPU (cores) |\n";
-    out << "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+           "max ms | subject CPU (cores) | broker CPU (cores) |\n";
+    out << "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for (const LatencyResult& result : report.latency) {
       if (!result.ok && result.measured == 0) {
         out << "| " << result.round << " | " << result.scenario << " | failed: " << result.error
-            << " | | | | | | | |\n";
+            << " | | | | | | | | |\n";
         continue;
       }
       out << "| " << result.round << " | " << result.scenario
           << (result.ok ? "" : " (incomplete: " + result.error + ")") << " | " << format("%.0f", result.rate) << " | " << format("%.0f", result.seconds) << " | " << result.received << "/"
           << result.expected << " | " << format("%.2f", result.p50_ms) << " | " << format("%.2f", result.p99_ms)
           << " | " << format("%.2f", result.p999_ms) << " | " << format("%.2f", result.max_ms) << " | "
-          << format("%.2f", result.subject_cpu_share) << " |\n";
+          << format("%.2f", result.subject_cpu_share) << " | " << format("%.2f", result.broker_cpu_share) << " |\n";
     }
     out << "\n";
   }
@@ -281,6 +281,7 @@ std::string to_json(const Report& report) {
     number("p999_ms", r.p999_ms);
     number("max_ms", r.max_ms);
     number("subject_cpu_share", r.subject_cpu_share);
+    number("broker_cpu_share", r.broker_cpu_share);
     w.EndObject();
   }
   w.EndArray();

@@ -44,6 +44,7 @@ struct LatencyResult {
   int64_t measured = 0;  // received records sent after the warm-up
   double p50_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
   double subject_cpu_share = 0;  // CPU seconds of the process under test per wall second
+  double broker_cpu_share = 0;   // the same for the broker: near 1, it is what is measured
 };
 
 // One latency subject over all rounds: medians of its runs and, for sluice, of the
