@@ -2,8 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -299,6 +301,23 @@ TEST_CASE("one document serves many parses", "[json][reuse]") {
       CHECK(document.root().IsNull());
     }
   }
+}
+
+TEST_CASE("the document owns its text: strings outlive the caller's bytes", "[json][reuse]") {
+  JsonParser parser(64);
+  ParsedDocument document;
+  auto bytes = std::make_unique<std::string>(R"({"from":"a@example.com","text":"line\nnext \u00e9","n":{"k":"v"}})");
+  REQUIRE(parser.parse(*bytes, document).ok);
+  // The caller's buffer is overwritten and freed (AddressSanitizer sees a read of it).
+  std::fill(bytes->begin(), bytes->end(), 'x');
+  bytes.reset();
+  CHECK(get_string(document.root(), "from") == "a@example.com");
+  CHECK(get_string(document.root(), "text") == "line\nnext \xc3\xa9");
+  const sluice::json::Value* nested = get_object(document.root(), "n");
+  REQUIRE(nested != nullptr);
+  CHECK(get_string(*nested, "k") == "v");
+  // Strings are NUL-terminated where they stand, as RapidJSON's GetString() promises.
+  CHECK(std::string(member(document, "from").GetString()) == "a@example.com");
 }
 
 TEST_CASE("a failed parse leaves no object behind", "[json][reuse]") {
