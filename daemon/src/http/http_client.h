@@ -36,7 +36,8 @@
 // io_context's thread (HttpRuntime); the completion handler must be quick, thread-safe and
 // must not throw (the engine only queues the response and wakes its own thread). It runs
 // under the client's lock: it may call submit() and shutdown(), but must not wait for another
-// thread that is calling into the same client.
+// thread that is calling shutdown() on the same client. submit() does not take that lock (it
+// leaves requests in an inbox the io thread empties), so it never waits for a handler.
 //
 // Stop: shutdown() closes every connection and reports each request not yet answered with
 // Outcome::Cancelled, on the calling thread; after it returns no more completions are
@@ -118,9 +119,9 @@ class HttpClient {
   virtual ~HttpClient() = default;
 
   virtual void submit(Request request) = 0;
-  // Takes every request in `requests` (leaving it empty) under one lock, with one wake of
-  // the io thread: a caller that produces requests one at a time in a loop saves a wake (a
-  // syscall) per request.
+  // Takes every request in `requests` (leaving it empty) under one short lock, with at most
+  // one wake of the io thread: a caller that produces requests one at a time in a loop saves
+  // a wake (a syscall) per request.
   virtual void submit(std::vector<Request>& requests) = 0;
   virtual void shutdown() = 0;
   virtual ClientStats stats() const = 0;

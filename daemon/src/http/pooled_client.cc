@@ -59,9 +59,11 @@ struct Pending {
 class Connection;
 
 // The pool's state. Every member below `mutex_` is guarded by it: the io thread's handlers
-// take it for their whole run, and submit() and shutdown() take it on the caller's thread.
-// The mutex is recursive because the completion handler runs under it and may call submit()
-// or shutdown() (both then act at once; a handler that calls deliver() does nothing after it).
+// take it for their whole run (writes and reads included), and shutdown() takes it on the
+// caller's thread. The mutex is recursive because the completion handler runs under it and
+// may call shutdown() (which then acts at once; a handler that calls deliver() does nothing
+// after it). submit() does not take it: it leaves requests in the inbox, under a lock of its
+// own that is held only to move them, so the engine thread never waits for a handler.
 class ClientCore final : public std::enable_shared_from_this<ClientCore> {
  public:
   ClientCore(asio::io_context& io, Endpoint endpoint, RequestWriter writer, std::unique_ptr<ssl::context> tls,
@@ -79,8 +81,6 @@ class ClientCore final : public std::enable_shared_from_this<ClientCore> {
 
   void submit(Request request);
   void submit(std::vector<Request>& requests);
-  // Posts one dispatch() unless one is pending or nothing is queued. Under mutex_.
-  void post_dispatch();
   void shutdown();
   ClientStats stats() const {
     return {connections_opened_.load(std::memory_order_relaxed), requests_sent_.load(std::memory_order_relaxed),
@@ -119,9 +119,14 @@ class ClientCore final : public std::enable_shared_from_this<ClientCore> {
   std::atomic<uint64_t> requests_resent_{0};
   std::atomic<uint64_t> requests_pipelined_{0};
 
+  // Lock order: mutex_, then inbox_mutex_ (submit() takes only the latter).
+  std::mutex inbox_mutex_;
+  std::vector<Request> inbox_;  // submitted, not yet in queue_; guarded by inbox_mutex_
+  bool inbox_posted_ = false;   // a take_inbox() is posted; guarded by inbox_mutex_
+  bool inbox_closed_ = false;   // shut down: submit() drops requests; guarded by inbox_mutex_
+
   std::recursive_mutex mutex_;
   bool stopped_ = false;
-  bool dispatch_posted_ = false;
   std::deque<Pending> queue_;                             // waiting for a connection, oldest first
   std::vector<std::shared_ptr<Connection>> connections_;  // every open connection, busy or idle
   std::vector<std::shared_ptr<Connection>> idle_;         // nothing in flight; most recently used last
@@ -129,6 +134,8 @@ class ClientCore final : public std::enable_shared_from_this<ClientCore> {
   std::vector<std::shared_ptr<Connection>> due_;  // dispatch()'s list, empty between calls
 
  private:
+  // On the io thread: moves the inbox to the end of queue_ and dispatches. Under mutex_.
+  void take_inbox();
   // With pipelining and no idle connection or free slot: the open connection with the fewest
   // requests in flight, below pipeline_depth_; nullptr when there is none.
   std::shared_ptr<Connection> least_loaded() const;
@@ -550,30 +557,46 @@ void Connection::close(std::string_view reason) {
 }
 
 void ClientCore::submit(Request request) {
-  std::lock_guard lock(mutex_);
-  if (stopped_) return;
-  queue_.push_back(Pending{std::move(request)});
-  post_dispatch();
+  std::vector<Request> one;
+  one.push_back(std::move(request));
+  submit(one);
 }
 
+// Any thread, the completion handler's included. Requests submitted after shutdown() are
+// dropped without a report, as the client promises.
 void ClientCore::submit(std::vector<Request>& requests) {
-  std::lock_guard lock(mutex_);
-  if (!stopped_) {
-    for (Request& request : requests) queue_.push_back(Pending{std::move(request)});
-    post_dispatch();
+  bool post = false;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (!inbox_closed_ && !requests.empty()) {
+      if (inbox_.empty()) {
+        inbox_.swap(requests);
+      } else {
+        std::move(requests.begin(), requests.end(), std::back_inserter(inbox_));
+      }
+      // One take_inbox() for everything submitted before it runs.
+      post = !inbox_posted_;
+      inbox_posted_ = true;
+    }
   }
   requests.clear();
+  if (post) {
+    asio::post(io_, [self = shared_from_this()] {
+      std::lock_guard lock(self->mutex_);
+      self->take_inbox();
+    });
+  }
 }
 
-void ClientCore::post_dispatch() {
-  // One dispatch for everything submitted before it runs.
-  if (dispatch_posted_ || queue_.empty()) return;
-  dispatch_posted_ = true;
-  asio::post(io_, [self = shared_from_this()] {
-    std::lock_guard lock(self->mutex_);
-    self->dispatch_posted_ = false;
-    self->dispatch();
-  });
+void ClientCore::take_inbox() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_posted_ = false;
+    // A shut-down client has already cancelled what the inbox held.
+    for (Request& request : inbox_) queue_.push_back(Pending{std::move(request)});
+    inbox_.clear();
+  }
+  dispatch();
 }
 
 void ClientCore::dispatch() {
@@ -655,6 +678,12 @@ void ClientCore::shutdown() {
   if (stopped_) return;
   stopped_ = true;
   std::vector<Pending> cancelled;
+  {
+    std::lock_guard inbox_lock(inbox_mutex_);
+    inbox_closed_ = true;
+    for (Request& request : inbox_) queue_.push_back(Pending{std::move(request)});
+    inbox_.clear();
+  }
   for (const std::shared_ptr<Connection>& connection : connections_) {
     for (Pending& pending : connection->abandon()) cancelled.push_back(std::move(pending));
   }

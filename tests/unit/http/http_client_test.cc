@@ -2,6 +2,7 @@
 #include <chrono>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -593,6 +594,42 @@ TEST_CASE("shutdown may be called from the completion handler", "[http][client][
   CHECK(responses[0].outcome == Outcome::Status);
   CHECK(responses[1].outcome == Outcome::Cancelled);
   CHECK(responses[2].outcome == Outcome::Cancelled);
+}
+
+// The engine thread submits while the io thread runs handlers (which write and read under
+// the pool's lock); submit() must not wait for them. Here a completion handler holds the io
+// thread until another thread's submit() has returned: were submit() to take the pool's lock,
+// it would wait out the handler's 10 s and the handler would see no submission.
+TEST_CASE("submit does not wait for a completion handler that is running", "[http][client][pool]") {
+  HttpTestServer server;
+  HttpRuntime runtime;
+  Completions completions;
+  CompletionHandler collect = completions.handler();
+  std::atomic<bool> handler_running{false};
+  std::atomic<bool> submitted{false};
+  std::atomic<bool> handler_saw_submission{false};
+  std::string error;
+  auto client = HttpClient::create(
+      runtime.io(), settings_for(server.url()),
+      [&](Response response) {
+        if (response.token == 1) {
+          handler_running = true;
+          handler_saw_submission = test::wait_until([&] { return submitted.load(); }, 10s);
+        }
+        collect(std::move(response));
+      },
+      error);
+  REQUIRE(client);
+  client->submit(request(1));
+  REQUIRE(test::wait_until([&] { return handler_running.load(); }, 10s));
+  std::thread other([&] {
+    client->submit(request(2));
+    submitted = true;
+  });
+  other.join();
+  REQUIRE(completions.wait_for(2, 30s));  // the first one's after its handler's verdict
+  CHECK(handler_saw_submission);
+  for (const Response& response : completions.all()) CHECK(response.outcome == Outcome::Status);
 }
 
 TEST_CASE("shutdown works after the runtime has stopped", "[http][client][shutdown]") {
