@@ -26,6 +26,9 @@ struct MessageDeleter {
 struct PartitionListDeleter {
   void operator()(rd_kafka_topic_partition_list_t* list) const { rd_kafka_topic_partition_list_destroy(list); }
 };
+struct TopicDeleter {
+  void operator()(rd_kafka_topic_t* topic) const { rd_kafka_topic_destroy(topic); }
+};
 struct HeadersDeleter {
   void operator()(rd_kafka_headers_t* headers) const { rd_kafka_headers_destroy(headers); }
 };
@@ -43,6 +46,7 @@ using HandlePtr = std::unique_ptr<rd_kafka_t, HandleDeleter>;
 using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
 using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
 using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
 using HeadersPtr = std::unique_ptr<rd_kafka_headers_t, HeadersDeleter>;
 using ErrorPtr = std::unique_ptr<rd_kafka_error_t, ErrorDeleter>;
 using GroupMetadataPtr = std::unique_ptr<rd_kafka_consumer_group_metadata_t, GroupMetadataDeleter>;

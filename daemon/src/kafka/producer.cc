@@ -2,6 +2,11 @@
 
 namespace sluice::kafka {
 
+namespace {
+// More topics than any config names; past it, produce() names the topic in each call.
+constexpr size_t kMaxTopicHandles = 16;
+}  // namespace
+
 std::unique_ptr<Producer> Producer::create(const Properties& properties, DeliveryHandler on_delivery,
                                            ClientErrorHandler on_error, std::vector<std::string>& errors) {
   ConfPtr conf = make_conf(properties, errors);
@@ -28,13 +33,29 @@ void Producer::on_delivery_report(rd_kafka_t*, const rd_kafka_message_t* message
   self->on_delivery_(message->_private, message->err, *message);
 }
 
+rd_kafka_topic_t* Producer::topic_handle(std::string_view topic) {
+  for (const auto& [name, handle] : topics_) {
+    if (name == topic) return handle.get();
+  }
+  if (topics_.size() >= kMaxTopicHandles) return nullptr;
+  std::string name(topic);
+  TopicPtr handle(rd_kafka_topic_new(handle_.get(), name.c_str(), nullptr));
+  if (!handle) return nullptr;
+  return topics_.emplace_back(std::move(name), std::move(handle)).second.get();
+}
+
 rd_kafka_resp_err_t Producer::produce(OutboundRecord& record) {
   rd_kafka_vu_t values[6];
   size_t count = 0;
-  values[count].vtype = RD_KAFKA_VTYPE_TOPIC;
-  // librdkafka wants a NUL-terminated topic name; topic views handed to us always point into
-  // std::strings (config or a consumed message's topic), which are NUL-terminated.
-  values[count++].u.cstr = record.topic.data();
+  if (rd_kafka_topic_t* topic = topic_handle(record.topic)) {
+    values[count].vtype = RD_KAFKA_VTYPE_RKT;
+    values[count++].u.rkt = topic;
+  } else {
+    values[count].vtype = RD_KAFKA_VTYPE_TOPIC;
+    // librdkafka wants a NUL-terminated topic name; topic views handed to us always point
+    // into std::strings (config or a consumed message's topic), which are NUL-terminated.
+    values[count++].u.cstr = record.topic.data();
+  }
   values[count].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
   values[count++].u.i = RD_KAFKA_MSG_F_COPY;
   if (record.key != nullptr) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kafka/client.h"
@@ -38,7 +39,8 @@ class Producer {
   ~Producer();
 
   // Enqueues a copy of the record. On error nothing was enqueued (e.g. _QUEUE_FULL,
-  // MSG_SIZE_TOO_LARGE) and `record.headers` is still owned by the caller.
+  // MSG_SIZE_TOO_LARGE) and `record.headers` is still owned by the caller. From one thread
+  // at a time (the engine thread): it keeps the topic handles it has looked up.
   rd_kafka_resp_err_t produce(OutboundRecord& record);
 
   // Serves delivery reports and client errors.
@@ -64,9 +66,18 @@ class Producer {
   Producer() = default;
   static void on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
 
+  // A handle for `topic`, or nullptr when too many topics already have one (then the name is
+  // passed instead).
+  rd_kafka_topic_t* topic_handle(std::string_view topic);
+
   DeliveryHandler on_delivery_;
   ClientContext context_;  // must outlive handle_ (declared before it)
   HandlePtr handle_;
+  // Naming the topic in each produce call makes librdkafka take the client's write lock and
+  // search its topic list; a handle skips both. The set of topics sluice produces to is
+  // small and fixed by the config (routes, retry tiers, rejected, DLQ). Declared after
+  // handle_: the handles go before the client.
+  std::vector<std::pair<std::string, TopicPtr>> topics_;
 };
 
 }  // namespace sluice::kafka
