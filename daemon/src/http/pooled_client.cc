@@ -124,6 +124,9 @@ class ClientCore final : public std::enable_shared_from_this<ClientCore> {
   std::vector<Request> inbox_;  // submitted, not yet in queue_; guarded by inbox_mutex_
   bool inbox_posted_ = false;   // a take_inbox() is posted; guarded by inbox_mutex_
   bool inbox_closed_ = false;   // shut down: submit() drops requests; guarded by inbox_mutex_
+  // What move_inbox() swapped out of the inbox, empty between calls (it keeps the capacity
+  // that the inbox gets back next time). Guarded by mutex_.
+  std::vector<Request> taken_;
 
   std::recursive_mutex mutex_;
   bool stopped_ = false;
@@ -136,6 +139,10 @@ class ClientCore final : public std::enable_shared_from_this<ClientCore> {
  private:
   // On the io thread: moves the inbox to the end of queue_ and dispatches. Under mutex_.
   void take_inbox();
+  // Moves the inbox to the end of queue_ (and with `close`, makes submit() drop requests from
+  // now on). Under mutex_; the inbox lock is held only for a swap, so a submit() waits for
+  // no more than that.
+  void move_inbox(bool close);
   // With pipelining and no idle connection or free slot: the open connection with the fewest
   // requests in flight, below pipeline_depth_; nullptr when there is none.
   std::shared_ptr<Connection> least_loaded() const;
@@ -589,14 +596,20 @@ void ClientCore::submit(std::vector<Request>& requests) {
 }
 
 void ClientCore::take_inbox() {
+  // A shut-down client has already taken and cancelled what the inbox held.
+  move_inbox(false);
+  dispatch();
+}
+
+void ClientCore::move_inbox(bool close) {
   {
     std::lock_guard lock(inbox_mutex_);
     inbox_posted_ = false;
-    // A shut-down client has already cancelled what the inbox held.
-    for (Request& request : inbox_) queue_.push_back(Pending{std::move(request)});
-    inbox_.clear();
+    if (close) inbox_closed_ = true;
+    inbox_.swap(taken_);
   }
-  dispatch();
+  for (Request& request : taken_) queue_.push_back(Pending{std::move(request)});
+  taken_.clear();
 }
 
 void ClientCore::dispatch() {
@@ -678,12 +691,7 @@ void ClientCore::shutdown() {
   if (stopped_) return;
   stopped_ = true;
   std::vector<Pending> cancelled;
-  {
-    std::lock_guard inbox_lock(inbox_mutex_);
-    inbox_closed_ = true;
-    for (Request& request : inbox_) queue_.push_back(Pending{std::move(request)});
-    inbox_.clear();
-  }
+  move_inbox(true);
   for (const std::shared_ptr<Connection>& connection : connections_) {
     for (Pending& pending : connection->abandon()) cancelled.push_back(std::move(pending));
   }
