@@ -1,5 +1,6 @@
 #include "stages/structure_check.h"
 
+#include <cstring>
 #include <string_view>
 
 namespace sluice::stages {
@@ -116,7 +117,13 @@ class StructureCheck::Compiler {
     if (!value.IsArray()) return false;
     for (const json::Value& name : value.GetArray()) {
       if (!name.IsString()) return false;
-      nodes_[id].required.emplace_back(view(name));
+      Node& node = nodes_[id];
+      Member& member = member_named(node, view(name));
+      if (member.required_bit != 0) continue;  // named twice: once is enough
+      const int bits_used = __builtin_popcountll(node.required_mask);
+      if (bits_used == 64) return false;
+      member.required_bit = uint64_t{1} << bits_used;
+      node.required_mask |= member.required_bit;
     }
     return true;
   }
@@ -127,9 +134,16 @@ class StructureCheck::Compiler {
       std::optional<NodeId> child = add(property->value);
       if (!child) return false;
       // nodes_ may have grown: index again rather than hold a reference across add().
-      nodes_[id].properties.emplace_back(std::string(view(property->name)), *child);
+      member_named(nodes_[id], view(property->name)).property = *child;
     }
     return true;
+  }
+
+  static Member& member_named(Node& node, std::string_view name) {
+    for (Member& member : node.members) {
+      if (member.name == name) return member;
+    }
+    return node.members.emplace_back(Member{std::string(name)});
   }
 
   bool read_enum(const json::Value& value, NodeId id) {
@@ -197,6 +211,17 @@ bool StructureCheck::equals(const Literal& literal, const json::Value& value) {
   return value.IsString() && view(value) == text;
 }
 
+const StructureCheck::Member* StructureCheck::find_member(const Node& node, std::string_view name) {
+  for (const Member& member : node.members) {
+    // Most names differ in length or first byte: compare those before calling memcmp.
+    if (member.name.size() == name.size() && (name.empty() || member.name[0] == name[0]) &&
+        std::memcmp(member.name.data(), name.data(), name.size()) == 0) {
+      return &member;
+    }
+  }
+  return nullptr;
+}
+
 bool StructureCheck::accepts(const json::Value& value, NodeId id) const {
   const Node& node = nodes_[id];
   if (node.rejects_everything || !type_matches(node.types, value)) return false;
@@ -211,29 +236,18 @@ bool StructureCheck::accepts(const json::Value& value, NodeId id) const {
     if (!matched) return false;
   }
   if (value.IsObject()) {
-    for (const std::string& name : node.required) {
-      bool present = false;
-      for (auto member = value.MemberBegin(); member != value.MemberEnd() && !present; ++member) {
-        present = view(member->name) == name;
-      }
-      if (!present) return false;
-    }
-    if (!node.properties.empty() || !node.additional_allowed) {
+    if (!node.members.empty() || !node.additional_allowed) {
+      uint64_t required_seen = 0;
       for (auto member = value.MemberBegin(); member != value.MemberEnd(); ++member) {
-        std::string_view name = view(member->name);
-        NodeId child = kNoNode;
-        for (const auto& [property, property_node] : node.properties) {
-          if (property == name) {
-            child = property_node;
-            break;
-          }
-        }
-        if (child == kNoNode) {
+        const Member* known = find_member(node, view(member->name));
+        if (known != nullptr) required_seen |= known->required_bit;
+        if (known == nullptr || known->property == kNoNode) {
           if (!node.additional_allowed) return false;
           continue;
         }
-        if (!accepts(member->value, child)) return false;
+        if (!accepts(member->value, known->property)) return false;
       }
+      if (required_seen != node.required_mask) return false;
     }
   } else if (value.IsArray() && node.items != kNoNode) {
     for (const json::Value& element : value.GetArray()) {

@@ -14,13 +14,16 @@
 // examples, readOnly, writeOnly). `format` is not here: schema_prep takes it out into a FormatPlan.
 //
 // Members are checked as valijson checks them: every member of an object, duplicates included,
-// against the `properties` entry of its name; `required` needs one member of that name.
+// against the `properties` entry of its name; `required` needs one member of that name. Each
+// member's name is looked up once, among the node's properties and required names together
+// (at most 64 distinct required names per object schema; more are left to valijson).
 //
 // Threading: immutable after compile(); accepts() may run on any number of threads.
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -44,11 +47,19 @@ class StructureCheck {
   // A literal of `const` or `enum`.
   using Literal = std::variant<std::nullptr_t, bool, int64_t, std::string>;
 
+  // A member name the schema says something about: a `properties` entry, a `required` name,
+  // or both. An object's members are looked up here once each.
+  struct Member {
+    std::string name;
+    NodeId property = kNoNode;  // kNoNode: only required, not a property
+    uint64_t required_bit = 0;  // 0: not required
+  };
+
   struct Node {
     bool rejects_everything = false;  // the schema `false`
     uint8_t types = 0;                // kType* bits; 0: any type
-    std::vector<std::string> required;
-    std::vector<std::pair<std::string, NodeId>> properties;
+    std::vector<Member> members;
+    uint64_t required_mask = 0;  // every required_bit of members
     bool additional_allowed = true;
     bool has_literals = false;  // const or enum present: the value must equal one of these
     std::vector<Literal> literals;
@@ -58,6 +69,7 @@ class StructureCheck {
   class Compiler;
 
   bool accepts(const json::Value& value, NodeId id) const;
+  static const Member* find_member(const Node& node, std::string_view name);
   static bool type_matches(uint8_t types, const json::Value& value);
   static bool equals(const Literal& literal, const json::Value& value);
 

@@ -138,6 +138,64 @@ TEST_CASE("the quick check follows the supported keywords", "[stages][structure]
   CHECK_FALSE(validators.quick_accepts(R"({"kind": "a", "items": [], "count": 1.0})"));
 }
 
+TEST_CASE("required names are found whether or not they are properties, in any keyword order",
+          "[stages][structure]") {
+  // `required` before `properties`, a name required twice, one required name that is no
+  // property, and properties without additionalProperties: false.
+  BothValidators open(R"({"required": ["id", "id", "trace"], "properties": {"id": {"type": "string"}}})");
+  REQUIRE(open.supported());
+  auto agree = [](BothValidators& validators, const std::string& document, bool expected) {
+    INFO(document);
+    CHECK(validators.quick_accepts(document) == expected);
+    CHECK(validators.valijson_accepts(document) == expected);
+  };
+  agree(open, R"({"id": "a", "trace": 1})", true);
+  agree(open, R"({"trace": null, "other": 2, "id": "a"})", true);
+  agree(open, R"({"id": "a"})", false);             // trace missing
+  agree(open, R"({"trace": 1})", false);            // id missing
+  agree(open, R"({"id": 1, "trace": 1})", false);   // id's type
+  agree(open, R"({"ID": "a", "trace": 1})", false);  // names are case-sensitive
+  agree(open, R"({"i": "a", "trace": 1, "idd": 2})", false);
+
+  // Required but not a property, and nothing additional allowed: no document can pass.
+  BothValidators closed(R"({"required": ["x"], "additionalProperties": false, "properties": {"y": {}}})");
+  REQUIRE(closed.supported());
+  agree(closed, R"({"x": 1})", false);
+  agree(closed, R"({"y": 1})", false);
+  agree(closed, R"({})", false);
+
+  // Required alone, on an empty object and in a nested one.
+  BothValidators nested(R"({"properties": {"inner": {"required": [""]}}})");
+  REQUIRE(nested.supported());
+  agree(nested, R"({"inner": {"": 0}})", true);
+  agree(nested, R"({"inner": {}})", false);
+  agree(nested, R"({"other": {}})", true);
+}
+
+TEST_CASE("up to 64 required names per object schema get a quick check", "[stages][structure]") {
+  auto schema_requiring = [](int names) {
+    std::string schema = R"({"required": [)";
+    for (int i = 0; i < names; ++i) schema += (i > 0 ? ",\"n" : "\"n") + std::to_string(i) + "\"";
+    return schema + "]}";
+  };
+  auto document_with = [](int names) {
+    std::string document = "{";
+    for (int i = 0; i < names; ++i) document += (i > 0 ? ",\"n" : "\"n") + std::to_string(i) + "\":0";
+    return document + "}";
+  };
+  BothValidators sixty_four(schema_requiring(64));
+  REQUIRE(sixty_four.supported());
+  CHECK(sixty_four.quick_accepts(document_with(64)));
+  CHECK_FALSE(sixty_four.quick_accepts(document_with(63)));
+  CHECK_FALSE(sixty_four.valijson_accepts(document_with(63)));
+
+  json::Document document;
+  const std::string sixty_five = schema_requiring(65);
+  document.Parse(sixty_five.data(), sixty_five.size());
+  REQUIRE_FALSE(document.HasParseError());
+  CHECK_FALSE(StructureCheck::compile(document).has_value());
+}
+
 TEST_CASE("a schema with any unsupported keyword or form has no quick check", "[stages][structure]") {
   const std::vector<std::string> unsupported = {
       R"({"properties": {"a": {"type": "string", "pattern": "^x"}}})",
