@@ -29,9 +29,9 @@ std::string per_million(double cpu_seconds, int64_t messages) {
   return format("%.2f", cpu_seconds * 1e6 / static_cast<double>(messages));
 }
 
-const ThroughputResult* bare_of(const Report& report) {
-  for (const ThroughputResult& result : report.throughput) {
-    if (result.scenario == "bare" && result.ok) return &result;
+const ThroughputResult* bare_in_round(const std::vector<ThroughputResult>& results, int round) {
+  for (const ThroughputResult& result : results) {
+    if (result.scenario == "bare" && result.round == round && result.ok) return &result;
   }
   return nullptr;
 }
@@ -43,13 +43,57 @@ double median(std::vector<double> values) {
   return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
 }
 
-}  // namespace
-
-std::vector<LatencySummary> summarize_latency(const std::vector<LatencyResult>& results) {
+// The scenarios in the order they first appear.
+template <typename Result>
+std::vector<std::string> scenario_order(const std::vector<Result>& results) {
   std::vector<std::string> order;
-  for (const LatencyResult& result : results) {
+  for (const Result& result : results) {
     if (std::find(order.begin(), order.end(), result.scenario) == order.end()) order.push_back(result.scenario);
   }
+  return order;
+}
+
+double us_per_message(double cpu_seconds, int64_t messages) {
+  return messages > 0 ? cpu_seconds * 1e6 / static_cast<double>(messages) : 0;
+}
+
+}  // namespace
+
+std::vector<ThroughputSummary> summarize_throughput(const std::vector<ThroughputResult>& results) {
+  std::vector<ThroughputSummary> summaries;
+  for (const std::string& scenario : scenario_order(results)) {
+    ThroughputSummary summary;
+    summary.scenario = scenario;
+    std::vector<double> rates, subject_us, redis_us, ratios;
+    for (const ThroughputResult& result : results) {
+      if (result.scenario != scenario || !result.ok) continue;
+      rates.push_back(result.rate());
+      subject_us.push_back(us_per_message(result.subject_cpu_seconds, result.input_messages));
+      if (result.redis_cpu_seconds >= 0) redis_us.push_back(us_per_message(result.redis_cpu_seconds, result.input_messages));
+      summary.subject_peak_rss = std::max(summary.subject_peak_rss, result.subject_peak_rss);
+      const ThroughputResult* bare = bare_in_round(results, result.round);
+      if (bare != nullptr && bare->rate() > 0) ratios.push_back(result.rate() / bare->rate());
+    }
+    summary.runs = static_cast<int>(rates.size());
+    summary.rate = median(rates);
+    summary.subject_us_per_message = median(subject_us);
+    if (!subject_us.empty()) {
+      summary.subject_us_min = *std::min_element(subject_us.begin(), subject_us.end());
+      summary.subject_us_max = *std::max_element(subject_us.begin(), subject_us.end());
+    }
+    if (!redis_us.empty()) summary.redis_us_per_message = median(redis_us);
+    summary.compared = static_cast<int>(ratios.size());
+    if (!ratios.empty()) {
+      summary.vs_bare = median(ratios);
+      summary.vs_bare_min = *std::min_element(ratios.begin(), ratios.end());
+      summary.vs_bare_max = *std::max_element(ratios.begin(), ratios.end());
+    }
+    summaries.push_back(summary);
+  }
+  return summaries;
+}
+
+std::vector<LatencySummary> summarize_latency(const std::vector<LatencyResult>& results) {
   auto bare_in_round = [&](int round) -> const LatencyResult* {
     for (const LatencyResult& result : results) {
       if (result.scenario == "bare" && result.round == round && result.ok) return &result;
@@ -57,7 +101,7 @@ std::vector<LatencySummary> summarize_latency(const std::vector<LatencyResult>& 
     return nullptr;
   };
   std::vector<LatencySummary> summaries;
-  for (const std::string& scenario : order) {
+  for (const std::string& scenario : scenario_order(results)) {
     LatencySummary summary;
     summary.scenario = scenario;
     std::vector<double> p50, p99, p999, p50_delta, p99_delta;
@@ -103,43 +147,74 @@ std::string to_markdown(const Report& report) {
          "(forwarded, filtered, duplicate and dead-lettered alike). *steady* is the rate between 10% and 90% of the "
          "outputs (\"-\" when that took under a second). CPU is utime+stime over the timed interval, per "
          "million input records.\n\n";
-  out << "| scenario | msgs/s | steady msgs/s | MB/s | vs bare | CPU s/M msgs (subject) | CPU s/M msgs (broker) | "
+  int rounds = 0;
+  for (const ThroughputResult& result : report.throughput) rounds = std::max(rounds, result.round);
+  if (rounds > 1) {
+    out << "Medians over " << rounds << " rounds; in each round the scenarios take turns (in a rotated order), "
+           "and each run is compared with the bare run of its round, so both saw the same machine:\n\n";
+    out << "| scenario | runs | msgs/s | vs bare | vs bare, lowest … highest | CPU µs/msg (subject) | "
+           "CPU µs/msg, lowest … highest | peak RSS MiB (highest) |\n";
+    out << "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const ThroughputSummary& summary : summarize_throughput(report.throughput)) {
+      if (summary.runs == 0) {
+        out << "| " << summary.scenario << " | 0 | failed | | | | | |\n";
+        continue;
+      }
+      const bool compared = summary.compared > 0;
+      std::string subject_cpu = format("%.2f", summary.subject_us_per_message);
+      if (summary.redis_us_per_message >= 0) subject_cpu += " (+ redis " + format("%.2f", summary.redis_us_per_message) + ")";
+      out << "| " << summary.scenario << " | " << summary.runs << " | " << format("%.0f", summary.rate) << " | "
+          << (compared ? format("%.2f", summary.vs_bare) : "-") << " | "
+          << (compared ? format("%.2f", summary.vs_bare_min) + " … " + format("%.2f", summary.vs_bare_max) : "-")
+          << " | " << subject_cpu << " | " << format("%.2f", summary.subject_us_min) << " … "
+          << format("%.2f", summary.subject_us_max) << " | " << mib(summary.subject_peak_rss) << " |\n";
+    }
+    out << "\nEvery run:\n\n";
+  }
+  out << "| round | scenario | msgs/s | steady msgs/s | MB/s | vs bare | CPU s/M msgs (subject) | CPU s/M msgs (broker) | "
          "peak RSS MiB (subject) | peak RSS MiB (broker) |\n";
-  out << "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-  const ThroughputResult* bare = bare_of(report);
+  out << "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const ThroughputResult& result : report.throughput) {
     if (!result.ok) {
-      out << "| " << result.scenario << " | failed: " << result.error << " | | | | | | | |\n";
+      out << "| " << result.round << " | " << result.scenario << " | failed: " << result.error << " | | | | | | | |\n";
       continue;
     }
+    const ThroughputResult* bare = bare_in_round(report.throughput, result.round);
     double megabytes = static_cast<double>(result.input_bytes) / 1e6 / result.seconds;
     std::string ratio = bare != nullptr ? format("%.2f", result.rate() / bare->rate()) : "-";
     std::string subject_cpu = per_million(result.subject_cpu_seconds, result.input_messages);
     if (result.redis_cpu_seconds >= 0) {
       subject_cpu += " (+ redis " + per_million(result.redis_cpu_seconds, result.input_messages) + ")";
     }
-    out << "| " << result.scenario << " | " << format("%.0f", result.rate()) << " | "
+    out << "| " << result.round << " | " << result.scenario << " | " << format("%.0f", result.rate()) << " | "
         << (result.steady_rate > 0 ? format("%.0f", result.steady_rate) : "-") << " | "
         << format("%.1f", megabytes) << " | " << ratio << " | "
         << subject_cpu << " | " << per_million(result.broker_cpu_seconds, result.input_messages) << " | "
         << mib(result.subject_peak_rss) << " | " << mib(result.broker_peak_rss) << " |\n";
   }
   out << "\n";
-  for (const ThroughputResult& result : report.throughput) {
-    out << "- **" << result.scenario << "**: " << result.what << "\n";
+  for (const std::string& scenario : scenario_order(report.throughput)) {
+    for (const ThroughputResult& result : report.throughput) {
+      if (result.scenario != scenario) continue;
+      out << "- **" << result.scenario << "**: " << result.what << "\n";
+      break;
+    }
   }
   out << "\n";
   out << "Where the subject's CPU goes, µs per input message by thread (`sluice` is sluice's engine thread, "
          "`sluice-bench` the bare copy's; `rdk:*` are librdkafka's):\n\n";
-  for (const ThroughputResult& result : report.throughput) {
-    if (!result.ok || result.subject_thread_cpu_seconds.empty()) continue;
-    out << "- " << result.scenario << ":";
-    const char* separator = " ";
-    for (const auto& [name, seconds] : result.subject_thread_cpu_seconds) {
-      out << separator << name << " " << per_million(seconds, result.input_messages);
-      separator = ", ";
+  for (const std::string& scenario : scenario_order(report.throughput)) {
+    for (const ThroughputResult& result : report.throughput) {
+      if (result.scenario != scenario || !result.ok || result.subject_thread_cpu_seconds.empty()) continue;
+      out << "- " << result.scenario << (rounds > 1 ? " (round " + std::to_string(result.round) + ")" : std::string())
+          << ":";
+      const char* separator = " ";
+      for (const auto& [name, seconds] : result.subject_thread_cpu_seconds) {
+        out << separator << name << " " << per_million(seconds, result.input_messages);
+        separator = ", ";
+      }
+      out << "\n";
     }
-    out << "\n";
   }
   out << "\n";
 
@@ -239,6 +314,7 @@ std::string to_json(const Report& report) {
   for (const ThroughputResult& r : report.throughput) {
     w.StartObject();
     string("scenario", r.scenario);
+    integer("round", r.round);
     string("what", r.what);
     w.Key("ok");
     w.Bool(r.ok);
@@ -258,6 +334,27 @@ std::string to_json(const Report& report) {
     w.StartObject();
     for (const auto& [name, seconds] : r.subject_thread_cpu_seconds) number(name.c_str(), seconds);
     w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("throughput_summary");
+  w.StartArray();
+  for (const ThroughputSummary& s : summarize_throughput(report.throughput)) {
+    w.StartObject();
+    string("scenario", s.scenario);
+    integer("runs", s.runs);
+    number("median_messages_per_second", s.rate);
+    number("median_subject_cpu_us_per_message", s.subject_us_per_message);
+    number("lowest_subject_cpu_us_per_message", s.subject_us_min);
+    number("highest_subject_cpu_us_per_message", s.subject_us_max);
+    if (s.redis_us_per_message >= 0) number("median_redis_cpu_us_per_message", s.redis_us_per_message);
+    integer("rounds_compared_with_bare", s.compared);
+    if (s.compared > 0) {
+      number("median_ratio_to_bare", s.vs_bare);
+      number("lowest_ratio_to_bare", s.vs_bare_min);
+      number("highest_ratio_to_bare", s.vs_bare_max);
+    }
+    integer("highest_subject_peak_rss_bytes", s.subject_peak_rss);
     w.EndObject();
   }
   w.EndArray();

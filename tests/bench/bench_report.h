@@ -11,6 +11,7 @@ namespace sluice::bench {
 
 struct ThroughputResult {
   std::string scenario;  // "bare", "sluice memory", ...
+  int round = 1;         // the scenarios take turns, round after round
   std::string what;      // one line: what ran and where it delivered
   bool ok = false;
   std::string error;     // why the run failed, when !ok
@@ -30,6 +31,22 @@ struct ThroughputResult {
 
   double rate() const { return seconds > 0 ? static_cast<double>(input_messages) / seconds : 0; }
 };
+
+// One throughput scenario over all rounds: medians of its runs and, for sluice, of the ratios
+// to the bare run of the same round (only rounds where both completed).
+struct ThroughputSummary {
+  std::string scenario;
+  int runs = 0;
+  double rate = 0;                  // input messages/s
+  double subject_us_per_message = 0;  // CPU µs of the process under test per input message
+  double subject_us_min = 0, subject_us_max = 0;
+  double redis_us_per_message = -1;  // < 0: no Redis in this scenario
+  int compared = 0;                  // rounds with a bare run to compare with
+  double vs_bare = 0, vs_bare_min = 0, vs_bare_max = 0;
+  int64_t subject_peak_rss = 0;  // the highest of its runs, bytes
+};
+
+std::vector<ThroughputSummary> summarize_throughput(const std::vector<ThroughputResult>& results);
 
 struct LatencyResult {
   std::string scenario;

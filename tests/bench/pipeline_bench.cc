@@ -1,11 +1,12 @@
 // sluice-bench: end-to-end measurements against dev brokers (scripts/bench runs it).
 //
-//   sluice-bench run [--messages N] [--latency-rate R] [--latency-seconds S] [--quick]
+//   sluice-bench run [--messages N] [--rounds N] [--latency-rate R] [--latency-seconds S] [--quick]
 //                    [--scenarios bare,memory,sqlite,redis,http,http-pipelined] [--no-latency] [--no-idle]
 //                    [--latency-dedup memory|sqlite|redis[,...]] [--latency-rounds N]
 //                    [--microbench-json FILE] [--out DIR]
-//       every scenario against a fresh sluice-devbroker; writes DIR/report.md and
-//       DIR/report.json and prints the Markdown
+//       every scenario against a fresh sluice-devbroker, the throughput scenarios taking
+//       turns for --rounds rounds (default 3); writes DIR/report.md and DIR/report.json and
+//       prints the Markdown
 //   sluice-bench bare --bootstrap B --topics T1,T2 --to TOPIC [--fetch-wait-ms N]
 //       the physical limit: a plain librdkafka consume→produce copy with the same client
 //       settings as sluice (idempotent producer, acks=all, linger.ms=5), no parsing; runs
@@ -884,6 +885,9 @@ std::vector<std::string> split(const std::string& text, char separator) {
 
 struct RunOptions {
   int messages = 200'000;
+  // The throughput scenarios take turns this many times; each sluice run is compared with the
+  // bare run of its round.
+  int rounds = 3;
   double latency_rate = 10'000;
   double latency_seconds = 20;
   // The sluice scenarios of the latency runs; each round runs bare and each of them.
@@ -897,7 +901,7 @@ struct RunOptions {
 };
 
 int usage() {
-  std::cerr << "usage: sluice-bench run [--messages N] [--latency-rate R] [--latency-seconds S] [--quick]\n"
+  std::cerr << "usage: sluice-bench run [--messages N] [--rounds N] [--latency-rate R] [--latency-seconds S] [--quick]\n"
                "                        [--scenarios bare,memory,sqlite,redis,http,http-pipelined] [--no-latency] [--no-idle]\n"
                "                        [--latency-dedup memory|sqlite|redis[,...]] [--latency-rounds N]\n"
                "                        [--microbench-json FILE] [--out DIR]\n"
@@ -947,9 +951,17 @@ int run_all(const RunOptions& options) {
   mix << "); " << corpus.forwarded << " reach a route, " << corpus.dead_letters << " the DLQ";
   report.mix = mix.str();
 
-  for (const std::string& name : options.scenarios) {
-    ThroughputResult result = run_throughput(scenario(name), corpus);
-    report.throughput.push_back(result);
+  // Single runs of one scenario differ by more than the scenarios do (the machine's neighbours;
+  // the bare copy most of all, as it has the most room to gain), so the scenarios take turns,
+  // round after round, each round in a rotated order, and the report compares each sluice run
+  // with the bare run of its round.
+  for (int round = 1; round <= options.rounds; ++round) {
+    for (size_t i = 0; i < options.scenarios.size(); ++i) {
+      const std::string& name = options.scenarios[(i + static_cast<size_t>(round) - 1) % options.scenarios.size()];
+      ThroughputResult result = run_throughput(scenario(name), corpus);
+      result.round = round;
+      report.throughput.push_back(std::move(result));
+    }
   }
 
   if (options.latency) {
@@ -1061,6 +1073,8 @@ int main(int argc, char** argv) {
       };
       if (args[i] == "--messages") {
         options.messages = std::stoi(value());
+      } else if (args[i] == "--rounds") {
+        options.rounds = std::stoi(value());
       } else if (args[i] == "--latency-rate") {
         options.latency_rate = std::stod(value());
       } else if (args[i] == "--latency-rounds") {
@@ -1080,6 +1094,7 @@ int main(int argc, char** argv) {
         options.latency_rate = 2'000;
         options.latency_seconds = 5;
         options.latency_rounds = 1;
+        options.rounds = 1;
       } else if (args[i] == "--scenarios") {
         options.scenarios = split(value(), ',');
         for (const std::string& name : options.scenarios) scenario(name);  // reject unknown names now
@@ -1096,7 +1111,7 @@ int main(int argc, char** argv) {
       }
     }
     if (options.messages < 100 || options.latency_rate <= 0 || options.latency_seconds <= 2 ||
-        options.latency_rounds < 1) {
+        options.latency_rounds < 1 || options.rounds < 1) {
       return usage();
     }
     return run_all(options);
