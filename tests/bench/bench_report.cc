@@ -29,8 +29,10 @@ std::string per_million(double cpu_seconds, int64_t messages) {
   return format("%.2f", cpu_seconds * 1e6 / static_cast<double>(messages));
 }
 
-const ThroughputResult* bare_in_round(const std::vector<ThroughputResult>& results, int round) {
-  for (const ThroughputResult& result : results) {
+// The bare run of `round`, if it completed.
+template <typename Result>
+const Result* bare_in_round(const std::vector<Result>& results, int round) {
+  for (const Result& result : results) {
     if (result.scenario == "bare" && result.round == round && result.ok) return &result;
   }
   return nullptr;
@@ -69,7 +71,9 @@ std::vector<ThroughputSummary> summarize_throughput(const std::vector<Throughput
       if (result.scenario != scenario || !result.ok) continue;
       rates.push_back(result.rate());
       subject_us.push_back(us_per_message(result.subject_cpu_seconds, result.input_messages));
-      if (result.redis_cpu_seconds >= 0) redis_us.push_back(us_per_message(result.redis_cpu_seconds, result.input_messages));
+      if (result.redis_cpu_seconds >= 0) {
+        redis_us.push_back(us_per_message(result.redis_cpu_seconds, result.input_messages));
+      }
       summary.subject_peak_rss = std::max(summary.subject_peak_rss, result.subject_peak_rss);
       const ThroughputResult* bare = bare_in_round(results, result.round);
       if (bare != nullptr && bare->rate() > 0) ratios.push_back(result.rate() / bare->rate());
@@ -94,12 +98,6 @@ std::vector<ThroughputSummary> summarize_throughput(const std::vector<Throughput
 }
 
 std::vector<LatencySummary> summarize_latency(const std::vector<LatencyResult>& results) {
-  auto bare_in_round = [&](int round) -> const LatencyResult* {
-    for (const LatencyResult& result : results) {
-      if (result.scenario == "bare" && result.round == round && result.ok) return &result;
-    }
-    return nullptr;
-  };
   std::vector<LatencySummary> summaries;
   for (const std::string& scenario : scenario_order(results)) {
     LatencySummary summary;
@@ -110,7 +108,7 @@ std::vector<LatencySummary> summarize_latency(const std::vector<LatencyResult>& 
       p50.push_back(result.p50_ms);
       p99.push_back(result.p99_ms);
       p999.push_back(result.p999_ms);
-      const LatencyResult* bare = scenario == "bare" ? nullptr : bare_in_round(result.round);
+      const LatencyResult* bare = scenario == "bare" ? nullptr : bare_in_round(results, result.round);
       if (bare == nullptr) continue;
       p50_delta.push_back(result.p50_ms - bare->p50_ms);
       p99_delta.push_back(result.p99_ms - bare->p99_ms);
@@ -162,7 +160,9 @@ std::string to_markdown(const Report& report) {
       }
       const bool compared = summary.compared > 0;
       std::string subject_cpu = format("%.2f", summary.subject_us_per_message);
-      if (summary.redis_us_per_message >= 0) subject_cpu += " (+ redis " + format("%.2f", summary.redis_us_per_message) + ")";
+      if (summary.redis_us_per_message >= 0) {
+        subject_cpu += " (+ redis " + format("%.2f", summary.redis_us_per_message) + ")";
+      }
       out << "| " << summary.scenario << " | " << summary.runs << " | " << format("%.0f", summary.rate) << " | "
           << (compared ? format("%.2f", summary.vs_bare) : "-") << " | "
           << (compared ? format("%.2f", summary.vs_bare_min) + " … " + format("%.2f", summary.vs_bare_max) : "-")
@@ -171,12 +171,13 @@ std::string to_markdown(const Report& report) {
     }
     out << "\nEvery run:\n\n";
   }
-  out << "| round | scenario | msgs/s | steady msgs/s | MB/s | vs bare | CPU s/M msgs (subject) | CPU s/M msgs (broker) | "
-         "peak RSS MiB (subject) | peak RSS MiB (broker) |\n";
+  out << "| round | scenario | msgs/s | steady msgs/s | MB/s | vs bare | CPU s/M msgs (subject) | "
+         "CPU s/M msgs (broker) | peak RSS MiB (subject) | peak RSS MiB (broker) |\n";
   out << "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const ThroughputResult& result : report.throughput) {
     if (!result.ok) {
-      out << "| " << result.round << " | " << result.scenario << " | failed: " << result.error << " | | | | | | | |\n";
+      out << "| " << result.round << " | " << result.scenario << " | failed: " << result.error
+          << " | | | | | | | |\n";
       continue;
     }
     const ThroughputResult* bare = bare_in_round(report.throughput, result.round);
