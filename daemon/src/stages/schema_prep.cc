@@ -1,6 +1,7 @@
 #include "stages/schema_prep.h"
 
 #include <set>
+#include <span>
 #include <string_view>
 #include <utility>
 
@@ -14,6 +15,19 @@ using NodeId = FormatPlan::NodeId;
 constexpr NodeId kNone = FormatPlan::kNone;
 
 std::string_view view_of(const json::Value& value) { return {value.GetString(), value.GetStringLength()}; }
+
+// `object`'s members, which RapidJSON keeps in one array. Walked as a span rather than with
+// RapidJSON's member iterators: comparing those on a non-const object is ambiguous under
+// C++20's rewritten operators (clang warns), and this pass edits the schema, so it is not const.
+auto members_of(json::Value& object) { return std::span(object.MemberBegin().operator->(), object.MemberCount()); }
+
+// The value of `object`'s first member named `name`, or nullptr.
+json::Value* member_value(json::Value& object, std::string_view name) {
+  for (auto& member : members_of(object)) {
+    if (view_of(member.name) == name) return &member.value;
+  }
+  return nullptr;
+}
 
 // RFC 6901 escaping of one reference token.
 void append_token(std::string& pointer, std::string_view token) {
@@ -74,67 +88,67 @@ class Preparer {
 
     take_formats(schema, pointer, followed, node);
 
-    auto pattern = schema.FindMember("pattern");
-    if (pattern != schema.MemberEnd() && pattern->value.IsString()) {
+    json::Value* pattern = member_value(schema, "pattern");
+    if (pattern != nullptr && pattern->IsString()) {
       PointerScope scope(pointer, "pattern");
-      check_regex(pointer, view_of(pattern->value));
+      check_regex(pointer, view_of(*pattern));
     }
 
     bool has_pattern_properties = false;
-    auto pattern_properties = schema.FindMember("patternProperties");
-    if (pattern_properties != schema.MemberEnd() && pattern_properties->value.IsObject()) {
+    json::Value* pattern_properties = member_value(schema, "patternProperties");
+    if (pattern_properties != nullptr && pattern_properties->IsObject()) {
       has_pattern_properties = true;
       PointerScope scope(pointer, "patternProperties");
       result_.warnings.push_back(pointer +
                                  ": patternProperties regexes are compiled again for every message by this "
                                  "validator; prefer properties on busy topics");
-      for (auto& member : pattern_properties->value.GetObject()) {
+      for (auto& member : members_of(*pattern_properties)) {
         PointerScope member_scope(pointer, view_of(member.name));
         check_regex(pointer, view_of(member.name));
         visit(member.value, pointer, false);
       }
     }
 
-    auto properties = schema.FindMember("properties");
-    if (properties != schema.MemberEnd() && properties->value.IsObject()) {
+    json::Value* properties = member_value(schema, "properties");
+    if (properties != nullptr && properties->IsObject()) {
       PointerScope scope(pointer, "properties");
-      for (auto& member : properties->value.GetObject()) {
+      for (auto& member : members_of(*properties)) {
         PointerScope member_scope(pointer, view_of(member.name));
         NodeId child = visit(member.value, pointer, followed);
         node.properties.emplace_back(std::string(view_of(member.name)), child);
       }
     }
 
-    auto additional = schema.FindMember("additionalProperties");
-    if (additional != schema.MemberEnd()) {
+    json::Value* additional = member_value(schema, "additionalProperties");
+    if (additional != nullptr) {
       PointerScope scope(pointer, "additionalProperties");
       // With patternProperties present, which members additionalProperties covers depends on
       // regexes the plan does not evaluate.
-      node.other_properties = visit(additional->value, pointer, followed && !has_pattern_properties);
+      node.other_properties = visit(*additional, pointer, followed && !has_pattern_properties);
     }
 
-    auto items = schema.FindMember("items");
-    if (items != schema.MemberEnd()) {
-      if (items->value.IsArray()) {
+    json::Value* items = member_value(schema, "items");
+    if (items != nullptr) {
+      if (items->IsArray()) {
         bool any = false;
-        for (rapidjson::SizeType i = 0; i < items->value.Size(); ++i) {
+        for (rapidjson::SizeType i = 0; i < items->Size(); ++i) {
           PointerScope scope(pointer, "items", i);
-          NodeId child = visit(items->value[i], pointer, followed);
+          NodeId child = visit((*items)[i], pointer, followed);
           node.tuple_items.push_back(child);
           any = any || child != kNone;
         }
         if (!any) node.tuple_items.clear();
       } else {
         PointerScope scope(pointer, "items");
-        node.items = visit(items->value, pointer, followed);
+        node.items = visit(*items, pointer, followed);
       }
     }
 
-    auto all_of = schema.FindMember("allOf");
-    if (all_of != schema.MemberEnd() && all_of->value.IsArray()) {
-      for (rapidjson::SizeType i = 0; i < all_of->value.Size(); ++i) {
+    json::Value* all_of = member_value(schema, "allOf");
+    if (all_of != nullptr && all_of->IsArray()) {
+      for (rapidjson::SizeType i = 0; i < all_of->Size(); ++i) {
         PointerScope scope(pointer, "allOf", i);
-        NodeId branch = visit(all_of->value[i], pointer, followed);
+        NodeId branch = visit((*all_of)[i], pointer, followed);
         if (branch != kNone) node.all_of.push_back(branch);
       }
     }
@@ -154,24 +168,24 @@ class Preparer {
 
   void visit_unfollowed(json::Value& schema, std::string& pointer) {
     for (std::string_view keyword : kUnfollowedSchemaKeywords) {
-      auto found = schema.FindMember(json::Value(rapidjson::StringRef(keyword.data(), keyword.size())));
-      if (found == schema.MemberEnd()) continue;
+      json::Value* found = member_value(schema, keyword);
+      if (found == nullptr) continue;
       PointerScope scope(pointer, keyword);
-      visit(found->value, pointer, false);
+      visit(*found, pointer, false);
     }
     for (std::string_view keyword : kUnfollowedSchemaLists) {
-      auto found = schema.FindMember(json::Value(rapidjson::StringRef(keyword.data(), keyword.size())));
-      if (found == schema.MemberEnd() || !found->value.IsArray()) continue;
-      for (rapidjson::SizeType i = 0; i < found->value.Size(); ++i) {
+      json::Value* found = member_value(schema, keyword);
+      if (found == nullptr || !found->IsArray()) continue;
+      for (rapidjson::SizeType i = 0; i < found->Size(); ++i) {
         PointerScope scope(pointer, keyword, i);
-        visit(found->value[i], pointer, false);
+        visit((*found)[i], pointer, false);
       }
     }
     for (std::string_view keyword : kUnfollowedSchemaMaps) {
-      auto found = schema.FindMember(json::Value(rapidjson::StringRef(keyword.data(), keyword.size())));
-      if (found == schema.MemberEnd() || !found->value.IsObject()) continue;
+      json::Value* found = member_value(schema, keyword);
+      if (found == nullptr || !found->IsObject()) continue;
       PointerScope scope(pointer, keyword);
-      for (auto& member : found->value.GetObject()) {
+      for (auto& member : members_of(*found)) {
         PointerScope member_scope(pointer, view_of(member.name));
         visit(member.value, pointer, false);  // dependencies may also hold arrays of names: skipped
       }
@@ -180,9 +194,10 @@ class Preparer {
 
   // Removes every `format` member of this schema object (a repeated key too).
   void take_formats(json::Value& schema, std::string& pointer, bool followed, FormatPlan::Node& node) {
-    for (auto found = schema.FindMember("format"); found != schema.MemberEnd(); found = schema.FindMember("format")) {
-      if (found->value.IsString()) {
-        std::string_view name = view_of(found->value);
+    for (json::Value* found = member_value(schema, "format"); found != nullptr;
+         found = member_value(schema, "format")) {
+      if (found->IsString()) {
+        std::string_view name = view_of(*found);
         PointerScope scope(pointer, "format");
         if (auto format = parse_format_name(name)) {
           if (followed) {
@@ -197,7 +212,7 @@ class Preparer {
                                      "' is treated as an annotation and not checked");
         }
       }
-      schema.EraseMember(found);
+      schema.EraseMember("format");  // the first one, which is `found`
     }
   }
 
