@@ -28,7 +28,7 @@ TEST_CASE("every record reaches the topic it names, past the topics the producer
   std::vector<std::string> errors;
   std::unique_ptr<kafka::Producer> producer = kafka::Producer::create(
       {{"bootstrap.servers", broker.bootstrap()}, {"linger.ms", "0"}},
-      [&](void*, rd_kafka_resp_err_t error, const rd_kafka_message_t&) {
+      [&](void*, rd_kafka_resp_err_t error) {
         if (error == RD_KAFKA_RESP_ERR_NO_ERROR) {
           ++delivered;
         } else {

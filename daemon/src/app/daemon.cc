@@ -18,6 +18,7 @@
 #include "config/loader.h"
 #include "dedup/dedup_store.h"
 #include "engine/engine.h"
+#include "engine/engine_factory.h"
 #include "engine/lifecycle.h"
 #include "metrics/metrics.h"
 #include "stages/stage_chain.h"
@@ -190,7 +191,7 @@ int run_daemon(std::shared_ptr<const config::Config> config) {
   parts.dedup = std::move(dedup);
   parts.metrics = &metrics;
   parts.lifecycle = &lifecycle;
-  std::unique_ptr<engine::Engine> engine = engine::Engine::create(std::move(parts), errors);
+  std::unique_ptr<engine::Engine> engine = engine::make_engine(std::move(parts), errors);
   if (!engine) {
     for (const std::string& error : errors) log::error("cannot start the engine", {{"error", error}});
     return kExitFailure;

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "kafka/client.h"
+#include "kafka/client_properties.h"
 #include "kafka/handles.h"
 #include "kafka/producer.h"
 
@@ -21,9 +22,9 @@ using Clock = std::chrono::steady_clock;
 constexpr int kTimeoutMs = 10'000;
 constexpr const char* kReplayCountHeader = "sluice-replay-count";
 // Headers that describe a failure or a retry state; a replayed record starts afresh.
-constexpr const char* kDroppedHeaders[] = {"sluice-error",           "sluice-error-stage",  "sluice-retry-count",
-                                           "sluice-retry-due",       "sluice-fingerprint",  "sluice-source",
-                                           "sluice-replay-count"};
+constexpr const char* kDroppedHeaders[] = {"sluice-error",       "sluice-error-stage", "sluice-retry-count",
+                                           "sluice-retry-due",   "sluice-retry-after", "sluice-fingerprint",
+                                           "sluice-source",      "sluice-replay-count"};
 
 std::optional<std::chrono::system_clock::time_point> parse_time(const std::string& text) {
   if (auto absolute = text::parse_rfc3339(text)) return absolute;
@@ -97,25 +98,6 @@ int replay_count_of(rd_kafka_message_t* message) {
   return static_cast<int>(text::parse_int(std::string_view(static_cast<const char*>(value), size)).value_or(0));
 }
 
-kafka::Properties client_properties(const config::Config& config, bool producer) {
-  kafka::Properties properties = {{"socket.nagle.disable", "true"}};
-  for (const auto& [name, value] : config.kafka.properties) properties[name] = value;
-  for (const auto& [name, value] : producer ? config.kafka.producer_properties : config.kafka.consumer_properties) {
-    properties[name] = value;
-  }
-  properties["bootstrap.servers"] = config.kafka.brokers;
-  properties["client.id"] = config.kafka.client_id + "-replay";
-  if (producer) {
-    properties["enable.idempotence"] = "true";
-    properties["acks"] = "all";
-  } else {
-    properties["group.id"] = config.kafka.group_id + "-replay";  // never joined: partitions are assigned
-    properties["enable.auto.commit"] = "false";
-    properties["enable.partition.eof"] = "false";
-  }
-  return properties;
-}
-
 }  // namespace
 
 std::string parse_replay_arguments(const std::vector<std::string>& args, std::string& config_path,
@@ -177,13 +159,13 @@ std::string parse_replay_arguments(const std::vector<std::string>& args, std::st
 int run_replay(const config::Config& config, const ReplayOptions& options, ReplaySummary* summary_out) {
   ReplaySummary summary;
   std::vector<std::string> errors;
-  kafka::ConfPtr consumer_conf = kafka::make_conf(client_properties(config, false), errors);
+  kafka::ConfPtr consumer_conf = kafka::make_conf(kafka::client_properties(config.kafka, kafka::ClientRole::ReplayConsumer), errors);
   std::unique_ptr<kafka::Producer> producer;
   int64_t acknowledged = 0;
   if (!options.dry_run) {
     producer = kafka::Producer::create(
-        client_properties(config, true),
-        [&](void*, rd_kafka_resp_err_t error, const rd_kafka_message_t&) {
+        kafka::client_properties(config.kafka, kafka::ClientRole::ReplayProducer),
+        [&](void*, rd_kafka_resp_err_t error) {
           if (error == RD_KAFKA_RESP_ERR_NO_ERROR) {
             acknowledged += 1;
           } else {

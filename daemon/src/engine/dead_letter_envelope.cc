@@ -53,6 +53,11 @@ std::string build_dead_letter_envelope(const DeadLetterInfo& info) {
   std::string_view key(static_cast<const char*>(info.key), info.key_size);
   if (info.key == nullptr) {
     append_raw_field(out, "original_key", "null");
+  } else if (key.size() > info.key_embed_limit) {
+    append_string_field(out, "original_key_base64", text::base64_encode(key.substr(0, info.key_embed_limit)));
+    append_raw_field(out, "original_key_truncated", "true");
+    append_raw_field(out, "original_key_size", std::to_string(key.size()));
+    append_string_field(out, "original_key_sha256", sha256_hex(key));
   } else if (text::is_valid_utf8(key)) {
     append_string_field(out, "original_key", key);
   } else {
@@ -71,6 +76,7 @@ std::string build_dead_letter_envelope(const DeadLetterInfo& info) {
     append_raw_field(out, "http_status", std::to_string(info.http_status));
     append_string_field(out, "response_body", info.response_body);
   }
+  if (info.headers_dropped > 0) append_raw_field(out, "original_headers_dropped", std::to_string(info.headers_dropped));
   append_raw_field(out, "retry_count", std::to_string(info.retry_count));
   out += "\"max_retries_exceeded\":";
   out += info.max_retries_exceeded ? "true" : "false";

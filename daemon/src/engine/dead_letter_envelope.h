@@ -15,7 +15,10 @@
 // When the whole envelope would be larger than the producer accepts, the caller builds it
 // again with `embed_limit` set: then the first embed_limit bytes go in base64 with
 // original_truncated, original_size and original_sha256, and the full value stays at its
-// original offset.
+// original offset. A key longer than `key_embed_limit` is embedded the same way:
+// original_key_base64 holds its first bytes, with original_key_truncated, original_key_size
+// and original_key_sha256. `headers_dropped` (when not 0) says how many of the original
+// headers the DLQ record does not carry because they would not fit.
 
 #include <chrono>
 #include <cstddef>
@@ -44,6 +47,8 @@ struct DeadLetterInfo {
   int http_status = 0;              // an HTTP route's answer (0: none)
   std::string_view response_body;   // the first 1 KiB of that answer's body
   size_t embed_limit = std::numeric_limits<size_t>::max();
+  size_t key_embed_limit = std::numeric_limits<size_t>::max();
+  size_t headers_dropped = 0;
 };
 
 std::string build_dead_letter_envelope(const DeadLetterInfo& info);

@@ -1,5 +1,7 @@
 #include "engine/error_classes.h"
 
+#include "kafka/client.h"
+
 namespace sluice::engine {
 
 ErrorClass classify_produce_error(rd_kafka_resp_err_t error) {
@@ -22,6 +24,35 @@ ErrorClass classify_produce_error(rd_kafka_resp_err_t error) {
 ErrorClass classify_http_status(int status) {
   if (status == 408 || status == 429 || status >= 500) return ErrorClass::Transient;
   return ErrorClass::BadData;
+}
+
+RouteErrors RouteErrors::parse(const config::RouteConfig& route, size_t index, std::vector<std::string>& errors) {
+  RouteErrors table;
+  for (const auto& [name, error_class] : route.errors) {
+    ErrorClass parsed = error_class == "bad_data" ? ErrorClass::BadData : ErrorClass::Transient;
+    if (route.http) {
+      table.http_[name] = parsed;
+      continue;
+    }
+    std::optional<rd_kafka_resp_err_t> code = kafka::error_by_name(name);
+    if (!code) {
+      errors.push_back("routes[" + std::to_string(index) + "].errors." + name + ": not a librdkafka error name");
+      continue;
+    }
+    table.produce_[*code] = parsed;
+  }
+  return table;
+}
+
+ErrorClass RouteErrors::classify(rd_kafka_resp_err_t error) const {
+  auto it = produce_.find(error);
+  return it != produce_.end() ? it->second : classify_produce_error(error);
+}
+
+ErrorClass RouteErrors::classify_http(int status) const {
+  if (auto exact = http_.find(std::to_string(status)); exact != http_.end()) return exact->second;
+  if (auto range = http_.find(std::to_string(status / 100) + "xx"); range != http_.end()) return range->second;
+  return classify_http_status(status);
 }
 
 }  // namespace sluice::engine

@@ -1,8 +1,5 @@
 #include "engine/http_sink.h"
 
-#include <iterator>
-
-#include "common/log.h"
 #include "common/version.h"
 #include "engine/record_headers.h"
 
@@ -29,7 +26,8 @@ std::unique_ptr<HttpSink> HttpSink::create(http::HttpRuntime& runtime, const con
   client.ca_file = settings.ca_file;
   client.verify = settings.verify;
   client.user_agent = std::string("sluice/") + SLUICE_VERSION;
-  std::unique_ptr<HttpSink> sink(new HttpSink(route.ordering, display_name(settings.url)));
+  std::unique_ptr<HttpSink> sink(new HttpSink(display_name(settings.url),
+                                              static_cast<int>(settings.max_connections * settings.pipeline_depth)));
   sink->client_ = http::HttpClient::create(runtime.io(), client, std::move(deliver), error);
   if (!sink->client_) return nullptr;
   return sink;
@@ -39,27 +37,7 @@ HttpSink::~HttpSink() {
   if (client_) client_->shutdown();
 }
 
-HttpSink::GateKey HttpSink::gate_key(const InFlightRecord& record) const {
-  if (ordering_ == config::Ordering::Key) return {record.partition.get(), std::string(record.key())};
-  return {record.partition.get(), std::string()};
-}
-
 SendResult HttpSink::send(InFlightRecord& record) {
-  if (ordering_ == config::Ordering::None) {
-    submit(record);
-    return {};
-  }
-  Gate& gate = gates_[gate_key(record)];
-  if (gate.busy) {
-    gate.held.push_back(&record);
-  } else {
-    gate.busy = true;
-    submit(record);
-  }
-  return {};
-}
-
-void HttpSink::submit(InFlightRecord& record) {
   http::Request request;
   request.token = next_token_++;
   request.body.assign(record.value());
@@ -70,6 +48,7 @@ void HttpSink::submit(InFlightRecord& record) {
   append_source(request.headers.back().second, record);
   in_flight_.emplace(request.token, &record);
   outbox_.push_back(std::move(request));
+  return {};
 }
 
 void HttpSink::flush() {
@@ -81,41 +60,7 @@ InFlightRecord* HttpSink::on_response(const http::Response& response) {
   if (it == in_flight_.end()) return nullptr;
   InFlightRecord* record = it->second;
   in_flight_.erase(it);
-  if (ordering_ != config::Ordering::None) {
-    auto gate = gates_.find(gate_key(*record));
-    if (gate != gates_.end()) {
-      if (gate->second.held.empty()) {
-        // A partition's gate stays for its next record (building one allocates); a key's
-        // goes, or there would be one per key ever seen, and so does a revoked partition's.
-        if (ordering_ == config::Ordering::Key || record->partition->revoked) {
-          gates_.erase(gate);
-        } else {
-          gate->second.busy = false;
-        }
-      } else {
-        InFlightRecord* next = gate->second.held.front();
-        gate->second.held.pop_front();
-        submit(*next);
-      }
-    }
-  }
   return record;
-}
-
-std::vector<InFlightRecord*> HttpSink::withdraw(const PartitionState& partition) {
-  std::vector<InFlightRecord*> withdrawn;
-  for (auto it = gates_.begin(); it != gates_.end();) {
-    Gate& gate = it->second;
-    if (it->first.first != &partition) {
-      ++it;
-      continue;
-    }
-    withdrawn.insert(withdrawn.end(), gate.held.begin(), gate.held.end());
-    gate.held.clear();
-    // An idle gate goes now; a busy one when its response comes (on_response).
-    it = gate.busy ? std::next(it) : gates_.erase(it);
-  }
-  return withdrawn;
 }
 
 void HttpSink::shutdown() {

@@ -1,26 +1,17 @@
 #pragma once
 // Forwards records to one HTTP endpoint (an HTTP route): the record value as the request
 // body, with Content-Type: application/json, Idempotency-Key: <fingerprint> and
-// X-Sluice-Source: topic/partition/offset, plus the route's configured headers.
+// X-Sluice-Source: topic/partition/offset, plus the route's configured headers. Order and
+// the breaker are its Destination's business: every record sent here goes out.
 //
-// Ordering is enforced here, before requests reach the connection pool:
-//   partition — one request per input partition at a time (records of a partition arrive in
-//               their order); key — one per (partition, key); none — no gate (the pool's
-//               max_connections × pipeline_depth is the only limit).
-// A record the gate holds back counts as accepted for the engine: its result simply comes
-// later.
-//
-// Threading: send(), on_response() and withdraw() run on the engine thread. The HttpClient
+// Threading: send(), flush() and on_response() run on the engine thread. The HttpClient
 // calls back on the HTTP runtime's thread; that callback only hands the response to the
 // engine (`deliver`), which then calls on_response().
 
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -39,37 +30,25 @@ class HttpSink final : public Sink {
   // Sink
   const std::string& name() const override { return name_; }
   SendResult send(InFlightRecord& record) override;
+  // Hands the requests send() made since the last call to the client, in one go.
+  void flush() override;
 
-  // The record a response belongs to (engine thread). Frees its ordering slot and sends the
-  // next record the gate held back, if any.
+  // The record a response belongs to (engine thread), or nullptr for an unknown token.
   InFlightRecord* on_response(const http::Response& response);
-  // Records of `partition` still held back by the ordering gate (not sent yet): taken out
-  // and returned, e.g. because the partition was revoked.
-  std::vector<InFlightRecord*> withdraw(const PartitionState& partition);
-  // Hands the requests send() and on_response() made since the last call to the client, in
-  // one go (engine thread; the engine calls it before it waits for anything).
-  void flush();
   // Stops the client: every request not answered yet (including those not flushed) comes back
   // as Cancelled.
   void shutdown();
   // The client's counters since it was created.
   http::ClientStats stats() const { return client_->stats(); }
+  // Requests the endpoint may have at once (max_connections × pipeline_depth).
+  int capacity() const { return capacity_; }
 
  private:
-  using GateKey = std::pair<const PartitionState*, std::string>;
-  struct Gate {
-    bool busy = false;
-    std::deque<InFlightRecord*> held;
-  };
+  HttpSink(std::string name, int capacity) : name_(std::move(name)), capacity_(capacity) {}
 
-  HttpSink(config::Ordering ordering, std::string name) : ordering_(ordering), name_(std::move(name)) {}
-  void submit(InFlightRecord& record);
-  GateKey gate_key(const InFlightRecord& record) const;
-
-  const config::Ordering ordering_;
   const std::string name_;
+  const int capacity_;
   std::unique_ptr<http::HttpClient> client_;
-  std::map<GateKey, Gate> gates_;
   std::unordered_map<uint64_t, InFlightRecord*> in_flight_;  // request token → record
   std::vector<http::Request> outbox_;                        // made, not yet handed to client_
   uint64_t next_token_ = 1;

@@ -3,7 +3,8 @@
 // of them. A record's address is handed to librdkafka as the produce opaque and used in the
 // engine's queues; it stays valid until the engine releases it back to the pool.
 //
-// Threading: engine thread only.
+// Threading: engine thread only (the stage thread reads and decides a record while it holds
+// it, see StageThread).
 
 #include <chrono>
 #include <cstdint>
@@ -17,25 +18,34 @@
 #include "engine/circuit_breaker.h"
 #include "engine/partition_state.h"
 #include "fingerprint/fingerprint.h"
-#include "kafka/handles.h"
+#include "kafka/message.h"
 #include "stages/stage.h"
 
 namespace sluice::engine {
 
 enum class Step {
-  Staging,           // with the stage runner (on the stage thread, if there is one)
-  Held,              // from a retry tier, not yet due: held (its partition paused) until due
-  Dedup,             // waiting for a dedup answer (batched)
-  WaitingOnPeer,  // a record with the same fingerprint is in flight; wait for its outcome
-  Forwarding,        // handed to the route's sink
-  WaitingOnBreaker,  // the sink's breaker is not closed: waiting (its partition paused)
-  Retrying,          // the record for the next retry tier is being produced
-  DeadLettering,     // the DLQ record is being produced
-  Rejecting,         // the rejected_topic record is being produced
+  Staging,         // with the stage runner (on the stage thread, if there is one)
+  Held,            // from a retry tier, not yet due: held (its partition paused) until due
+  Dedup,           // waiting for a dedup answer (batched)
+  WaitingOnPeer,   // a record with the same fingerprint is in flight; wait for its outcome
+  Queued,          // in its destination's queue: waiting for its turn (ordering) or the breaker
+  Forwarding,      // dispatched to the route's sink; the result comes later
+  Retrying,        // the record for the next retry tier is being produced
+  DeadLettering,   // the DLQ record is being produced
+  Rejecting,       // the rejected_topic record is being produced
+};
+
+// How much of the original a DLQ record carries. A level is given up for the next when the
+// record is too large for the producer or the broker refuses it as bad data; the last level
+// holds nothing whose size depends on the record, so a refusal there is the environment's.
+enum class DeadLetterLevel {
+  Full,       // value, key and headers as they were
+  Truncated,  // value and key as 64 KiB prefixes with size and SHA-256; large headers left out
+  Minimal,    // sizes and digests only; no original headers; the key only when small
 };
 
 struct InFlightRecord {
-  kafka::MessagePtr message;  // owns value, key and headers as consumed (zero copy)
+  kafka::Message message;  // owns value, key and headers as consumed (zero copy)
   std::shared_ptr<PartitionState> partition;
   int64_t offset = 0;
   int64_t bytes = 0;  // key + value, for the in-flight byte budget
@@ -43,8 +53,12 @@ struct InFlightRecord {
   // cache rather than at completion, when it no longer is.
   int64_t timestamp_ms = -1;
   Step step = Step::Dedup;
-  bool awaiting_delivery = false;  // a produce for this record has not been acknowledged yet
+  bool awaiting_delivery = false;  // a produce or request for this record is not answered yet
   bool holds_reservation = false;  // it owns the dedup reservation of `fingerprint`
+  // Exactly-once: an output of this record is in the open transaction (or it needs none any
+  // more), so records behind it in its partition may produce theirs.
+  bool output_released = false;
+  bool waiting_for_turn = false;  // ... and it waits for that (OutputOrder::may_produce said no)
 
   fingerprint::Fingerprint fingerprint;
   int route = -1;
@@ -53,6 +67,7 @@ struct InFlightRecord {
   // Retry state, read from the sluice-retry-* headers of a record that came from a tier.
   int retry_count = 0;       // failed deliveries so far (the tier it came from + 1)
   int64_t retry_due_ms = 0;  // epoch ms before which it must not be processed
+  int retry_tier = -1;       // the tier its retry record goes to
   std::string last_error;    // the failure that sent it to a tier or the DLQ
   std::optional<std::chrono::milliseconds> retry_after;  // the sink asked to wait this long
   int http_status = 0;            // an HTTP route's answer, for the DLQ envelope
@@ -66,7 +81,7 @@ struct InFlightRecord {
   std::string_view stage;
   std::string_view reason;
   std::string detail;
-  bool truncated_envelope = false;  // the DLQ record was too large once; embed a prefix
+  DeadLetterLevel dead_letter_level = DeadLetterLevel::Full;
 
   int attempts = 0;  // failed produce attempts of the current step (for backoff)
   std::chrono::steady_clock::time_point consumed_at;  // for the oldest-unfinished age
@@ -76,15 +91,9 @@ struct InFlightRecord {
   // order: they become duplicates if this one is forwarded, or take over otherwise.
   std::vector<InFlightRecord*> waiters;
 
-  std::string_view value() const {
-    return message->payload ? std::string_view(static_cast<const char*>(message->payload), message->len)
-                            : std::string_view();
-  }
-  bool value_is_null() const { return message->payload == nullptr; }
-  std::string_view key() const {
-    return message->key ? std::string_view(static_cast<const char*>(message->key), message->key_len)
-                        : std::string_view();
-  }
+  std::string_view value() const { return message.value(); }
+  bool value_is_null() const { return message.value_is_null(); }
+  std::string_view key() const { return message.key(); }
 };
 
 class RecordPool {
@@ -106,17 +115,20 @@ class RecordPool {
     record->step = Step::Dedup;
     record->awaiting_delivery = false;
     record->holds_reservation = false;
+    record->output_released = false;
+    record->waiting_for_turn = false;
     record->route = -1;
     record->verdict = stages::Verdict::Continue;
     record->stage = {};
     record->reason = {};
     record->detail.clear();
     record->correlation_id.clear();
-    record->truncated_envelope = false;
+    record->dead_letter_level = DeadLetterLevel::Full;
     record->attempts = 0;
     record->permit = {};
     record->retry_count = 0;
     record->retry_due_ms = 0;
+    record->retry_tier = -1;
     record->last_error.clear();
     record->retry_after.reset();
     record->http_status = 0;
@@ -125,6 +137,13 @@ class RecordPool {
     free_.push_back(record);
   }
   int64_t live() const { return live_; }
+  // Destroys the consumed message of every record, finished or not. librdkafka's consumer
+  // cannot be destroyed while any message it handed out lives (its destruction waits for
+  // them), so this comes first when the engine stops with records unfinished; the records
+  // themselves stay until the pool goes.
+  void drop_messages() {
+    for (InFlightRecord& record : storage_) record.message.reset();
+  }
 
  private:
   std::deque<InFlightRecord> storage_;  // deque: growing never moves existing records

@@ -1,17 +1,16 @@
 #include "engine/kafka_topic_sink.h"
 
 #include "engine/error_classes.h"
-#include "engine/record_headers.h"
 #include "kafka/client.h"
 
 namespace sluice::engine {
 
 SendResult KafkaTopicSink::send(InFlightRecord& record) {
-  const rd_kafka_message_t& message = *record.message;
+  const kafka::Message& message = record.message;
   kafka::OutboundRecord out;
   out.topic = topic_;
-  out.key = message.key;
-  out.key_size = message.key_len;
+  out.key = message.key_data();
+  out.key_size = message.key_size();
   out.value = record.value();
   out.null_value = record.value_is_null();
   out.headers = headers_.build(record);

@@ -7,13 +7,13 @@
 
 #include "engine/record_headers.h"
 #include "engine/sink.h"
-#include "kafka/producer.h"
+#include "kafka/producer_api.h"
 
 namespace sluice::engine {
 
 class KafkaTopicSink final : public Sink {
  public:
-  KafkaTopicSink(kafka::Producer& producer, std::string topic)
+  KafkaTopicSink(kafka::ProducerApi& producer, std::string topic)
       : producer_(producer), topic_(std::move(topic)), name_("topic:" + topic_) {}
 
   // Sink
@@ -23,7 +23,7 @@ class KafkaTopicSink final : public Sink {
   const std::string& topic() const { return topic_; }
 
  private:
-  kafka::Producer& producer_;
+  kafka::ProducerApi& producer_;
   const std::string topic_;
   const std::string name_;
   ForwardHeaders headers_;  // send() runs on the engine thread only

@@ -29,11 +29,16 @@ inline constexpr std::string_view kNoRoute = "no_route";
 inline constexpr std::string_view kForwardRejected = "forward_rejected";
 inline constexpr std::string_view kTransient = "transient_error";
 inline constexpr std::string_view kRetriesExhausted = "retries_exhausted";
+// A retry-tier record or a rejected_topic copy that the broker refuses for what it is (e.g.
+// too large for that topic): the record goes to the DLQ instead of being tried forever.
+inline constexpr std::string_view kOutputRefused = "output_refused";
 }  // namespace reason
 
 namespace stage_name {
 inline constexpr std::string_view kRoute = "route";
 inline constexpr std::string_view kForward = "forward";
+inline constexpr std::string_view kRetry = "retry";
+inline constexpr std::string_view kFilter = "filter";
 }  // namespace stage_name
 
 }  // namespace sluice::engine

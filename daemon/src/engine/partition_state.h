@@ -1,6 +1,6 @@
 #pragma once
 // What the engine knows about one assigned input partition. Created on assignment, marked
-// revoked (and dropped from the engine's map) on revocation; records still in flight keep
+// revoked (and dropped from the partition table) on revocation; records still in flight keep
 // their shared_ptr, see that it is revoked, and then touch neither offsets nor pauses.
 //
 // Threading: engine thread only.
@@ -20,14 +20,22 @@ namespace sluice::engine {
 
 struct InFlightRecord;
 
+// A consumed record's place in its partition's output order (exactly-once; see OutputOrder).
+struct OutputTurn {
+  int64_t offset = 0;
+  InFlightRecord* record = nullptr;  // nullptr once released (the record may be gone)
+};
+
 // Why a partition is paused; it is resumed only when no reason is left.
 enum PauseReason : uint32_t {
   kPauseBackpressure = 1u << 0,  // the in-flight record or byte budget is used up
   kPauseStopping = 1u << 1,      // draining for shutdown
   kPauseDedupDown = 1u << 2,     // the dedup store cannot answer
   kPauseRetryWait = 1u << 3,     // a retry-tier record at its head is not due yet
-  kPauseOutage = 1u << 4,        // records of it wait for a sink whose breaker is not closed
+  kPauseOutage = 1u << 4,        // records of it wait for a destination whose breaker is not closed
 };
+// The reasons that hold every partition at once (a partition assigned meanwhile starts with them).
+inline constexpr uint32_t kGlobalPauses = kPauseBackpressure | kPauseStopping | kPauseDedupDown;
 
 struct PartitionState {
   PartitionState(std::string topic_name, int32_t partition_id) : topic(std::move(topic_name)), partition(partition_id) {}
@@ -42,11 +50,15 @@ struct PartitionState {
   uint32_t pause_reasons = 0;
   bool paused_in_client = false;  // what the consumer was last told
   int64_t in_flight = 0;          // records of this partition not yet at a final outcome
-  int64_t awaiting_delivery = 0;  // of those, how many wait for a produce acknowledgement
-  int64_t waiting_on_breaker = 0;  // of those, how many wait for a breaker to let them through
+  int64_t awaiting_delivery = 0;  // of those, how many wait for a produce or request to be answered
+  // Destinations whose breaker holds records of this partition back (kPauseOutage while > 0).
+  int outage_holds = 0;
   // Records of a retry tier held until due, in offset order (owned by the engine's pool).
   std::deque<InFlightRecord*> held;
   bool release_scheduled = false;  // a timer will release the head of `held`
+  // Exactly-once: this partition's records in offset order from the first one not yet
+  // released (see OutputOrder).
+  std::deque<OutputTurn> output_order;
   // When a record of it last reached a final outcome (or when records started to wait).
   std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
   bool stalled = false;

@@ -20,16 +20,41 @@ bool has_sluice_header(const rd_kafka_headers_t* headers) {
 
 }  // namespace
 
-kafka::HeadersPtr derive_headers(rd_kafka_message_t& message,
+bool rename_inbound_headers(kafka::Message& message) {
+  const rd_kafka_headers_t* headers = message.headers();
+  if (headers == nullptr) return false;
+  bool foreign = false;
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    std::string_view header_name(name);
+    if (header_name.starts_with(header::kPrefix) && header_name != header::kReplayCount) {
+      foreign = true;
+      break;
+    }
+  }
+  if (!foreign) return false;
+  kafka::HeadersPtr renamed(rd_kafka_headers_new(8));
+  std::string new_name;
+  for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    std::string_view header_name(name);
+    if (header_name.starts_with(header::kPrefix) && header_name != header::kReplayCount) {
+      new_name.assign(header::kUpstreamPrefix).append(header_name);
+      rd_kafka_header_add(renamed.get(), new_name.data(), static_cast<ssize_t>(new_name.size()), value,
+                          value != nullptr ? static_cast<ssize_t>(size) : 0);
+    } else {
+      rd_kafka_header_add(renamed.get(), name, -1, value, value != nullptr ? static_cast<ssize_t>(size) : 0);
+    }
+  }
+  message.set_headers(std::move(renamed));
+  return true;
+}
+
+kafka::HeadersPtr derive_headers(kafka::Message& message,
                                  std::initializer_list<std::pair<const char*, std::string_view>> set,
                                  std::initializer_list<const char*> remove) {
-  rd_kafka_headers_t* original = nullptr;
-  kafka::HeadersPtr headers;
-  if (rd_kafka_message_detach_headers(&message, &original) == RD_KAFKA_RESP_ERR_NO_ERROR && original != nullptr) {
-    headers.reset(original);
-  } else {
-    headers.reset(rd_kafka_headers_new(set.size()));
-  }
+  kafka::HeadersPtr headers = message.take_headers();
   // Records from outside carry no sluice-* headers; then there is nothing to remove, and one
   // pass over the list is cheaper than a removal scan per name.
   if (has_sluice_header(headers.get())) {
@@ -54,20 +79,8 @@ kafka::HeadersPtr ForwardHeaders::build(InFlightRecord& record) {
   text::assign_hex(record.fingerprint.bytes.data(), record.fingerprint.bytes.size(), fingerprint_hex_);
   source_.clear();
   append_source(source_, record);
-  return derive_headers(*record.message, {{header::kFingerprint, fingerprint_hex_}, {header::kSource, source_}},
+  return derive_headers(record.message, {{header::kFingerprint, fingerprint_hex_}, {header::kSource, source_}},
                         {header::kError, header::kErrorStage});
-}
-
-std::optional<std::string_view> last_header(const rd_kafka_message_t& message, const char* name) {
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(const_cast<rd_kafka_message_t*>(&message), &headers) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-      headers == nullptr) {
-    return std::nullopt;
-  }
-  const void* value = nullptr;
-  size_t size = 0;
-  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
-  return value != nullptr ? std::string_view(static_cast<const char*>(value), size) : std::string_view();
 }
 
 }  // namespace sluice::engine

@@ -1,6 +1,6 @@
 #pragma once
-// Builds the headers of records sluice produces from a consumed record: the original headers
-// (always kept), minus any stale copies of the sluice-* headers being set, plus those.
+// The sluice-* headers: their names, building the headers of the records sluice produces from
+// a consumed record, and what is done to sluice-* headers that come in from outside.
 
 #include <optional>
 #include <string>
@@ -9,12 +9,16 @@
 
 #include "engine/in_flight_record.h"
 #include "kafka/handles.h"
+#include "kafka/message.h"
 
 namespace sluice::engine {
 
 namespace header {
 // Every header sluice sets starts with it.
 inline constexpr std::string_view kPrefix = "sluice-";
+// What an inbound record's own sluice-* headers are renamed to start with (see
+// rename_inbound_headers).
+inline constexpr std::string_view kUpstreamPrefix = "upstream-";
 inline constexpr const char* kFingerprint = "sluice-fingerprint";
 inline constexpr const char* kSource = "sluice-source";
 inline constexpr const char* kError = "sluice-error";
@@ -22,23 +26,28 @@ inline constexpr const char* kErrorStage = "sluice-error-stage";
 inline constexpr const char* kFilterReason = "sluice-filter-reason";
 inline constexpr const char* kRetryCount = "sluice-retry-count";
 inline constexpr const char* kRetryDue = "sluice-retry-due";
+// The sink's Retry-After (ms) a tier record was written with, when longer than its tier's delay.
+inline constexpr const char* kRetryAfter = "sluice-retry-after";
 inline constexpr const char* kOriginalTopic = "sluice-original-topic";
 inline constexpr const char* kOriginalPartition = "sluice-original-partition";
 inline constexpr const char* kOriginalOffset = "sluice-original-offset";
 inline constexpr const char* kReplayCount = "sluice-replay-count";
 }  // namespace header
 
+// A record read from an inbound topic carries sluice-* headers only if someone upstream set
+// them: another sluice whose output this is, or a forger who wants sluice to misreport a
+// record's origin or hold a partition. Either way they are not this instance's: each is
+// renamed to upstream-sluice-… (value and order kept), so nothing sluice reads or writes
+// later takes them for its own. sluice-replay-count stays: `sluice replay` sets it on the
+// records it re-drives into inbound topics, and it only counts replays. Returns whether
+// anything was renamed.
+bool rename_inbound_headers(kafka::Message& message);
+
 // `message`'s headers (empty when it has none) with every header named in `set` replaced by
-// the given value. The list librdkafka parsed for the message is taken rather than copied:
-// copying and then destroying it was a tenth of the engine thread. Taking it is invisible to
-// readers: librdkafka parses the record's bytes again if the headers are asked for later (a
-// failed delivery going to a retry tier or the DLQ).
-kafka::HeadersPtr derive_headers(rd_kafka_message_t& message,
+// the given value and every header named in `remove` removed.
+kafka::HeadersPtr derive_headers(kafka::Message& message,
                                  std::initializer_list<std::pair<const char*, std::string_view>> set,
                                  std::initializer_list<const char*> remove = {});
-
-// The value of the last header named `name`, if the record has one.
-std::optional<std::string_view> last_header(const rd_kafka_message_t& message, const char* name);
 
 // Appends where `record` was consumed, "topic/partition/offset" (sluice-source,
 // X-Sluice-Source), to `out`.

@@ -1,11 +1,11 @@
 #pragma once
-// A destination of valid messages (a Kafka topic today; an HTTP endpoint later). Sinks are
-// built once per route from config and live as long as the engine.
+// A destination's transport: a Kafka topic or an HTTP endpoint. Sinks are built once per
+// destination from config and live as long as the engine.
 //
 // send() starts delivering a record and returns at once; the result reaches the engine on
-// the engine thread (for topic sinks through the producer's delivery report). A sink never
-// decides what a failure means for the record: it reports what happened and the engine's
-// error table decides (bad data → DLQ, transient → try again).
+// the engine thread later (a topic sink's through the producer's delivery report, an HTTP
+// sink's through the response inbox). A sink never decides what a failure means for the
+// record, nor when a record may go: its Destination asks the breaker and keeps the order.
 
 #include <string>
 
@@ -30,6 +30,9 @@ class Sink {
   // Stable and human-readable, e.g. "topic:clean.email"; a metric label and a log field.
   virtual const std::string& name() const = 0;
   virtual SendResult send(InFlightRecord& record) = 0;
+  // Hands what send() started since the last call to the transport in one go (engine
+  // thread, before the engine waits for anything).
+  virtual void flush() {}
 };
 
 }  // namespace sluice::engine

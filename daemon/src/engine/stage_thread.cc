@@ -82,8 +82,8 @@ void StageThread::set_resources(std::shared_ptr<const stages::StageResources> re
 // reading them here is safe.
 void StageThread::prefetch_ahead(const std::vector<InFlightRecord*>& batch, size_t i) {
   if (i + 4 < batch.size()) __builtin_prefetch(batch[i + 4]);
-  if (i + 2 < batch.size()) __builtin_prefetch(batch[i + 2]->message.get());
-  if (i + 1 < batch.size() && batch[i + 1]->message != nullptr) __builtin_prefetch(batch[i + 1]->message->payload);
+  if (i + 2 < batch.size()) __builtin_prefetch(batch[i + 2]->message.address());
+  if (i + 1 < batch.size() && batch[i + 1]->message) __builtin_prefetch(batch[i + 1]->message.value().data());
 }
 
 void StageThread::loop() {

@@ -32,6 +32,9 @@ class OffsetTracker {
   // A commit failed: offer the position again next time.
   void forget_committed() { committed_.reset(); }
   std::optional<int64_t> committed() const { return committed_; }
+  // One past the completed prefix, whether committed or not (nullopt: nothing completed and
+  // nothing committed yet).
+  std::optional<int64_t> position() const { return next_position_ ? next_position_ : committed_; }
 
   size_t pending() const { return window_.size(); }
   // Offset of the oldest record not yet complete, or nullopt.

@@ -1,5 +1,8 @@
 #include "kafka/producer.h"
 
+#include "common/log.h"
+#include "common/text.h"
+
 namespace sluice::kafka {
 
 namespace {
@@ -7,14 +10,30 @@ namespace {
 constexpr size_t kMaxTopicHandles = 16;
 }  // namespace
 
-std::unique_ptr<Producer> Producer::create(const Properties& properties, DeliveryHandler on_delivery,
-                                           ClientErrorHandler on_error, std::vector<std::string>& errors) {
+TxnResult txn_result(ErrorPtr error) {
+  if (!error) return std::nullopt;
+  TxnError result;
+  result.code = rd_kafka_error_code(error.get());
+  result.name = rd_kafka_error_name(error.get());
+  result.text = rd_kafka_error_string(error.get());
+  result.retriable = rd_kafka_error_is_retriable(error.get()) != 0;
+  result.abortable = rd_kafka_error_txn_requires_abort(error.get()) != 0;
+  result.fatal = rd_kafka_error_is_fatal(error.get()) != 0;
+  return result;
+}
+
+std::unique_ptr<Producer> Producer::create(const Properties& properties, std::vector<std::string>& errors) {
   ConfPtr conf = make_conf(properties, errors);
   if (!errors.empty()) return nullptr;
   std::unique_ptr<Producer> producer(new Producer());
-  producer->on_delivery_ = std::move(on_delivery);
-  producer->context_.on_error = std::move(on_error);
   producer->context_.owner = producer.get();
+  producer->context_.on_error = [self = producer.get()](rd_kafka_resp_err_t error, const std::string& reason, bool fatal) {
+    if (self->on_error_) {
+      self->on_error_(error, reason, fatal);
+    } else {
+      log::warn("kafka producer error", {{"error", error_name(error)}, {"detail", reason}});
+    }
+  };
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &Producer::on_delivery_report);
   std::string error;
   producer->handle_ = make_client(RD_KAFKA_PRODUCER, std::move(conf), &producer->context_, error);
@@ -22,15 +41,38 @@ std::unique_ptr<Producer> Producer::create(const Properties& properties, Deliver
     errors.push_back("producer: " + error);
     return nullptr;
   }
+  char value[64];
+  size_t value_size = sizeof value;
+  if (rd_kafka_conf_get(rd_kafka_conf(producer->handle_.get()), "message.max.bytes", value, &value_size) ==
+      RD_KAFKA_CONF_OK) {
+    producer->max_message_bytes_ = text::parse_int(value).value_or(producer->max_message_bytes_);
+  }
+  return producer;
+}
+
+std::unique_ptr<Producer> Producer::create(const Properties& properties, DeliveryHandler on_delivery,
+                                           ProducerErrorHandler on_error, std::vector<std::string>& errors) {
+  std::unique_ptr<Producer> producer = create(properties, errors);
+  if (producer) producer->set_handlers(std::move(on_delivery), std::move(on_error));
   return producer;
 }
 
 Producer::~Producer() = default;
 
+void Producer::set_handlers(DeliveryHandler on_delivery, ProducerErrorHandler on_error) {
+  on_delivery_ = std::move(on_delivery);
+  on_error_ = std::move(on_error);
+}
+
+void Producer::enable_wake(int fd) {
+  static const char kWakeByte = 'k';
+  QueuePtr queue(rd_kafka_queue_get_main(handle_.get()));
+  rd_kafka_queue_io_event_enable(queue.get(), fd, &kWakeByte, 1);
+}
+
 void Producer::on_delivery_report(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
-  auto* context = static_cast<ClientContext*>(opaque);
-  auto* self = static_cast<Producer*>(context->owner);
-  self->on_delivery_(message->_private, message->err, *message);
+  auto* self = static_cast<Producer*>(static_cast<ClientContext*>(opaque)->owner);
+  if (self->on_delivery_) self->on_delivery_(message->_private, message->err);
 }
 
 rd_kafka_topic_t* Producer::topic_handle(std::string_view topic) {
@@ -87,24 +129,40 @@ int Producer::flush(std::chrono::milliseconds timeout) {
 
 int Producer::outstanding() const { return rd_kafka_outq_len(handle_.get()); }
 
-ErrorPtr Producer::init_transactions(std::chrono::milliseconds timeout) {
-  return ErrorPtr(rd_kafka_init_transactions(handle_.get(), static_cast<int>(timeout.count())));
+void Producer::purge() {
+  // Queued and in-flight records alike; without waiting for the requests on the wire.
+  rd_kafka_purge(handle_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
 }
 
-ErrorPtr Producer::begin_transaction() { return ErrorPtr(rd_kafka_begin_transaction(handle_.get())); }
-
-ErrorPtr Producer::send_offsets_to_transaction(const rd_kafka_topic_partition_list_t& offsets,
-                                               const rd_kafka_consumer_group_metadata_t& group,
-                                               std::chrono::milliseconds timeout) {
-  return ErrorPtr(rd_kafka_send_offsets_to_transaction(handle_.get(), &offsets, &group, static_cast<int>(timeout.count())));
+TxnResult Producer::init_transactions(std::chrono::milliseconds timeout) {
+  return txn_result(ErrorPtr(rd_kafka_init_transactions(handle_.get(), static_cast<int>(timeout.count()))));
 }
 
-ErrorPtr Producer::commit_transaction(std::chrono::milliseconds timeout) {
-  return ErrorPtr(rd_kafka_commit_transaction(handle_.get(), static_cast<int>(timeout.count())));
+TxnResult Producer::begin_transaction() { return txn_result(ErrorPtr(rd_kafka_begin_transaction(handle_.get()))); }
+
+TxnResult Producer::send_offsets_to_transaction(const std::vector<PartitionOffset>& offsets, const GroupMetadata& group,
+                                                std::chrono::milliseconds timeout) {
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+  for (const PartitionOffset& entry : offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), entry.topic.c_str(), entry.partition)->offset = entry.offset;
+  }
+  GroupMetadataPtr fallback;
+  const rd_kafka_consumer_group_metadata_t* metadata = group.handle.get();
+  if (metadata == nullptr) {
+    fallback.reset(rd_kafka_consumer_group_metadata_new_with_genid(group.group_id.c_str(), group.generation_id,
+                                                                   group.member_id.c_str(), nullptr));
+    metadata = fallback.get();
+  }
+  return txn_result(ErrorPtr(
+      rd_kafka_send_offsets_to_transaction(handle_.get(), list.get(), metadata, static_cast<int>(timeout.count()))));
 }
 
-ErrorPtr Producer::abort_transaction(std::chrono::milliseconds timeout) {
-  return ErrorPtr(rd_kafka_abort_transaction(handle_.get(), static_cast<int>(timeout.count())));
+TxnResult Producer::commit_transaction(std::chrono::milliseconds timeout) {
+  return txn_result(ErrorPtr(rd_kafka_commit_transaction(handle_.get(), static_cast<int>(timeout.count()))));
+}
+
+TxnResult Producer::abort_transaction(std::chrono::milliseconds timeout) {
+  return txn_result(ErrorPtr(rd_kafka_abort_transaction(handle_.get(), static_cast<int>(timeout.count()))));
 }
 
 }  // namespace sluice::kafka

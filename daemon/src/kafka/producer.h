@@ -1,14 +1,13 @@
 #pragma once
-// The one producer of a sluice instance: downstream records, retry-tier records, rejected
-// records and DLQ records all go through it (so a later transactional mode can put them in
-// one transaction). Asynchronous: produce() only enqueues; the outcome arrives as a delivery
-// report, dispatched to the DeliveryHandler from poll() on the engine thread.
+// librdkafka's producer behind ProducerApi: the one producer of a sluice instance (and of
+// `sluice replay`). Asynchronous: produce() only enqueues; the outcome arrives as a delivery
+// report, dispatched to the DeliveryHandler from poll() / flush() / a transaction call on the
+// calling thread.
 //
-// Stop: flush(deadline) waits for outstanding deliveries; destruction without flush drops
-// what librdkafka still holds (their input offsets were never committed, so nothing is lost).
+// Stop: flush(deadline) waits for outstanding deliveries; purge() gives up the rest, whose
+// reports then come with an error. Destruction does not wait for anything still queued.
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,51 +15,34 @@
 #include <vector>
 
 #include "kafka/client.h"
+#include "kafka/producer_api.h"
 
 namespace sluice::kafka {
 
-// One produced record's final delivery status. `opaque` is what was passed to produce().
-using DeliveryHandler = std::function<void(void* opaque, rd_kafka_resp_err_t error, const rd_kafka_message_t& message)>;
-
-struct OutboundRecord {
-  std::string_view topic;
-  const void* key = nullptr;  // nullptr: the record has no key (distinct from an empty key)
-  size_t key_size = 0;
-  std::string_view value;
-  bool null_value = false;             // produce a tombstone instead of `value`
-  HeadersPtr headers;                  // taken over by librdkafka on success
-  void* opaque = nullptr;
-};
-
-class Producer {
+class Producer final : public ProducerApi {
  public:
+  static std::unique_ptr<Producer> create(const Properties& properties, std::vector<std::string>& errors);
+  // The same, with the handlers set.
   static std::unique_ptr<Producer> create(const Properties& properties, DeliveryHandler on_delivery,
-                                          ClientErrorHandler on_error, std::vector<std::string>& errors);
-  ~Producer();
+                                          ProducerErrorHandler on_error, std::vector<std::string>& errors);
+  ~Producer() override;
 
-  // Enqueues a copy of the record. On error nothing was enqueued (e.g. _QUEUE_FULL,
-  // MSG_SIZE_TOO_LARGE) and `record.headers` is still owned by the caller. From one thread
-  // at a time (the engine thread): it keeps the topic handles it has looked up.
-  rd_kafka_resp_err_t produce(OutboundRecord& record);
+  void set_handlers(DeliveryHandler on_delivery, ProducerErrorHandler on_error) override;
+  void enable_wake(int fd) override;
+  // From one thread at a time: it keeps the topic handles it has looked up.
+  rd_kafka_resp_err_t produce(OutboundRecord& record) override;
+  void poll(std::chrono::milliseconds timeout) override;
+  int flush(std::chrono::milliseconds timeout) override;
+  int outstanding() const override;
+  void purge() override;
+  int64_t max_message_bytes() const override { return max_message_bytes_; }
 
-  // Serves delivery reports and client errors.
-  void poll(std::chrono::milliseconds timeout);
-  // Waits until everything enqueued is delivered or failed, or the deadline passes. Returns
-  // the number of records still outstanding.
-  int flush(std::chrono::milliseconds timeout);
-  int outstanding() const;
-
-  rd_kafka_t* handle() const { return handle_.get(); }
-
-  // The transactional API (a producer created with transactional.id). Each returns nullptr on
-  // success, else the error (check rd_kafka_error_is_retriable / _txn_requires_abort /
-  // _is_fatal).
-  ErrorPtr init_transactions(std::chrono::milliseconds timeout);
-  ErrorPtr begin_transaction();
-  ErrorPtr send_offsets_to_transaction(const rd_kafka_topic_partition_list_t& offsets,
-                                       const rd_kafka_consumer_group_metadata_t& group, std::chrono::milliseconds timeout);
-  ErrorPtr commit_transaction(std::chrono::milliseconds timeout);
-  ErrorPtr abort_transaction(std::chrono::milliseconds timeout);
+  TxnResult init_transactions(std::chrono::milliseconds timeout) override;
+  TxnResult begin_transaction() override;
+  TxnResult send_offsets_to_transaction(const std::vector<PartitionOffset>& offsets, const GroupMetadata& group,
+                                        std::chrono::milliseconds timeout) override;
+  TxnResult commit_transaction(std::chrono::milliseconds timeout) override;
+  TxnResult abort_transaction(std::chrono::milliseconds timeout) override;
 
  private:
   Producer() = default;
@@ -71,6 +53,8 @@ class Producer {
   rd_kafka_topic_t* topic_handle(std::string_view topic);
 
   DeliveryHandler on_delivery_;
+  ProducerErrorHandler on_error_;
+  int64_t max_message_bytes_ = 1'000'000;
   ClientContext context_;  // must outlive handle_ (declared before it)
   HandlePtr handle_;
   // Naming the topic in each produce call makes librdkafka take the client's write lock and
@@ -79,5 +63,8 @@ class Producer {
   // handle_: the handles go before the client.
   std::vector<std::pair<std::string, TopicPtr>> topics_;
 };
+
+// A transactional call's error as a TxnResult (nullopt for nullptr).
+TxnResult txn_result(ErrorPtr error);
 
 }  // namespace sluice::kafka

@@ -1,0 +1,142 @@
+#include "engine/destinations.h"
+
+#include <map>
+
+#include "engine/http_sink.h"
+#include "engine/kafka_topic_sink.h"
+
+namespace sluice::engine {
+
+std::unique_ptr<Destinations> Destinations::create(const config::Config& config, kafka::ProducerApi& producer,
+                                                   DestinationEvents& events, metrics::Metrics& metrics,
+                                                   std::function<void()> wake, std::vector<std::string>& errors) {
+  std::unique_ptr<Destinations> all(new Destinations());
+  all->metrics_ = &metrics;
+  all->wake_ = std::move(wake);
+  const config::CircuitBreakerConfig& breaker_config = config.circuit_breaker;
+  BreakerSettings breaker;
+  breaker.failure_threshold = static_cast<int>(breaker_config.failure_threshold);
+  breaker.open_timeout = breaker_config.open_timeout;
+  breaker.half_open_max_calls = static_cast<int>(breaker_config.half_open_max_calls);
+  breaker.success_threshold = static_cast<int>(breaker_config.success_threshold);
+  breaker.failure_rate_threshold = static_cast<double>(breaker_config.failure_rate_threshold);
+  breaker.sliding_window_size = static_cast<int>(breaker_config.sliding_window_size);
+  breaker.minimum_calls = static_cast<int>(breaker_config.minimum_calls);
+
+  std::map<std::string, int> index_of_target;
+  for (size_t i = 0; i < config.routes.size(); ++i) {
+    const config::RouteConfig& route = config.routes[i];
+    all->route_errors_.push_back(RouteErrors::parse(route, i, errors));
+    std::string target = route.http ? "http " + route.http->method + " " + route.http->url : "topic " + route.topic;
+    auto [it, inserted] = index_of_target.try_emplace(target, static_cast<int>(all->destinations_.size()));
+    all->route_destination_.push_back(it->second);
+    if (!inserted) continue;
+    const int index = it->second;
+    std::unique_ptr<Sink> sink;
+    HttpSink* http = nullptr;
+    int capacity = 0;
+    config::Ordering ordering = config::Ordering::None;  // a topic's producer keeps the order itself
+    if (route.http) {
+      if (!all->runtime_) all->runtime_ = std::make_unique<http::HttpRuntime>();
+      std::string error;
+      Destinations* self = all.get();
+      std::unique_ptr<HttpSink> http_sink = HttpSink::create(
+          *all->runtime_, route, [self, index](http::Response response) { self->push_response(index, std::move(response)); },
+          error);
+      if (!http_sink) {
+        errors.push_back("routes[" + std::to_string(i) + "].http: " + error);
+        all->destinations_.push_back(nullptr);
+        all->instruments_.emplace_back();
+        continue;
+      }
+      http = http_sink.get();
+      capacity = http_sink->capacity();
+      ordering = route.ordering;
+      sink = std::move(http_sink);
+    } else {
+      sink = std::make_unique<KafkaTopicSink>(producer, route.topic);
+    }
+    const std::map<std::string, std::string> labels{{"sink", sink->name()}};
+    all->instruments_.push_back({&metrics.gauge(metrics::MetricId::BreakerState, labels),
+                                 &metrics.gauge(metrics::MetricId::BreakerWaitingRecords, labels),
+                                 &metrics.histogram(metrics::MetricId::SinkRequestDuration, labels),
+                                 {}});
+    all->destinations_.push_back(
+        std::make_unique<Destination>(index, std::move(sink), http, ordering, capacity, breaker, events));
+  }
+  if (!errors.empty()) return nullptr;
+  return all;
+}
+
+Destinations::~Destinations() {
+  // The sinks (and their clients) go before the runtime that runs them.
+  destinations_.clear();
+  runtime_.reset();
+}
+
+void Destinations::push_response(int index, http::Response response) {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    inbox_.emplace_back(index, std::move(response));
+  }
+  if (wake_) wake_();
+}
+
+void Destinations::take_responses(std::vector<std::pair<int, http::Response>>& out) {
+  // The two lists trade places, so neither is allocated again once grown.
+  std::lock_guard<std::mutex> lock(inbox_mutex_);
+  out.swap(inbox_);
+}
+
+void Destinations::flush_requests() {
+  if (!runtime_) return;
+  for (auto& destination : destinations_) {
+    if (destination->http() != nullptr) destination->sink().flush();
+  }
+}
+
+void Destinations::shutdown_http() {
+  if (!runtime_) return;
+  for (auto& destination : destinations_) {
+    if (destination->http() != nullptr) destination->http()->shutdown();
+  }
+  runtime_->stop();
+}
+
+void Destinations::observe_request(Destination& destination, double seconds) {
+  instruments_[static_cast<size_t>(destination.index())].request_duration->Observe(seconds);
+}
+
+void Destinations::record_transition(Destination& destination, BreakerState to) {
+  metrics_->counter(metrics::MetricId::BreakerTransitions,
+                    {{"sink", destination.name()}, {"to", std::string(breaker_state_name(to))}})
+      .Increment();
+  instruments_[static_cast<size_t>(destination.index())].state->Set(
+      to == BreakerState::Closed ? 0 : to == BreakerState::Open ? 1 : 2);
+}
+
+void Destinations::update_gauges() {
+  for (auto& destination : destinations_) {
+    instruments_[static_cast<size_t>(destination->index())].waiting->Set(
+        static_cast<double>(destination->waiting_on_breaker()));
+  }
+}
+
+void Destinations::report_http_stats() {
+  for (auto& destination : destinations_) {
+    if (destination->http() == nullptr) continue;
+    const http::ClientStats current = destination->http()->stats();
+    const std::map<std::string, std::string> labels{{"sink", destination->name()}};
+    auto add = [&](metrics::MetricId id, uint64_t now_counted, uint64_t& reported) {
+      prometheus::Counter& counter = metrics_->counter(id, labels);  // created at 0 on the first call
+      if (now_counted > reported) counter.Increment(static_cast<double>(now_counted - reported));
+      reported = now_counted;
+    };
+    http::ClientStats& reported = instruments_[static_cast<size_t>(destination->index())].http_reported;
+    add(metrics::MetricId::HttpConnectionsOpened, current.connections_opened, reported.connections_opened);
+    add(metrics::MetricId::HttpRequestsResent, current.requests_resent, reported.requests_resent);
+    add(metrics::MetricId::HttpRequestsPipelined, current.requests_pipelined, reported.requests_pipelined);
+  }
+}
+
+}  // namespace sluice::engine

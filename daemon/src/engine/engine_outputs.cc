@@ -1,0 +1,338 @@
+// The engine's outputs: DLQ, retry-tier and rejected records, the producer's delivery reports
+// and the HTTP responses, and what the destinations tell the engine.
+
+#include <algorithm>
+
+#include "common/assert.h"
+#include "common/log.h"
+#include "engine/engine.h"
+#include "engine/http_sink.h"
+#include "kafka/client.h"
+
+namespace sluice::engine {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A record the producer's local queue cannot take yet is offered again after this.
+constexpr milliseconds kQueueFullRetry{20};
+
+bool purged(rd_kafka_resp_err_t error) {
+  return error == RD_KAFKA_RESP_ERR__PURGE_QUEUE || error == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+}
+
+DeadLetterLevel lower(DeadLetterLevel level) {
+  return level == DeadLetterLevel::Full ? DeadLetterLevel::Truncated : DeadLetterLevel::Minimal;
+}
+
+}  // namespace
+
+bool Engine::may_produce(InFlightRecord* record) { return output_order_.may_produce(*record); }
+
+rd_kafka_resp_err_t Engine::produce_for(InFlightRecord* record, kafka::OutboundRecord& out, const char* destination) {
+  if (!committer_->before_produce()) {
+    fatal_error_.store(true);
+    return RD_KAFKA_RESP_ERR__FATAL;
+  }
+  out.opaque = record;
+  rd_kafka_resp_err_t error = producer_->produce(out);
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    probe_.count_produce_error(destination, kafka::error_name(error));
+    return error;
+  }
+  record->awaiting_delivery = true;
+  record->partition->awaiting_delivery += 1;
+  if (output_order_.enabled()) {
+    committer_->on_output(record->partition, record->offset);
+    output_order_.release(*record, turns_);
+  }
+  return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+// The same step is tried again: soon when the local queue was full, after a growing backoff
+// otherwise. Used for sluice's own records (retry, DLQ, rejected): an environment failure
+// there is waited out, never turned into another outcome.
+void Engine::try_again_later(InFlightRecord* record, rd_kafka_resp_err_t error) {
+  record->attempts += 1;
+  timers_.at(clock_.now() + (error == RD_KAFKA_RESP_ERR__QUEUE_FULL ? kQueueFullRetry : backoff(record->attempts)), record);
+}
+
+void Engine::dead_letter(InFlightRecord* record, std::string_view stage, std::string_view reason, std::string detail) {
+  record->stage = stage;
+  record->reason = reason;
+  record->detail = std::move(detail);
+  record->attempts = 0;
+  probe_.log_record_event("record dead-lettered", *record, now_.steady);
+  start_dead_letter(record);
+}
+
+void Engine::start_dead_letter(InFlightRecord* record) {
+  record->step = Step::DeadLettering;
+  if (!may_produce(record)) return;
+  while (true) {
+    DeadLetterRecord dlq;
+    build_dead_letter_record(*record, dead_letter_settings_, tiers_.origin_of(*record), clock_.wall(), dlq);
+    if (dlq.level != DeadLetterLevel::Full && record->dead_letter_level == DeadLetterLevel::Full) {
+      probe_.count_truncated_envelope();
+    }
+    record->dead_letter_level = dlq.level;
+    rd_kafka_resp_err_t error = produce_for(record, dlq.out, "dlq");
+    if (error == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    // Too large or otherwise refused for what it holds: the next level holds less. The last
+    // holds nothing whose size depends on the record, so its refusal is the environment's.
+    if (classify_produce_error(error) == ErrorClass::BadData && record->dead_letter_level != DeadLetterLevel::Minimal) {
+      record->dead_letter_level = lower(record->dead_letter_level);
+      if (dlq.level == DeadLetterLevel::Full) probe_.count_truncated_envelope();
+      continue;
+    }
+    if (error != RD_KAFKA_RESP_ERR__QUEUE_FULL && probe_.should_log("dlq produce refused", now_.steady)) {
+      log::error("dlq produce refused", {{"topic", config_->dlq.topic}, {"error", kafka::error_name(error)}});
+    }
+    try_again_later(record, error);
+    return;
+  }
+}
+
+void Engine::start_reject(InFlightRecord* record) {
+  record->step = Step::Rejecting;
+  if (!may_produce(record)) return;
+  const std::string& topic = config_->pipeline.filter.rejected_topic;
+  kafka::OutboundRecord out = build_rejected_record(*record, topic);
+  rd_kafka_resp_err_t error = produce_for(record, out, "rejected");
+  if (error == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  if (classify_produce_error(error) == ErrorClass::BadData) {
+    dead_letter(record, stage_name::kFilter, reason::kOutputRefused, topic + " refused the copy: " + kafka::error_name(error));
+    return;
+  }
+  try_again_later(record, error);
+}
+
+// Produces the record to its retry tier: value, key and headers unchanged, plus the retry
+// headers. The input offset completes once the tier acknowledged it.
+void Engine::start_retry(InFlightRecord* record) {
+  record->step = Step::Retrying;
+  if (!may_produce(record)) return;
+  SLUICE_ASSERT(record->retry_tier >= 0, "a retrying record has its tier");
+  const size_t tier = static_cast<size_t>(record->retry_tier);
+  const milliseconds hold = tiers_.hold(tier, record->retry_after);
+  std::optional<milliseconds> longer_hold;
+  if (hold > tiers_.delay(tier)) longer_hold = hold;
+  kafka::OutboundRecord out = build_retry_record(*record, tiers_.topic(tier), clock_.epoch_ms() + hold.count(),
+                                                 longer_hold, tiers_.origin_of(*record));
+  rd_kafka_resp_err_t error = produce_for(record, out, "retry");
+  if (error == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  if (classify_produce_error(error) == ErrorClass::BadData) {
+    dead_letter(record, stage_name::kRetry, reason::kOutputRefused,
+                tiers_.topic(tier) + " refused the record: " + kafka::error_name(error));
+    return;
+  }
+  try_again_later(record, error);
+}
+
+void Engine::settle_deliveries() {
+  // A delivery is settled long after its record was last touched: at full speed tens of
+  // thousands of records are in flight, so the record, its consumed message and its offset
+  // entry are all out of the cache. They are prefetched a few deliveries ahead, which
+  // overlaps those memory waits with the work in between.
+  constexpr size_t kAhead = 4;
+  for (size_t i = 0; i < deliveries_.size(); ++i) {
+    if (i + kAhead < deliveries_.size()) {
+      const InFlightRecord& next = *deliveries_[i + kAhead].record;
+      __builtin_prefetch(next.message.address());
+      next.partition->offsets.prefetch(next.offset);
+    }
+    on_delivery(deliveries_[i].record, deliveries_[i].error);
+  }
+  deliveries_.clear();
+}
+
+void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
+  auto* record = static_cast<InFlightRecord*>(opaque);
+  SLUICE_ASSERT(record != nullptr && record->awaiting_delivery, "delivery report for a record not being produced");
+  record->awaiting_delivery = false;
+  record->partition->awaiting_delivery -= 1;
+  const bool ok = error == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (record->step == Step::Forwarding) {
+    Destination::Result result = Destination::Result::Delivered;
+    if (purged(error)) {
+      result = Destination::Result::Cancelled;
+    } else if (!ok) {
+      result = destinations_->errors_of(record->route).classify(error) == ErrorClass::BadData
+                   ? Destination::Result::BadData
+                   : Destination::Result::Transient;
+    }
+    on_destination_result(record, result, kafka::error_name(error), std::nullopt);
+    return;
+  }
+  if (record->partition->revoked || purged(error)) {
+    // Its partition went away (or its transaction was aborted), or the stop gave it up: the
+    // record is read again from the committed offset.
+    abandon(record);
+    return;
+  }
+  switch (record->step) {
+    case Step::Retrying:
+      if (ok) {
+        probe_.count_tier_send(tiers_.topic(static_cast<size_t>(record->retry_tier)));
+        complete(record, Outcome::Retry, reason::kTransient);
+        return;
+      }
+      probe_.count_produce_error("retry", kafka::error_name(error));
+      if (classify_produce_error(error) == ErrorClass::BadData) {
+        dead_letter(record, stage_name::kRetry, reason::kOutputRefused,
+                    tiers_.topic(static_cast<size_t>(record->retry_tier)) + " refused the record: " + kafka::error_name(error));
+        return;
+      }
+      if (probe_.should_log("retry tier delivery failed", now_.steady)) {
+        log::warn("retry tier delivery failed; retrying", {{"error", kafka::error_name(error)}, {"attempt", record->attempts}});
+      }
+      try_again_later(record, error);
+      return;
+    case Step::DeadLettering:
+      if (ok) {
+        complete(record, Outcome::DeadLettered, record->reason);
+        return;
+      }
+      probe_.count_produce_error("dlq", kafka::error_name(error));
+      if (classify_produce_error(error) == ErrorClass::BadData && record->dead_letter_level != DeadLetterLevel::Minimal) {
+        if (record->dead_letter_level == DeadLetterLevel::Full) probe_.count_truncated_envelope();
+        record->dead_letter_level = lower(record->dead_letter_level);
+        start_dead_letter(record);
+        return;
+      }
+      if (probe_.should_log("dlq delivery failed", now_.steady)) {
+        log::warn("dlq delivery failed; retrying",
+                  {{"topic", config_->dlq.topic}, {"error", kafka::error_name(error)}, {"attempt", record->attempts + 1}});
+      }
+      try_again_later(record, error);
+      return;
+    case Step::Rejecting:
+      if (ok) {
+        complete(record, Outcome::Filtered, record->reason);
+        return;
+      }
+      probe_.count_produce_error("rejected", kafka::error_name(error));
+      if (classify_produce_error(error) == ErrorClass::BadData) {
+        dead_letter(record, stage_name::kFilter, reason::kOutputRefused,
+                    config_->pipeline.filter.rejected_topic + " refused the copy: " + kafka::error_name(error));
+        return;
+      }
+      try_again_later(record, error);
+      return;
+    case Step::Staging:
+    case Step::Held:
+    case Step::Dedup:
+    case Step::WaitingOnPeer:
+    case Step::Queued:
+    case Step::Forwarding:
+      break;
+  }
+  SLUICE_ASSERT(false, "delivery report for a record in a step that does not produce");
+}
+
+void Engine::drain_http_responses() {
+  http_responses_.clear();
+  destinations_->take_responses(http_responses_);
+  if (!http_responses_.empty()) refresh_now();
+  for (const auto& [destination, response] : http_responses_) on_http_response(destination, response);
+  http_responses_.clear();
+  // A response frees its gate for the next record: send those now, as callers (the
+  // revocation drain) wait for them.
+  destinations_->flush_requests();
+}
+
+void Engine::on_http_response(int index, const http::Response& response) {
+  Destination& destination = destinations_->at(index);
+  InFlightRecord* record = destination.http()->on_response(response);
+  if (record == nullptr) return;
+  record->awaiting_delivery = false;
+  record->partition->awaiting_delivery -= 1;
+  using Outcome = http::Response::Outcome;
+  if (response.outcome == Outcome::Cancelled) {
+    // Only at shutdown: the record is left unfinished, and redelivered after the restart.
+    on_destination_result(record, Destination::Result::Cancelled, "cancelled", std::nullopt);
+    return;
+  }
+  if (response.outcome == Outcome::Status && response.status >= 200 && response.status < 300) {
+    on_destination_result(record, Destination::Result::Delivered, {}, std::nullopt);
+    return;
+  }
+  Destination::Result result = Destination::Result::Transient;
+  std::optional<milliseconds> retry_after;
+  std::string error;
+  if (response.outcome == Outcome::Status) {
+    result = destinations_->errors_of(record->route).classify_http(response.status) == ErrorClass::BadData
+                 ? Destination::Result::BadData
+                 : Destination::Result::Transient;
+    error = "HTTP " + std::to_string(response.status);
+    record->http_status = response.status;
+    record->response_excerpt = response.body_excerpt;
+    if (response.retry_after) retry_after = http::parse_retry_after(*response.retry_after, clock_.wall());
+  } else {
+    // Timed out, refused, reset, TLS: always transient (a probe that times out is a failed one).
+    error = std::string(http::outcome_name(response.outcome));
+  }
+  record->retry_after = retry_after;
+  on_destination_result(record, result, error, retry_after);
+}
+
+void Engine::on_destination_result(InFlightRecord* record, Destination::Result result, const std::string& error,
+                                   std::optional<milliseconds> retry_after) {
+  Destination& destination = destinations_->for_route(record->route);
+  destinations_->observe_request(destination, std::chrono::duration<double>(now_.steady - record->sent_at).count());
+  // A record whose partition went away is given up, whatever the answer — except a forward
+  // that arrived with at-least-once delivery: it did happen. With exactly-once its
+  // transaction was aborted (or will not commit it), so it did not.
+  if (record->partition->revoked && (result != Destination::Result::Delivered || output_order_.enabled())) {
+    result = Destination::Result::Cancelled;
+  }
+  if (result == Destination::Result::BadData || result == Destination::Result::Transient) {
+    probe_.count_produce_error("route", error);
+  }
+  Destination::Verdict verdict = destination.on_result(*record, result, now_.steady, retry_after);
+  switch (verdict) {
+    case Destination::Verdict::Delivered: on_forward_delivered(record); break;
+    case Destination::Verdict::BadData: on_forward_failed(record, ErrorClass::BadData, error); break;
+    case Destination::Verdict::Retry: on_forward_failed(record, ErrorClass::Transient, error); break;
+    case Destination::Verdict::Waiting: break;  // an outage: back at the head of its gate
+    case Destination::Verdict::Cancelled: abandon(record); break;
+  }
+  destination.pump(now_.steady);
+}
+
+// ---- what the destinations tell the engine -----------------------------------------------
+
+void Engine::on_dispatched(InFlightRecord& record) {
+  record.awaiting_delivery = true;
+  record.partition->awaiting_delivery += 1;
+  if (output_order_.enabled()) {
+    committer_->on_output(record.partition, record.offset);
+    output_order_.release(record, turns_);
+  }
+}
+
+void Engine::on_refused(InFlightRecord& record, const std::string& error) {
+  probe_.count_produce_error("route", error);
+  on_forward_failed(&record, ErrorClass::BadData, error);
+}
+
+void Engine::wake_destination_at(int destination, std::chrono::steady_clock::time_point when) {
+  timers_.at_destination(when, destination);
+}
+
+void Engine::hold_for_outage(PartitionState& partition, bool held) {
+  partition.outage_holds += held ? 1 : -1;
+  SLUICE_ASSERT(partition.outage_holds >= 0, "outage holds never go below zero");
+  if (!partition.revoked) partitions_->set_pause(partition, kPauseOutage, partition.outage_holds > 0);
+}
+
+void Engine::on_breaker_transition(int index, BreakerState from, BreakerState to) {
+  Destination& destination = destinations_->at(index);
+  destinations_->record_transition(destination, to);
+  log::Level level = to == BreakerState::Open ? log::Level::Warn : log::Level::Info;
+  log::write(level, "circuit breaker state changed",
+             {{"sink", destination.name()}, {"from", breaker_state_name(from)}, {"to", breaker_state_name(to)},
+              {"waiting_records", static_cast<int64_t>(destination.queued())}});
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,164 @@
+#include "engine/engine_probe.h"
+
+#include "common/log.h"
+#include "common/text.h"
+#include "kafka/client.h"
+
+namespace sluice::engine {
+namespace {
+
+constexpr std::chrono::milliseconds kRepeatLogInterval{10'000};
+
+}  // namespace
+
+EngineProbe::EngineProbe(metrics::Metrics& metrics, const config::Config& config)
+    : metrics_(metrics),
+      include_payloads_(config.logging.include_payloads),
+      stall_timeout_(config.pipeline.stall_timeout) {
+  end_to_end_ = &metrics_.histogram(metrics::MetricId::EndToEndLatency);
+  last_progress_ = &metrics_.gauge(metrics::MetricId::LastProgressTimestamp);
+  loop_gauges_ = {&metrics_.gauge(metrics::MetricId::InFlightRecords), &metrics_.gauge(metrics::MetricId::InFlightBytes),
+                  &metrics_.gauge(metrics::MetricId::PausedPartitions),
+                  &metrics_.gauge(metrics::MetricId::AssignedPartitions)};
+}
+
+prometheus::Counter& EngineProbe::outcome_counter(Outcome outcome, std::string_view reason) {
+  LastOutcomeCounter& last = last_outcome_counter_[static_cast<size_t>(outcome)];
+  if (last.reason == reason.data() && last.size == reason.size()) return *last.counter;
+  auto key = std::make_pair(static_cast<int>(outcome), std::string(reason));
+  auto it = outcome_counters_.find(key);
+  if (it == outcome_counters_.end()) {
+    prometheus::Counter& counter = metrics_.counter(
+        metrics::MetricId::Outcomes, {{"outcome", std::string(outcome_name(outcome))}, {"reason", std::string(reason)}});
+    it = outcome_counters_.emplace(std::move(key), &counter).first;
+  }
+  last = {reason.data(), reason.size(), it->second};
+  return *it->second;
+}
+
+void EngineProbe::count_outcome(const InFlightRecord& record, Outcome outcome, std::string_view reason, int64_t now_ms) {
+  outcome_counter(outcome, reason).Increment();
+  if (outcome == Outcome::Forwarded && record.timestamp_ms > 0) {
+    end_to_end_->Observe(static_cast<double>(std::max<int64_t>(0, now_ms - record.timestamp_ms)) / 1000.0);
+  }
+  last_progress_->Set(static_cast<double>(now_ms) / 1000.0);
+}
+
+void EngineProbe::count_produce_error(const char* destination, const std::string& error) {
+  metrics_.counter(metrics::MetricId::ProduceErrors, {{"destination", destination}, {"error", error}}).Increment();
+}
+
+void EngineProbe::count_truncated_envelope() { metrics_.counter(metrics::MetricId::DlqEnvelopesTruncated).Increment(); }
+
+void EngineProbe::count_tier_send(const std::string& tier_topic) {
+  metrics_.counter(metrics::MetricId::RetryTierSends, {{"tier", tier_topic}}).Increment();
+}
+
+void EngineProbe::count_replayed(const std::string& topic) {
+  metrics_.counter(metrics::MetricId::ReplayedRecordsConsumed, {{"topic", topic}}).Increment();
+}
+
+void EngineProbe::log_record_event(std::string_view message, const InFlightRecord& record, TimePoint now) {
+  EventLogState& state = event_log_[std::string(record.reason)];
+  if (now - state.last < std::chrono::seconds(1)) {
+    state.suppressed += 1;
+    return;
+  }
+  state.last = now;
+  std::vector<log::Field> fields = {{"topic", record.partition->topic},
+                                    {"partition", record.partition->partition},
+                                    {"offset", record.offset},
+                                    {"reason", record.reason},
+                                    {"stage", record.stage}};
+  if (!record.correlation_id.empty()) fields.emplace_back("correlation_id", record.correlation_id);
+  if (state.suppressed > 0) fields.emplace_back("similar_not_logged", state.suppressed);
+  std::string payload;
+  if (include_payloads_) {
+    fields.emplace_back("detail", record.detail);
+    payload = record.value_is_null() ? std::string("null") : std::string(record.value().substr(0, 4096));
+    fields.emplace_back("payload", payload);
+  }
+  state.suppressed = 0;
+  log::write(log::Level::Info, message, fields);
+}
+
+bool EngineProbe::should_log(std::string_view key, TimePoint now) {
+  auto it = last_logged_.find(key);
+  if (it == last_logged_.end()) {
+    last_logged_.emplace(std::string(key), now);
+    return true;
+  }
+  if (now - it->second < kRepeatLogInterval) return false;
+  it->second = now;
+  return true;
+}
+
+void EngineProbe::on_client_error(std::string_view client, rd_kafka_resp_err_t error, const std::string& reason,
+                                  TimePoint now) {
+  metrics_.counter(metrics::MetricId::ConsumerErrors, {{"error", kafka::error_name(error)}}).Increment();
+  if (!should_log("client error " + kafka::error_name(error), now)) return;
+  if (error == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+    log::warn("kafka brokers unreachable; waiting for them", {{"client", client}, {"detail", reason}});
+  } else {
+    log::warn("kafka client error", {{"client", client}, {"error", kafka::error_name(error)}, {"detail", reason}});
+  }
+}
+
+void EngineProbe::update_loop_gauges(int64_t records, int64_t bytes, int64_t paused, int64_t assigned) {
+  loop_gauges_.in_flight_records->Set(static_cast<double>(records));
+  loop_gauges_.in_flight_bytes->Set(static_cast<double>(bytes));
+  loop_gauges_.paused_partitions->Set(static_cast<double>(paused));
+  loop_gauges_.assigned_partitions->Set(static_cast<double>(assigned));
+}
+
+int64_t EngineProbe::observe(const PartitionTable& partitions, kafka::ConsumerApi& consumer, WatermarkPoller* poller,
+                             TimePoint now, int64_t now_ms) {
+  int64_t oldest_ms = now_ms;
+  int64_t stalled = 0;
+  std::vector<kafka::TopicPartition> paused;
+  partitions.for_each([&](const std::shared_ptr<PartitionState>& partition) {
+    kafka::TopicPartition id{partition->topic, partition->partition};
+    if (partition->paused_in_client) paused.push_back(id);
+    std::optional<kafka::Watermarks> marks = consumer.cached_watermarks(id);
+    if (partition->paused_in_client && poller != nullptr) {
+      // A paused partition is not fetched, so the cached high watermark stands still.
+      if (auto queried = poller->watermarks(id); queried && (!marks || queried->high > marks->high)) marks = queried;
+    }
+    if (marks) {
+      int64_t position = partition->offsets.committed().value_or(marks->low);
+      metrics_.gauge(metrics::MetricId::ConsumerLag,
+                     {{"topic", partition->topic}, {"partition", std::to_string(partition->partition)}})
+          .Set(static_cast<double>(std::max<int64_t>(0, marks->high - position)));
+    }
+    if (auto since = partition->offsets.oldest_pending_since()) oldest_ms = std::min(oldest_ms, *since);
+    // Records waiting on purpose (a retry tier's due time, an outage) are not a stall.
+    const bool waiting = (partition->pause_reasons & (kPauseRetryWait | kPauseOutage)) != 0;
+    int64_t working = partition->in_flight - static_cast<int64_t>(partition->held.size());
+    bool is_stalled = !waiting && working > 0 && now - partition->last_progress >= stall_timeout_;
+    if (is_stalled != partition->stalled) {
+      partition->stalled = is_stalled;
+      if (is_stalled) {
+        log::warn("partition stalled: records in flight and no progress",
+                  {{"topic", partition->topic},
+                   {"partition", partition->partition},
+                   {"in_flight", partition->in_flight},
+                   {"oldest_offset", partition->offsets.oldest_pending().value_or(-1)},
+                   {"stall_timeout", text::format_duration(stall_timeout_)}});
+      } else {
+        log::info("partition moving again", {{"topic", partition->topic}, {"partition", partition->partition}});
+      }
+    }
+    stalled += is_stalled ? 1 : 0;
+  });
+  if (poller != nullptr) poller->watch(std::move(paused));
+  metrics_.gauge(metrics::MetricId::OldestUnfinishedAge).Set(static_cast<double>(now_ms - oldest_ms) / 1000.0);
+  metrics_.gauge(metrics::MetricId::StalledPartitions).Set(static_cast<double>(stalled));
+  return stalled;
+}
+
+void EngineProbe::forget_partition(const PartitionState& partition) {
+  metrics_.remove_gauge(metrics::MetricId::ConsumerLag,
+                        {{"topic", partition.topic}, {"partition", std::to_string(partition.partition)}});
+}
+
+}  // namespace sluice::engine

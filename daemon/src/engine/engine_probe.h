@@ -1,0 +1,91 @@
+#pragma once
+// What the engine shows of itself: the outcome counters (looked up once per outcome and
+// reason), the loop's gauges, consumer lag, the age of the oldest unfinished record, stalled
+// partitions, and rate-limited log lines for events that can flood (bad data, client errors,
+// failed deliveries).
+//
+// Threading: engine thread only (prometheus-cpp's counters and gauges are atomic for the
+// scraping thread).
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "engine/in_flight_record.h"
+#include "engine/outcome.h"
+#include "engine/partition_table.h"
+#include "engine/watermark_poller.h"
+#include "kafka/consumer_api.h"
+#include "metrics/metrics.h"
+
+namespace sluice::engine {
+
+class EngineProbe {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  EngineProbe(metrics::Metrics& metrics, const config::Config& config);
+
+  metrics::Metrics& metrics() { return metrics_; }
+
+  // A record reached its final outcome at `now_ms` (epoch).
+  void count_outcome(const InFlightRecord& record, Outcome outcome, std::string_view reason, int64_t now_ms);
+  void count_produce_error(const char* destination, const std::string& error);
+  void count_truncated_envelope();
+  void count_tier_send(const std::string& tier_topic);
+  void count_replayed(const std::string& topic);
+
+  // One log line per event, but at most one per second per reason when bad data floods in
+  // (the rest are counted in the next line). Bodies and details (which may quote message
+  // data) only with logging.include_payloads.
+  void log_record_event(std::string_view message, const InFlightRecord& record, TimePoint now);
+  // True at most once per 10 s for `key`: for warnings that repeat while an outage lasts.
+  bool should_log(std::string_view key, TimePoint now);
+  void on_client_error(std::string_view client, rd_kafka_resp_err_t error, const std::string& reason, TimePoint now);
+
+  void update_loop_gauges(int64_t records, int64_t bytes, int64_t paused, int64_t assigned);
+  // Once a second: lag per partition (the consumer's cached watermark, or the poller's for a
+  // paused partition), the oldest unfinished record, stalled partitions. Returns how many
+  // partitions are stalled.
+  int64_t observe(const PartitionTable& partitions, kafka::ConsumerApi& consumer, WatermarkPoller* poller,
+                  TimePoint now, int64_t now_ms);
+  void forget_partition(const PartitionState& partition);
+
+ private:
+  prometheus::Counter& outcome_counter(Outcome outcome, std::string_view reason);
+
+  metrics::Metrics& metrics_;
+  const bool include_payloads_;
+  const std::chrono::milliseconds stall_timeout_;
+  std::map<std::pair<int, std::string>, prometheus::Counter*, std::less<>> outcome_counters_;
+  // Per outcome, the counter of the reason seen last, keyed by the reason's address. Reasons
+  // are static strings (outcome.h's constants, and StageResult's contract), so an address
+  // always names the same reason; this skips building a map key per record.
+  struct LastOutcomeCounter {
+    const char* reason = nullptr;
+    size_t size = 0;
+    prometheus::Counter* counter = nullptr;
+  };
+  std::array<LastOutcomeCounter, kOutcomeCount> last_outcome_counter_{};
+  prometheus::Histogram* end_to_end_ = nullptr;
+  prometheus::Gauge* last_progress_ = nullptr;
+  struct LoopGauges {
+    prometheus::Gauge* in_flight_records = nullptr;
+    prometheus::Gauge* in_flight_bytes = nullptr;
+    prometheus::Gauge* paused_partitions = nullptr;
+    prometheus::Gauge* assigned_partitions = nullptr;
+  } loop_gauges_;
+  struct EventLogState {
+    TimePoint last{};
+    int64_t suppressed = 0;
+  };
+  std::map<std::string, EventLogState, std::less<>> event_log_;  // per reason
+  std::map<std::string, TimePoint, std::less<>> last_logged_;   // should_log()
+};
+
+}  // namespace sluice::engine

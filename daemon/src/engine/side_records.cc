@@ -1,0 +1,151 @@
+#include "engine/side_records.h"
+
+#include <algorithm>
+
+#include "engine/dead_letter_envelope.h"
+#include "engine/outcome.h"
+#include "engine/record_headers.h"
+
+namespace sluice::engine {
+namespace {
+
+// A truncated DLQ envelope embeds at most this much of the value and of the key (base64).
+constexpr size_t kTruncatedEmbedBytes = 64 * 1024;
+// A minimal DLQ record keeps the original key as its own only up to this size.
+constexpr size_t kMinimalKeyBytes = 256;
+// Room for the record's framing and sluice's own headers.
+constexpr int64_t kFramingBytes = 4096;
+
+size_t header_bytes(const rd_kafka_headers_t* headers, size_t* count) {
+  size_t total = 0;
+  *count = 0;
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; headers != nullptr &&
+                     rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+       ++i) {
+    total += std::string_view(name).size() + size;
+    *count += 1;
+  }
+  return total;
+}
+
+}  // namespace
+
+kafka::OutboundRecord build_retry_record(InFlightRecord& record, const std::string& tier_topic, int64_t due_ms,
+                                         std::optional<std::chrono::milliseconds> longer_hold, const Origin& origin) {
+  const std::string count = std::to_string(record.retry_count + 1);
+  const std::string due = std::to_string(due_ms);
+  const std::string partition = std::to_string(origin.partition);
+  const std::string offset = std::to_string(origin.offset);
+  kafka::OutboundRecord out;
+  out.topic = tier_topic;
+  out.key = record.message.key_data();
+  out.key_size = record.message.key_size();
+  out.value = record.value();
+  out.null_value = record.value_is_null();
+  out.headers = derive_headers(record.message,
+                               {{header::kRetryCount, count},
+                                {header::kRetryDue, due},
+                                {header::kOriginalTopic, origin.topic},
+                                {header::kOriginalPartition, partition},
+                                {header::kOriginalOffset, offset},
+                                {header::kError, record.last_error}},
+                               {header::kErrorStage, header::kFingerprint, header::kSource, header::kRetryAfter});
+  if (longer_hold) {
+    const std::string hold = std::to_string(longer_hold->count());
+    rd_kafka_header_add(out.headers.get(), header::kRetryAfter, -1, hold.data(), static_cast<ssize_t>(hold.size()));
+  }
+  out.opaque = &record;
+  return out;
+}
+
+kafka::OutboundRecord build_rejected_record(InFlightRecord& record, const std::string& topic) {
+  std::string source;
+  append_source(source, record);
+  kafka::OutboundRecord out;
+  out.topic = topic;
+  out.key = record.message.key_data();
+  out.key_size = record.message.key_size();
+  out.value = record.value();
+  out.null_value = record.value_is_null();
+  out.headers = derive_headers(record.message, {{header::kFilterReason, record.reason}, {header::kSource, source}});
+  out.opaque = &record;
+  return out;
+}
+
+void build_dead_letter_record(InFlightRecord& record, const DeadLetterSettings& settings, const Origin& origin,
+                              std::chrono::system_clock::time_point failed_at, DeadLetterRecord& into) {
+  const kafka::Message& message = record.message;
+  DeadLetterInfo info;
+  info.value = record.value();
+  info.value_is_null = record.value_is_null();
+  info.key = message.key_data();
+  info.key_size = message.key_size();
+  info.topic = origin.topic;
+  info.partition = origin.partition;
+  info.offset = origin.offset;
+  info.retry_count = record.retry_count;
+  info.max_retries_exceeded = record.reason == reason::kRetriesExhausted;
+  info.http_status = record.http_status;
+  info.response_body = record.response_excerpt;
+  info.timestamp_ms = record.timestamp_ms;
+  info.error = record.reason;
+  info.error_stage = record.stage;
+  info.error_detail = record.detail;
+  info.failed_at = failed_at;
+
+  const int64_t limit = settings.max_message_bytes;
+  size_t header_count = 0;
+  const size_t original_header_bytes = header_bytes(message.headers(), &header_count);
+  DeadLetterLevel level = record.dead_letter_level;
+  bool keep_key = true;
+  bool keep_headers = true;
+  while (true) {
+    info.embed_limit = std::numeric_limits<size_t>::max();
+    info.key_embed_limit = std::numeric_limits<size_t>::max();
+    info.headers_dropped = 0;
+    keep_key = true;
+    keep_headers = true;
+    if (level == DeadLetterLevel::Truncated) {
+      info.embed_limit = std::min<size_t>(kTruncatedEmbedBytes, static_cast<size_t>(std::max<int64_t>(limit / 4, 0)));
+      info.key_embed_limit = std::min<size_t>(kTruncatedEmbedBytes, static_cast<size_t>(std::max<int64_t>(limit / 8, 0)));
+      keep_key = message.key_size() <= info.key_embed_limit;
+      keep_headers = static_cast<int64_t>(original_header_bytes) <= limit / 8;
+    } else if (level == DeadLetterLevel::Minimal) {
+      info.embed_limit = 0;
+      info.key_embed_limit = 0;
+      keep_key = message.key_size() <= kMinimalKeyBytes;
+      keep_headers = false;
+    }
+    if (!keep_headers) info.headers_dropped = header_count;
+    into.envelope = build_dead_letter_envelope(info);
+    const int64_t size = static_cast<int64_t>(into.envelope.size()) +
+                         (keep_key ? static_cast<int64_t>(message.key_size()) : 0) +
+                         (keep_headers ? static_cast<int64_t>(original_header_bytes) : 0) + kFramingBytes;
+    if (size <= limit || level == DeadLetterLevel::Minimal) break;
+    level = level == DeadLetterLevel::Full ? DeadLetterLevel::Truncated : DeadLetterLevel::Minimal;
+  }
+  into.level = level;
+  into.out = {};
+  into.out.topic = settings.topic;
+  if (keep_key) {
+    into.out.key = message.key_data();
+    into.out.key_size = message.key_size();
+  }
+  into.out.value = into.envelope;
+  if (keep_headers) {
+    into.out.headers = derive_headers(record.message, {{header::kError, record.reason}, {header::kErrorStage, record.stage}},
+                                      {header::kFingerprint, header::kSource, header::kRetryDue});
+  } else {
+    into.out.headers.reset(rd_kafka_headers_new(2));
+    rd_kafka_header_add(into.out.headers.get(), header::kError, -1, record.reason.data(),
+                        static_cast<ssize_t>(record.reason.size()));
+    rd_kafka_header_add(into.out.headers.get(), header::kErrorStage, -1, record.stage.data(),
+                        static_cast<ssize_t>(record.stage.size()));
+  }
+  into.out.opaque = &record;
+}
+
+}  // namespace sluice::engine

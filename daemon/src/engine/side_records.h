@@ -1,0 +1,44 @@
+#pragma once
+// The records sluice writes about a record rather than for it: the retry-tier record, the
+// copy for pipeline.filter.rejected_topic, and the DLQ record. Pure builders: they read the
+// consumed record and its state and fill an OutboundRecord; producing it is the engine's.
+//
+// Threading: whichever thread owns the record (the engine thread).
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "engine/in_flight_record.h"
+#include "engine/retry_tiers.h"
+#include "kafka/producer_api.h"
+
+namespace sluice::engine {
+
+// The record for a retry tier: value, key and headers unchanged, plus the retry headers
+// (sluice-retry-after only when the hold is longer than the tier's delay).
+kafka::OutboundRecord build_retry_record(InFlightRecord& record, const std::string& tier_topic, int64_t due_ms,
+                                         std::optional<std::chrono::milliseconds> longer_hold, const Origin& origin);
+
+// The copy of a filtered record for the rejected topic, with its filter reason and source.
+kafka::OutboundRecord build_rejected_record(InFlightRecord& record, const std::string& topic);
+
+struct DeadLetterRecord {
+  kafka::OutboundRecord out;  // its value points into `envelope`
+  std::string envelope;
+  DeadLetterLevel level = DeadLetterLevel::Full;  // what the record turned out to hold
+};
+
+struct DeadLetterSettings {
+  std::string topic;
+  int64_t max_message_bytes = 1'000'000;  // the producer's message.max.bytes
+};
+
+// The DLQ record at `record.dead_letter_level` or lower (a fuller one that would not fit the
+// producer's limit is not built): key and headers the original's (those that fit), plus
+// sluice-error and sluice-error-stage, and the JSON envelope (dead_letter_envelope.h).
+void build_dead_letter_record(InFlightRecord& record, const DeadLetterSettings& settings, const Origin& origin,
+                              std::chrono::system_clock::time_point failed_at, DeadLetterRecord& into);
+
+}  // namespace sluice::engine

@@ -1,0 +1,58 @@
+#include "engine/watermark_poller.h"
+
+#include <algorithm>
+
+namespace sluice::engine {
+
+WatermarkPoller::WatermarkPoller(kafka::ConsumerApi& consumer, std::chrono::milliseconds interval)
+    : consumer_(consumer), interval_(interval), thread_([this] { loop(); }) {}
+
+void WatermarkPoller::watch(std::vector<kafka::TopicPartition> partitions) {
+  std::sort(partitions.begin(), partitions.end());
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (partitions == watched_) return;
+  const bool added = std::any_of(partitions.begin(), partitions.end(), [&](const kafka::TopicPartition& partition) {
+    return !std::binary_search(watched_.begin(), watched_.end(), partition);
+  });
+  watched_ = std::move(partitions);
+  for (auto it = answers_.begin(); it != answers_.end();) {
+    it = std::binary_search(watched_.begin(), watched_.end(), it->first) ? std::next(it) : answers_.erase(it);
+  }
+  if (added) wake_.notify_one();  // a partition just paused: ask about it now
+}
+
+std::optional<kafka::Watermarks> WatermarkPoller::watermarks(const kafka::TopicPartition& partition) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = answers_.find(partition);
+  if (it == answers_.end()) return std::nullopt;
+  return it->second;
+}
+
+void WatermarkPoller::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void WatermarkPoller::loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    std::vector<kafka::TopicPartition> partitions = watched_;
+    lock.unlock();
+    std::vector<std::pair<kafka::TopicPartition, kafka::Watermarks>> answered;
+    for (const kafka::TopicPartition& partition : partitions) {
+      if (auto marks = consumer_.query_watermarks(partition, interval_)) answered.emplace_back(partition, *marks);
+    }
+    lock.lock();
+    for (const auto& [partition, marks] : answered) {
+      if (std::binary_search(watched_.begin(), watched_.end(), partition)) answers_[partition] = marks;
+    }
+    if (stopping_) break;
+    wake_.wait_for(lock, interval_);
+  }
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,49 @@
+#pragma once
+// Keeps the high watermark of paused partitions current. librdkafka's cached watermark moves
+// only when a partition is fetched, so the lag of a paused partition — the very case the lag
+// alert is for — would stop rising. A thread of its own asks the partitions' leaders every
+// `interval` (a broker round trip the engine thread must not wait for).
+//
+// Threading: watch() and watermarks() on the engine thread; the queries on the poller's
+// thread (ConsumerApi::query_watermarks is safe there). Stop: the destructor (or stop())
+// wakes and joins the thread, at most one query's timeout later; before the consumer goes.
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "kafka/consumer_api.h"
+
+namespace sluice::engine {
+
+class WatermarkPoller {
+ public:
+  WatermarkPoller(kafka::ConsumerApi& consumer, std::chrono::milliseconds interval);
+  ~WatermarkPoller() { stop(); }
+  WatermarkPoller(const WatermarkPoller&) = delete;
+  WatermarkPoller& operator=(const WatermarkPoller&) = delete;
+
+  // The partitions to keep current from now on (results for others are dropped).
+  void watch(std::vector<kafka::TopicPartition> partitions);
+  // The last watermarks queried for `partition`, if it is watched and was answered.
+  std::optional<kafka::Watermarks> watermarks(const kafka::TopicPartition& partition) const;
+  void stop();
+
+ private:
+  void loop();
+
+  kafka::ConsumerApi& consumer_;
+  const std::chrono::milliseconds interval_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<kafka::TopicPartition> watched_;       // guarded by mutex_
+  std::map<kafka::TopicPartition, kafka::Watermarks> answers_;  // guarded by mutex_
+  bool stopping_ = false;                             // guarded by mutex_
+  std::thread thread_;  // last: starts once everything above is initialised
+};
+
+}  // namespace sluice::engine
