@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "stages/schema_refs.h"
 #include "stages/std_regex.h"
 
 namespace sluice::stages {
@@ -61,6 +62,18 @@ class PointerScope {
   size_t size_;
 };
 
+// Counts one more level of nesting while a visit runs.
+class NestingScope {
+ public:
+  explicit NestingScope(size_t& depth) : depth_(depth) { ++depth_; }
+  ~NestingScope() { --depth_; }
+  NestingScope(const NestingScope&) = delete;
+  NestingScope& operator=(const NestingScope&) = delete;
+
+ private:
+  size_t& depth_;
+};
+
 // Keywords whose object value is one subschema that applies conditionally or to something
 // other than the value itself; formats inside cannot be asserted by a plain walk.
 constexpr std::string_view kUnfollowedSchemaKeywords[] = {"not",      "if",       "then",         "else",
@@ -84,6 +97,17 @@ class Preparer {
   // the plan can reach. Returns the plan node, or kNone when nothing below is asserted.
   NodeId visit(json::Value& schema, std::string& pointer, bool followed) {
     if (!schema.IsObject()) return kNone;  // boolean schemas; anything else is valijson's to judge
+    // The reference check bounds what validation applies; this walk also enters `definitions`
+    // nothing refers to, so it keeps its own bound.
+    if (depth_ > kMaxSchemaNesting) {
+      if (!too_deep_) {
+        result_.errors.push_back(pointer + ": subschemas nested more than " + std::to_string(kMaxSchemaNesting) +
+                                 " levels deep");
+      }
+      too_deep_ = true;
+      return kNone;
+    }
+    NestingScope deeper(depth_);
     FormatPlan::Node node;
 
     take_formats(schema, pointer, followed, node);
@@ -227,6 +251,8 @@ class Preparer {
   std::vector<FormatPlan::Node> nodes_;
   PreparedSchema result_;
   std::set<std::string, std::less<>> unknown_formats_;
+  size_t depth_ = 0;
+  bool too_deep_ = false;
 };
 
 }  // namespace

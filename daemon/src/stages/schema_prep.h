@@ -8,7 +8,8 @@
 //
 // Only keywords that hold subschemas are entered, so a `format` member inside `const`,
 // `enum`, `default` or `examples` data, or a property that happens to be named "format", is
-// left alone. Runs at load time only; not on the message path.
+// left alone. The walk is recursive: subschemas nested deeper than kMaxSchemaNesting
+// (schema_refs.h) are an error. Runs at load time only; not on the message path.
 
 #include <string>
 #include <vector>

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "stages/schema_prep.h"
+#include "stages/schema_refs.h"
 #include "stages/text_file.h"
 #include "stages/valijson.h"
 
@@ -96,6 +97,13 @@ std::unique_ptr<const CompiledSchema> compile_schema(std::string_view text, std:
   }
   if (!document.IsObject()) {
     errors.push_back(located(source_name, text, first_non_space(text), "a schema must be a JSON object"));
+    return nullptr;
+  }
+
+  // Before anything else walks the schema: a reference loop would overflow valijson's stack.
+  std::vector<std::string> reference_errors = check_schema_references(document);
+  if (!reference_errors.empty()) {
+    for (const std::string& error : reference_errors) errors.push_back(source_name + ": " + error);
     return nullptr;
   }
 
