@@ -27,7 +27,7 @@ Committer::Result AtLeastOnceCommitter::commit(bool final, TimePoint deadline) {
     if (auto position = partition->offsets.committable()) offsets.push_back({partition->topic, partition->partition, *position});
   }
   if (offsets.empty()) return Result::Nothing;
-  auto timeout = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
+  auto timeout = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.now()),
                           std::chrono::milliseconds(1));
   rd_kafka_resp_err_t error = consumer_.commit_sync(offsets, timeout);
   for (const kafka::PartitionOffset& entry : offsets) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dedup/dedup_store.h"
+#include "engine/clock.h"
 #include "engine/committer.h"
 #include "engine/dedup_coordinator.h"
 #include "engine/partition_table.h"
@@ -23,8 +24,8 @@ namespace sluice::engine {
 class AtLeastOnceCommitter final : public Committer {
  public:
   AtLeastOnceCommitter(kafka::ConsumerApi& consumer, dedup::DedupStore& store, DedupCoordinator& dedup,
-                       PartitionTable& partitions, metrics::Metrics& metrics)
-      : consumer_(consumer), store_(store), dedup_(dedup), partitions_(partitions), metrics_(metrics) {}
+                       PartitionTable& partitions, metrics::Metrics& metrics, const EngineClock& clock)
+      : consumer_(consumer), store_(store), dedup_(dedup), partitions_(partitions), metrics_(metrics), clock_(clock) {}
 
   bool start(std::vector<std::string>&) override { return true; }
   bool orders_outputs() const override { return false; }
@@ -54,6 +55,7 @@ class AtLeastOnceCommitter final : public Committer {
   DedupCoordinator& dedup_;
   PartitionTable& partitions_;
   metrics::Metrics& metrics_;
+  const EngineClock& clock_;
   std::deque<DeferredCommit> deferred_;
 };
 

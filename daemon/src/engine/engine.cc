@@ -108,12 +108,14 @@ bool Engine::start(std::vector<std::string>& errors) {
   destinations_ = Destinations::create(*config_, *producer_, *this, metrics_, [this] { wake(); }, errors);
   if (!destinations_) return false;
   if (exactly_once) {
-    committer_ = std::make_unique<TransactionalCommitter>(*producer_, *consumer_, *dedup_, *partitions_, metrics_, [this] {
-      dedup_->flush_updates();
-      run_turns();
-    });
+    committer_ = std::make_unique<TransactionalCommitter>(*producer_, *consumer_, *dedup_, *partitions_, metrics_, clock_,
+                                                          [this] {
+                                                            dedup_->flush_updates();
+                                                            run_turns();
+                                                          });
   } else {
-    committer_ = std::make_unique<AtLeastOnceCommitter>(*consumer_, *dedup_store_, *dedup_, *partitions_, metrics_);
+    committer_ =
+        std::make_unique<AtLeastOnceCommitter>(*consumer_, *dedup_store_, *dedup_, *partitions_, metrics_, clock_);
   }
   if (!committer_->start(errors)) return false;
 
@@ -192,6 +194,8 @@ int Engine::run() {
 
 bool Engine::step() {
   if (!should_continue()) return false;
+  // As if woken: run() polls the consumer after every wake, and a fake consumer has no pipe.
+  consumer_may_have_more_ = true;
   iterate();
   return true;
 }

@@ -25,6 +25,7 @@ std::shared_ptr<PartitionState> Engine::new_partition_state(const std::string& t
   auto state = std::make_shared<PartitionState>(topic, partition);
   state->consumed_counter = &metrics_.counter(metrics::MetricId::RecordsConsumed, {{"topic", topic}});
   state->retry_tier = tiers_.tier_of(topic);
+  state->last_progress = clock_.now();
   return state;
 }
 

@@ -40,8 +40,7 @@ class PartitionTable {
   std::vector<StatePtr> renew_all();
 
   // The state of a consumed record's partition, nullptr when it is not assigned (any more).
-  // Batches are mostly runs of one partition: the last answer is kept (the topic name of a
-  // consumed record is the same pointer for every record of the topic).
+  // Batches are mostly runs of one partition: the last answer is kept.
   const StatePtr* of(const kafka::Message& message);
   StatePtr find(std::string_view topic, int32_t partition) const;
 

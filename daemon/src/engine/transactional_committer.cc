@@ -14,11 +14,6 @@ constexpr milliseconds kCallTimeout{30'000};
 // How often the wait for outputs hands control back (deliveries are handled meanwhile).
 constexpr milliseconds kFlushSlice{100};
 
-milliseconds until(std::chrono::steady_clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-  return std::clamp(left, milliseconds(1), kCallTimeout);
-}
-
 }  // namespace
 
 void log_transaction_call(std::string_view call, const kafka::TxnResult& result) {
@@ -32,6 +27,11 @@ void log_transaction_call(std::string_view call, const kafka::TxnResult& result)
                                         {"retriable", result->retriable},
                                         {"abortable", result->abortable},
                                         {"fatal", result->fatal}});
+}
+
+milliseconds TransactionalCommitter::until(TimePoint deadline) const {
+  auto left = std::chrono::duration_cast<milliseconds>(deadline - clock_.now());
+  return std::clamp(left, milliseconds(1), kCallTimeout);
 }
 
 void TransactionalCommitter::count(const char* result) {
@@ -86,8 +86,8 @@ Committer::Result TransactionalCommitter::round(TimePoint deadline) {
 
   // Outputs first: a record whose output is still in flight must not have its offset
   // committed without it. Failures handled meanwhile may add retry or DLQ records.
-  const auto wait_until = std::min(deadline, std::chrono::steady_clock::now() + kCallTimeout);
-  while (producer_.outstanding() > 0 && std::chrono::steady_clock::now() < wait_until) {
+  const auto wait_until = std::min(deadline, clock_.now() + kCallTimeout);
+  while (producer_.outstanding() > 0 && clock_.now() < wait_until) {
     producer_.flush(kFlushSlice);
     between_flushes_();
   }
@@ -158,7 +158,7 @@ Committer::Result TransactionalCommitter::abort(const std::string& why) {
 }
 
 Committer::Result TransactionalCommitter::revoke(const Partitions& partitions, bool lost) {
-  if (!lost) return round(std::chrono::steady_clock::now() + kCallTimeout);
+  if (!lost) return round(clock_.now() + kCallTimeout);
   // The group gave the partitions to another member (usually all of ours at once, after a
   // session timeout): the open transaction holds outputs whose records the new owner
   // processes again, and any offsets it would send carry a generation the group left

@@ -23,6 +23,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/clock.h"
 #include "engine/committer.h"
 #include "engine/dedup_coordinator.h"
 #include "engine/partition_table.h"
@@ -37,12 +38,14 @@ class TransactionalCommitter final : public Committer {
   // `between_flushes` runs while the round waits for its outputs (deliveries are handled
   // meanwhile and may add outputs: a failed forward's retry record).
   TransactionalCommitter(kafka::ProducerApi& producer, kafka::ConsumerApi& consumer, DedupCoordinator& dedup,
-                         PartitionTable& partitions, metrics::Metrics& metrics, std::function<void()> between_flushes)
+                         PartitionTable& partitions, metrics::Metrics& metrics, const EngineClock& clock,
+                         std::function<void()> between_flushes)
       : producer_(producer),
         consumer_(consumer),
         dedup_(dedup),
         partitions_(partitions),
         metrics_(metrics),
+        clock_(clock),
         between_flushes_(std::move(between_flushes)) {}
 
   bool start(std::vector<std::string>& errors) override;
@@ -56,6 +59,7 @@ class TransactionalCommitter final : public Committer {
 
  private:
   Result round(TimePoint deadline);
+  std::chrono::milliseconds until(TimePoint deadline) const;
   Result abort(const std::string& why);
   std::vector<kafka::PartitionOffset> positions() const;
   void count(const char* result);
@@ -65,6 +69,7 @@ class TransactionalCommitter final : public Committer {
   DedupCoordinator& dedup_;
   PartitionTable& partitions_;
   metrics::Metrics& metrics_;
+  const EngineClock& clock_;
   std::function<void()> between_flushes_;
   bool open_ = false;
   bool fatal_ = false;
