@@ -12,6 +12,7 @@
 
 #include "admin/admin_server.h"
 #include "admin/health.h"
+#include "app/shutdown_watchdog.h"
 #include "app/systemd_notifier.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -28,14 +29,22 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitConfig = 2;
+// After a stop request, the process exits within shutdown.drain_timeout plus this: the
+// engine's bounded steps after the drain (outputs given up after 1 s, the final commit and
+// leaving the group 3 s each) and the clients' destruction.
+constexpr std::chrono::milliseconds kStopMargin{9'000};
+// Once the engine returned, destroying it and stopping the admin server must take no longer.
+constexpr std::chrono::milliseconds kTeardownAllowance{5'000};
 
 // Set by signal handlers, read by the engine thread.
 std::atomic<engine::Engine*> g_running_engine{nullptr};
+std::atomic<ShutdownWatchdog*> g_watchdog{nullptr};
 std::atomic<bool> g_stop_requested{false};
 std::atomic<bool> g_reload_requested{false};
 
 void on_stop_signal(int) {
   g_stop_requested.store(true);
+  if (ShutdownWatchdog* watchdog = g_watchdog.load()) watchdog->request();
   if (engine::Engine* running = g_running_engine.load()) running->request_stop();
 }
 
@@ -152,6 +161,13 @@ int run_daemon(std::shared_ptr<const config::Config> config) {
                          {"config", config->source_path.empty() ? std::string("embedded defaults") : config->source_path}});
   // Handlers first: a SIGTERM during start-up must not kill the process abruptly.
   install_signal_handlers();
+  ShutdownWatchdog watchdog(config->shutdown.drain_timeout, kStopMargin, kTeardownAllowance);
+  g_watchdog.store(&watchdog);
+  // Whichever way this function returns, the signal handler stops seeing the watchdog first.
+  struct ForgetWatchdog {
+    ~ForgetWatchdog() { g_watchdog.store(nullptr); }
+  } forget_watchdog;
+  if (g_stop_requested.load()) watchdog.request();
 
   metrics::Metrics metrics;
   metrics.gauge(metrics::MetricId::BuildInfo, {{"version", SLUICE_VERSION}}).Set(1);
@@ -200,6 +216,7 @@ int run_daemon(std::shared_ptr<const config::Config> config) {
   g_running_engine.store(engine.get());
   if (g_stop_requested.load()) engine->request_stop();  // a signal that came during start-up
   int exit_code = engine->run();
+  watchdog.engine_returned(exit_code);
   g_running_engine.store(nullptr);
   engine.reset();
   if (admin_server) admin_server->stop();

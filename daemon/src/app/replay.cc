@@ -6,10 +6,11 @@
 #include <map>
 #include <thread>
 
-#include <rapidjson/document.h>
 
 #include "common/log.h"
 #include "common/text.h"
+#include "engine/dead_letter_envelope.h"
+#include "engine/record_headers.h"
 #include "kafka/client.h"
 #include "kafka/client_properties.h"
 #include "kafka/handles.h"
@@ -20,73 +21,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kTimeoutMs = 10'000;
-constexpr const char* kReplayCountHeader = "sluice-replay-count";
+constexpr const char* kReplayCountHeader = engine::header::kReplayCount;
 // Headers that describe a failure or a retry state; a replayed record starts afresh.
-constexpr const char* kDroppedHeaders[] = {"sluice-error",       "sluice-error-stage", "sluice-retry-count",
-                                           "sluice-retry-due",   "sluice-retry-after", "sluice-fingerprint",
-                                           "sluice-source",      "sluice-replay-count"};
+constexpr const char* kDroppedHeaders[] = {engine::header::kError,       engine::header::kErrorStage,
+                                           engine::header::kRetryCount,  engine::header::kRetryDue,
+                                           engine::header::kRetryAfter,  engine::header::kFingerprint,
+                                           engine::header::kSource,      engine::header::kReplayCount};
 
 std::optional<std::chrono::system_clock::time_point> parse_time(const std::string& text) {
   if (auto absolute = text::parse_rfc3339(text)) return absolute;
   if (auto ago = text::parse_duration(text)) return std::chrono::system_clock::now() - *ago;
   return std::nullopt;
-}
-
-struct Envelope {
-  std::optional<std::string> value;  // nullopt: a tombstone
-  bool replayable = false;
-  std::string why_not;
-  std::string original_topic;
-  std::string error;
-  std::string error_stage;
-  std::optional<std::chrono::system_clock::time_point> failed_at;
-};
-
-std::string string_member(const rapidjson::Document& document, const char* name) {
-  auto it = document.FindMember(name);
-  if (it == document.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-Envelope decode_envelope(std::string_view bytes) {
-  Envelope envelope;
-  rapidjson::Document document;
-  document.Parse(bytes.data(), bytes.size());
-  if (document.HasParseError() || !document.IsObject()) {
-    envelope.why_not = "not a DLQ envelope";
-    return envelope;
-  }
-  envelope.original_topic = string_member(document, "original_topic");
-  envelope.error = string_member(document, "error");
-  envelope.error_stage = string_member(document, "error_stage");
-  envelope.failed_at = text::parse_rfc3339(string_member(document, "failed_at"));
-  auto truncated = document.FindMember("original_truncated");
-  if (truncated != document.MemberEnd() && truncated->value.IsTrue()) {
-    envelope.why_not = "original value was truncated in the envelope";
-    return envelope;
-  }
-  auto message = document.FindMember("original_message");
-  auto base64 = document.FindMember("original_message_base64");
-  if (message != document.MemberEnd() && message->value.IsString()) {
-    envelope.value = std::string(message->value.GetString(), message->value.GetStringLength());
-  } else if (message != document.MemberEnd() && message->value.IsNull()) {
-    envelope.value.reset();
-  } else if (base64 != document.MemberEnd() && base64->value.IsString()) {
-    envelope.value = text::base64_decode(base64->value.GetString());
-    if (!envelope.value) {
-      envelope.why_not = "original_message_base64 is not valid base64";
-      return envelope;
-    }
-  } else {
-    envelope.why_not = "no original_message in the envelope";
-    return envelope;
-  }
-  if (envelope.original_topic.empty()) {
-    envelope.why_not = "no original_topic in the envelope";
-    return envelope;
-  }
-  envelope.replayable = true;
-  return envelope;
 }
 
 int replay_count_of(rd_kafka_message_t* message) {
@@ -249,7 +194,7 @@ int run_replay(const config::Config& config, const ReplayOptions& options, Repla
     if (message->offset >= ends[message->partition]) continue;
     summary.scanned += 1;
 
-    Envelope envelope = decode_envelope(
+    engine::DecodedEnvelope envelope = engine::decode_dead_letter_envelope(
         message->payload ? std::string_view(static_cast<const char*>(message->payload), message->len) : std::string_view());
     bool matches = true;
     for (const auto& [key, value] : options.where) {

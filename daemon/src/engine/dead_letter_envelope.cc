@@ -1,6 +1,7 @@
 #include "engine/dead_letter_envelope.h"
 
 #include <openssl/evp.h>
+#include <rapidjson/document.h>
 
 #include "common/text.h"
 
@@ -28,6 +29,12 @@ std::string sha256_hex(std::string_view bytes) {
   unsigned int size = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
   return text::to_hex(digest, size);
+}
+
+std::string string_member(const rapidjson::Document& document, const char* name) {
+  auto it = document.FindMember(name);
+  if (it == document.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
 }
 
 }  // namespace
@@ -82,6 +89,47 @@ std::string build_dead_letter_envelope(const DeadLetterInfo& info) {
   out += info.max_retries_exceeded ? "true" : "false";
   out += '}';
   return out;
+}
+
+DecodedEnvelope decode_dead_letter_envelope(std::string_view bytes) {
+  DecodedEnvelope envelope;
+  rapidjson::Document document;
+  document.Parse(bytes.data(), bytes.size());
+  if (document.HasParseError() || !document.IsObject()) {
+    envelope.why_not = "not a DLQ envelope";
+    return envelope;
+  }
+  envelope.original_topic = string_member(document, "original_topic");
+  envelope.error = string_member(document, "error");
+  envelope.error_stage = string_member(document, "error_stage");
+  envelope.failed_at = text::parse_rfc3339(string_member(document, "failed_at"));
+  auto truncated = document.FindMember("original_truncated");
+  if (truncated != document.MemberEnd() && truncated->value.IsTrue()) {
+    envelope.why_not = "original value was truncated in the envelope";
+    return envelope;
+  }
+  auto message = document.FindMember("original_message");
+  auto base64 = document.FindMember("original_message_base64");
+  if (message != document.MemberEnd() && message->value.IsString()) {
+    envelope.value = std::string(message->value.GetString(), message->value.GetStringLength());
+  } else if (message != document.MemberEnd() && message->value.IsNull()) {
+    envelope.value.reset();
+  } else if (base64 != document.MemberEnd() && base64->value.IsString()) {
+    envelope.value = text::base64_decode(base64->value.GetString());
+    if (!envelope.value) {
+      envelope.why_not = "original_message_base64 is not valid base64";
+      return envelope;
+    }
+  } else {
+    envelope.why_not = "no original_message in the envelope";
+    return envelope;
+  }
+  if (envelope.original_topic.empty()) {
+    envelope.why_not = "no original_topic in the envelope";
+    return envelope;
+  }
+  envelope.replayable = true;
+  return envelope;
 }
 
 }  // namespace sluice::engine

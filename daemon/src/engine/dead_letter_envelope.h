@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -52,5 +53,19 @@ struct DeadLetterInfo {
 };
 
 std::string build_dead_letter_envelope(const DeadLetterInfo& info);
+
+// What `sluice replay` needs from a DLQ record's value: the original value (if the envelope
+// holds all of it) and where it came from.
+struct DecodedEnvelope {
+  std::optional<std::string> value;  // nullopt: a tombstone
+  bool replayable = false;           // the value is whole and the original topic known
+  std::string why_not;               // when not replayable
+  std::string original_topic;
+  std::string error;
+  std::string error_stage;
+  std::optional<std::chrono::system_clock::time_point> failed_at;
+};
+
+DecodedEnvelope decode_dead_letter_envelope(std::string_view bytes);
 
 }  // namespace sluice::engine
