@@ -1,7 +1,8 @@
 // sluice-bench: end-to-end measurements against dev brokers (scripts/bench runs it).
 //
 //   sluice-bench run [--messages N] [--rounds N] [--latency-rate R] [--latency-seconds S] [--quick]
-//                    [--scenarios bare,memory,sqlite,redis,http,http-pipelined] [--no-latency] [--no-idle]
+//                    [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined]
+//                    [--no-latency] [--no-idle]
 //                    [--latency-dedup memory|sqlite|redis[,...]] [--latency-rounds N]
 //                    [--microbench-json FILE] [--out DIR]
 //       every scenario against a fresh sluice-devbroker, the throughput scenarios taking
@@ -437,6 +438,7 @@ struct ScenarioSpec {
   std::string dedup = "memory";
   std::string what;
   int pipeline_depth = 1;  // HTTP routes
+  bool exactly_once = false;  // kafka.delivery: exactly_once
 };
 
 // Partitions per topic so that no partition holds more than kBytesPerPartition.
@@ -495,6 +497,10 @@ class Runner {
     // waiting for acknowledgements: about 13 % of the throughput.
     config.max_in_flight_records = kSluiceMaxInFlightRecords;
     config.admin_listen = "127.0.0.1:0";
+    if (spec.exactly_once) {
+      config.delivery = "exactly_once";
+      config.transactional_id = "sluice-bench";
+    }
     config.extra_kafka_properties["fetch.wait.max.ms"] = std::to_string(fetch_wait_ms);
     // librdkafka's default, as the bare copy has it. The test config's 2 s (for tests that
     // create topics or fail brokers) makes the consumer refresh metadata every 2 s, and each
@@ -893,7 +899,7 @@ struct RunOptions {
   // The sluice scenarios of the latency runs; each round runs bare and each of them.
   std::vector<std::string> latency_dedup = {"sqlite"};
   int latency_rounds = 3;
-  std::vector<std::string> scenarios = {"bare", "memory", "sqlite", "redis", "http", "http-pipelined"};
+  std::vector<std::string> scenarios = {"bare", "memory", "sqlite", "redis", "exactly-once", "http", "http-pipelined"};
   bool latency = true;
   bool idle = true;
   std::string microbench_json;
@@ -902,7 +908,8 @@ struct RunOptions {
 
 int usage() {
   std::cerr << "usage: sluice-bench run [--messages N] [--rounds N] [--latency-rate R] [--latency-seconds S] [--quick]\n"
-               "                        [--scenarios bare,memory,sqlite,redis,http,http-pipelined] [--no-latency] [--no-idle]\n"
+               "                        [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined]\n"
+               "                        [--no-latency] [--no-idle]\n"
                "                        [--latency-dedup memory|sqlite|redis[,...]] [--latency-rounds N]\n"
                "                        [--microbench-json FILE] [--out DIR]\n"
                "       sluice-bench bare --bootstrap B --topics T1,T2 --to TOPIC [--fetch-wait-ms N]\n";
@@ -917,6 +924,13 @@ ScenarioSpec scenario(const std::string& name) {
   if (name == "memory" || name == "sqlite" || name == "redis") {
     return {"sluice " + name, Subject::SluiceTopic, name,
             "sluice, " + name + " dedup, topic routes (clean.email, clean.whatsapp) and the DLQ"};
+  }
+  if (name == "exactly-once") {
+    ScenarioSpec spec{"sluice exactly-once", Subject::SluiceTopic, "memory",
+                      "as sluice memory, with kafka.delivery: exactly_once (each round's outputs and offsets in one "
+                      "transaction; the dev broker takes the calls but keeps no transactions)"};
+    spec.exactly_once = true;
+    return spec;
   }
   if (name == "http") {
     return {"sluice http", Subject::SluiceHttp, "memory",
