@@ -109,10 +109,7 @@ bool Engine::start(std::vector<std::string>& errors) {
   if (!destinations_) return false;
   if (exactly_once) {
     committer_ = std::make_unique<TransactionalCommitter>(*producer_, *consumer_, *dedup_, *partitions_, metrics_, clock_,
-                                                          [this] {
-                                                            dedup_->flush_updates();
-                                                            run_turns();
-                                                          });
+                                                          [this] { return between_flushes(); });
   } else {
     committer_ =
         std::make_unique<AtLeastOnceCommitter>(*consumer_, *dedup_store_, *dedup_, *partitions_, metrics_, clock_);
@@ -275,6 +272,15 @@ void Engine::iterate() {
   probe_.update_loop_gauges(pool_.live(), in_flight_bytes_, partitions_->paused_count(),
                             static_cast<int64_t>(partitions_->size()));
   destinations_->update_gauges();
+}
+
+// A transaction round waiting for its outputs: deliveries are handled meanwhile (they may
+// add outputs), and a stop request is noticed — the round may wait no longer than the drain.
+bool Engine::between_flushes() {
+  dedup_->flush_updates();
+  run_turns();
+  if (stop_requested_.load() && !stopping_) begin_stopping();
+  return !stopping_ || clock_.now() < drain_deadline_;
 }
 
 void Engine::run_commit(bool final) {

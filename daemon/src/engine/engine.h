@@ -117,6 +117,7 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   void refresh_now();
   void fire_due_timers();
   void run_commit(bool final);
+  bool between_flushes();
   void observe_periodically();
   void wake();
 

@@ -89,7 +89,7 @@ Committer::Result TransactionalCommitter::round(TimePoint deadline) {
   const auto wait_until = std::min(deadline, clock_.now() + kCallTimeout);
   while (producer_.outstanding() > 0 && clock_.now() < wait_until) {
     producer_.flush(kFlushSlice);
-    between_flushes_();
+    if (!between_flushes_()) break;
   }
   if (fatal_) return Result::Fatal;
   if (producer_.outstanding() > 0) return abort("outputs not acknowledged in time");

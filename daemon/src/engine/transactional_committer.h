@@ -36,10 +36,11 @@ namespace sluice::engine {
 class TransactionalCommitter final : public Committer {
  public:
   // `between_flushes` runs while the round waits for its outputs (deliveries are handled
-  // meanwhile and may add outputs: a failed forward's retry record).
+  // meanwhile and may add outputs: a failed forward's retry record); false stops the wait
+  // (a stop whose drain ran out), and the round is aborted.
   TransactionalCommitter(kafka::ProducerApi& producer, kafka::ConsumerApi& consumer, DedupCoordinator& dedup,
                          PartitionTable& partitions, metrics::Metrics& metrics, const EngineClock& clock,
-                         std::function<void()> between_flushes)
+                         std::function<bool()> between_flushes)
       : producer_(producer),
         consumer_(consumer),
         dedup_(dedup),
@@ -70,7 +71,7 @@ class TransactionalCommitter final : public Committer {
   PartitionTable& partitions_;
   metrics::Metrics& metrics_;
   const EngineClock& clock_;
-  std::function<void()> between_flushes_;
+  std::function<bool()> between_flushes_;
   bool open_ = false;
   bool fatal_ = false;
   // The highest source offset of an output in the open transaction, per partition.

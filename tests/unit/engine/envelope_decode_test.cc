@@ -24,8 +24,9 @@ DeadLetterInfo info_for(std::string_view value) {
 }  // namespace
 
 TEST_CASE("a DLQ envelope decodes to the original value, topic, error and time", "[engine][dlq]") {
+  static const char kBinary[] = "\xff\xfe binary \x00 inside";
   for (std::string value : {std::string("{\"a\":1}"), std::string("not json \"quoted\" \\ and \xe2\x82\xac"),
-                            std::string("\xff\xfe binary \x00 inside", 20)}) {
+                            std::string(kBinary, sizeof kBinary - 1)}) {
     INFO(value);
     DecodedEnvelope decoded = decode_dead_letter_envelope(build_dead_letter_envelope(info_for(value)));
     REQUIRE(decoded.replayable);
