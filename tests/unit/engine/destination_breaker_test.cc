@@ -199,6 +199,7 @@ TEST_CASE("destination: a failed probe reopens the breaker and stays at the head
   // A timeout of the probe, reported as a transient failure: open again for open_timeout.
   CHECK(f.fail(first) == Verdict::Waiting);
   CHECK(f.destination.breaker().current_state() == BreakerState::Open);
+  REQUIRE_FALSE(f.events.wakes.empty());
   CHECK(f.events.wakes.back() == f.now + 60s);
   const size_t sends = f.sink->sent.size();
   f.now += 59s;
