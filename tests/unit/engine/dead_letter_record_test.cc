@@ -276,5 +276,12 @@ TEST_CASE("dead-letter record: a full record right at the limit fits, however ma
     if (count == 0) CHECK(f.built.level == DeadLetterLevel::Full);  // exactly at the limit still fits
     CHECK(accounted_size(f.built, headers) <= limit);
     CHECK(check.accepts(f.built.out));
+
+    // One byte more and the full record no longer fits the allowance: a smaller level is built.
+    Failed over("id-42", std::string(static_cast<size_t>(value_size + 1), 'v'), headers, limit);
+    over.build();
+    CHECK(over.built.level != DeadLetterLevel::Full);
+    CHECK(accounted_size(over.built, headers) <= limit);
+    CHECK(check.accepts(over.built.out));
   }
 }
