@@ -162,6 +162,8 @@ TEST_CASE("destination: an outage pauses exactly the partitions with queued reco
   f.destination.withdraw(p3.get(), withdrawn);
   CHECK(offsets_of(withdrawn) == std::vector<int64_t>{0});
   CHECK_FALSE(f.events.held(*p3));  // nothing of it waits any more
+  CHECK(f.events.held(*p0));         // the others still wait
+  CHECK(f.events.held(*p1));
 
   f.now += 60s;
   f.destination.wake(f.now);

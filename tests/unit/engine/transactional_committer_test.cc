@@ -236,6 +236,20 @@ TEST_CASE("exactly-once: dedup fingerprints are confirmed only after the commit"
     // Confirmed entries are made durable with the commit.
     CHECK(f.store.calls.back() == "flush");
   }
+  SECTION("the commit refused") {
+    Fixture f;
+    auto p = f.partition("inbound.email", 0, 2, {0, 1});
+    f.producer.failures["commit_transaction"].push_back(txn_error("INVALID_PRODUCER_EPOCH", false, true, false));
+    REQUIRE(f.committer.before_produce());
+    auto fingerprint = f.forward_one(p, 5);
+    f.committer.on_output(p, 0);
+    CHECK(f.committer.commit(false, f.deadline()) == Result::Rewind);
+    f.dedup.flush_updates();
+    // The forward is gone with the transaction: its record comes again and must not be
+    // taken for a duplicate.
+    CHECK(f.store.confirmed.empty());
+    CHECK(f.store.released == std::vector<sluice::fingerprint::Fingerprint>{fingerprint});
+  }
   SECTION("aborted") {
     Fixture f;
     auto p = f.partition("inbound.email", 0, 2, {0});
