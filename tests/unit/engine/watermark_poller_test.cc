@@ -33,6 +33,12 @@ bool wait_for_answer(const WatermarkPoller& poller, const TopicPartition& partit
   return false;
 }
 
+// Lets a held query go when a test ends early, before the poller is joined.
+struct ReleaseOnExit {
+  RecordingConsumer& consumer;
+  ~ReleaseOnExit() { consumer.release(); }
+};
+
 }  // namespace
 
 TEST_CASE("watermark poller: watched partitions get answers, others none", "[engine][watermarks]") {
@@ -69,6 +75,7 @@ TEST_CASE("watermark poller: an answer that arrives after its partition was unwa
   consumer.set_marks(kB, {20, 200});
   consumer.hold(kB);  // the query for B waits until released
   WatermarkPoller poller(consumer, 3600s);
+  ReleaseOnExit release_on_exit{consumer};
   poller.watch({kA, kB});
   REQUIRE(consumer.wait_for_queries(kB, 1, 10s));
   poller.watch({kA});  // unwatched while its query is out
@@ -87,6 +94,7 @@ TEST_CASE("watermark poller: a partition watched while a round is out is asked a
   consumer.set_marks(kB, {20, 200});
   consumer.hold(kA);
   WatermarkPoller poller(consumer, 3600s);
+  ReleaseOnExit release_on_exit{consumer};
   poller.watch({kA});
   REQUIRE(consumer.wait_for_queries(kA, 1, 10s));
   poller.watch({kA, kB});  // while the query for A is out
