@@ -19,8 +19,8 @@ TEST_CASE("destination: during an outage only the failures that open the breaker
           "[engine][destination][breaker]") {
   // 40 records of one partition, ten in flight at once, a sink that fails everything: the
   // breaker opens at the fifth failure, and from then on nothing is sent until open_timeout,
-  // after which exactly half_open_max_calls probes go. If the breaker were asked at offer
-  // time, or not asked at dispatch, the queued records would all go and fail.
+  // after which exactly half_open_max_calls probes go. If the breaker were not asked at
+  // dispatch, the queued records would all go and fail.
   DestinationFixture f(Ordering::None, 10, breaker_settings(5, 2, 3));
   std::vector<InFlightRecord*> records;
   for (int64_t offset = 0; offset < 40; ++offset) records.push_back(&f.offer(0, offset));
@@ -81,6 +81,22 @@ TEST_CASE("destination: records behind a busy gate take no breaker permit", "[en
   CHECK(&f.last_sent() == &other);
   CHECK(f.destination.breaker().probe_slots() == 0);
   CHECK(other.permit.probe);
+}
+
+TEST_CASE("destination: with ordering key, a record behind its key's busy gate takes no breaker permit",
+          "[engine][destination][breaker]") {
+  DestinationFixture f(Ordering::Key, 0, breaker_settings(1, 2, 3));
+  InFlightRecord& first = f.offer(0, 0, "a");
+  CHECK(f.fail(first) == Verdict::Waiting);
+  f.now += 60s;
+  f.destination.wake(f.now);
+  REQUIRE(f.sink->sent.size() == 2);
+  f.offer(0, 1, "a");  // same key: waits for the probe, without a permit
+  CHECK(f.sink->sent.size() == 2);
+  CHECK(f.destination.breaker().probe_slots() == 1);
+  InFlightRecord& other_key = f.offer(0, 2, "b");
+  CHECK(&f.last_sent() == &other_key);
+  CHECK(f.destination.breaker().probe_slots() == 0);
 }
 
 TEST_CASE("destination: queued records are not sent while the breaker is open", "[engine][destination][breaker]") {
