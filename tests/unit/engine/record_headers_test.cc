@@ -3,6 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +48,73 @@ Message built(std::vector<std::pair<std::string, std::string>> headers) {
   fields.headers = std::move(headers);
   return Message::build(std::move(fields));
 }
+
+// A record as a consumer hands it out (headers still in librdkafka's fetch buffer, parsed on
+// first use): produced to an in-process mock cluster and consumed back.
+class ConsumedRecord {
+ public:
+  explicit ConsumedRecord(const std::vector<std::pair<std::string, std::string>>& headers) {
+    char error[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    REQUIRE(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", error, sizeof error) == RD_KAFKA_CONF_OK);
+    REQUIRE(rd_kafka_conf_set(conf, "log_level", "0", error, sizeof error) == RD_KAFKA_CONF_OK);
+    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    REQUIRE(producer_ != nullptr);
+    rd_kafka_mock_cluster_t* cluster = rd_kafka_handle_mock_cluster(producer_);
+    REQUIRE(cluster != nullptr);
+    REQUIRE(rd_kafka_mock_topic_create(cluster, "inbound.email", 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_headers_t* list = rd_kafka_headers_new(headers.size());
+    for (const auto& [name, value] : headers) {
+      rd_kafka_header_add(list, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                          static_cast<ssize_t>(value.size()));
+    }
+    REQUIRE(rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC("inbound.email"), RD_KAFKA_V_PARTITION(0),
+                              RD_KAFKA_V_VALUE(const_cast<char*>("{}"), 2), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_HEADERS(list), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(rd_kafka_flush(producer_, 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+
+    conf = rd_kafka_conf_new();
+    REQUIRE(rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(cluster), error,
+                              sizeof error) == RD_KAFKA_CONF_OK);
+    REQUIRE(rd_kafka_conf_set(conf, "group.id", "record-headers-test", error, sizeof error) == RD_KAFKA_CONF_OK);
+    REQUIRE(rd_kafka_conf_set(conf, "enable.auto.commit", "false", error, sizeof error) == RD_KAFKA_CONF_OK);
+    REQUIRE(rd_kafka_conf_set(conf, "log_level", "0", error, sizeof error) == RD_KAFKA_CONF_OK);
+    consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+    REQUIRE(consumer_ != nullptr);
+    rd_kafka_poll_set_consumer(consumer_);
+    rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(assignment, "inbound.email", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    REQUIRE(rd_kafka_assign(consumer_, assignment) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(assignment);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!message && std::chrono::steady_clock::now() < deadline) {
+      rd_kafka_message_t* consumed = rd_kafka_consumer_poll(consumer_, 100);
+      if (consumed == nullptr) continue;
+      if (consumed->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_message_destroy(consumed);
+        continue;
+      }
+      message = Message(consumed);
+    }
+    REQUIRE(message);
+  }
+  ~ConsumedRecord() {
+    message.reset();  // before the consumer, whose destruction waits for its messages
+    if (consumer_ != nullptr) {
+      rd_kafka_consumer_close(consumer_);
+      rd_kafka_destroy(consumer_);
+    }
+    if (producer_ != nullptr) rd_kafka_destroy(producer_);
+  }
+  ConsumedRecord(const ConsumedRecord&) = delete;
+  ConsumedRecord& operator=(const ConsumedRecord&) = delete;
+
+  Message message;
+
+ private:
+  rd_kafka_t* producer_ = nullptr;
+  rd_kafka_t* consumer_ = nullptr;
+};
 
 }  // namespace
 
@@ -115,6 +186,31 @@ TEST_CASE("record headers: an output's headers are derived from the record's own
       CHECK(read(derived.get()) == expected);
     }
     CHECK(read(message.headers()) == renamed);
+  }
+  SECTION("as consumed") {
+    // A consumed record's list is taken for the first output; a second one must find the
+    // same headers again.
+    ConsumedRecord consumed({{"traceparent", "00-abc"}, {"app", "1"}});
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      HeadersPtr derived = derive_headers(consumed.message, {{header::kFingerprint, "ab12"}}, {header::kError});
+      CHECK(read(derived.get()) == Headers{{"traceparent", "00-abc"}, {"app", "1"}, {"sluice-fingerprint", "ab12"}});
+    }
+  }
+  SECTION("consumed, then renamed on intake") {
+    // The renamed list replaced the record's own; taking it for an output must not bring the
+    // original (forged) sluice-* headers back for the next.
+    ConsumedRecord consumed({{"traceparent", "00-abc"}, {"sluice-retry-due", "1"}, {"sluice-original-topic", "x"}});
+    REQUIRE(rename_inbound_headers(consumed.message));
+    const Headers renamed = {
+        {"traceparent", "00-abc"}, {"upstream-sluice-retry-due", "1"}, {"upstream-sluice-original-topic", "x"}};
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      HeadersPtr derived = derive_headers(consumed.message, {{header::kSource, "inbound.email/0/0"}}, {header::kError});
+      Headers expected = renamed;
+      expected.emplace_back("sluice-source", "inbound.email/0/0");
+      CHECK(read(derived.get()) == expected);
+      CHECK_FALSE(consumed.message.last_header(header::kRetryDue));
+    }
+    CHECK(read(consumed.message.headers()) == renamed);
   }
   SECTION("no headers") {
     Message message = built({});
