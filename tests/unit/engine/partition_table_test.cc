@@ -163,8 +163,9 @@ TEST_CASE("partition table: the lookup of a record's partition follows assignmen
 
   // Assigned again without a revocation in between: the old state is marked revoked.
   f.table.of(zero);
+  auto replaced = f.table.find("inbound.email", 0);  // kept alive to look at it
   PartitionState& third = f.assign("inbound.email", 0);
-  CHECK(again.revoked);
+  CHECK(replaced->revoked);
   CHECK(f.table.of(zero)->get() == &third);
 
   // Renewed: the fresh state.

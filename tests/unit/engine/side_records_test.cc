@@ -17,6 +17,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Topic names outlive the records built with them (OutboundRecord::topic is a view).
+const std::string kTier10s = "retry.10s";
+const std::string kTier30s = "retry.30s";
+const std::string kRejected = "rejected";
+
 std::string key_of(const sluice::kafka::OutboundRecord& out) {
   REQUIRE(out.key != nullptr);
   return std::string(static_cast<const char*>(out.key), out.key_size);
@@ -29,7 +34,7 @@ TEST_CASE("retry record: value, key and headers kept, retry headers set", "[engi
   source.record.retry_count = 0;
   source.record.last_error = "Broker: Request timed out";
   const Origin origin{"inbound.email", 1, 1234};
-  auto out = build_retry_record(source.record, "retry.10s", 1'764'151'938'000, std::nullopt, origin);
+  auto out = build_retry_record(source.record, kTier10s, 1'764'151'938'000, std::nullopt, origin);
   CHECK(out.topic == "retry.10s");
   CHECK(key_of(out) == "id-42");
   CHECK(out.value == R"({"channel":"email"})");
@@ -66,7 +71,7 @@ TEST_CASE("retry record: a tier record's stale sluice headers are replaced, the 
                       "retry.10s", 0, 5);
   source.record.retry_count = 1;
   source.record.last_error = "HTTP 503";
-  auto out = build_retry_record(source.record, "retry.30s", 2000, std::nullopt, Origin{"inbound.email", 1, 1234});
+  auto out = build_retry_record(source.record, kTier30s, 2000, std::nullopt, Origin{"inbound.email", 1, 1234});
   const auto* headers = out.headers.get();
   CHECK(header_values(headers, "sluice-retry-count") == std::vector<std::string>{"2"});
   CHECK(header_values(headers, "sluice-retry-due") == std::vector<std::string>{"2000"});
@@ -84,21 +89,21 @@ TEST_CASE("retry record: a tier record's stale sluice headers are replaced, the 
 
 TEST_CASE("retry record: sluice-retry-after is set only with a longer hold", "[engine][side_records]") {
   SourceRecord source("k", "{}", {{"sluice-retry-after", "5"}}, "retry.10s", 0, 5);
-  auto with_hold = build_retry_record(source.record, "retry.10s", 1, 120'000ms, Origin{"inbound.email", 0, 1});
+  auto with_hold = build_retry_record(source.record, kTier10s, 1, 120'000ms, Origin{"inbound.email", 0, 1});
   CHECK(header_values(with_hold.headers.get(), "sluice-retry-after") == std::vector<std::string>{"120000"});
-  auto without = build_retry_record(source.record, "retry.10s", 1, std::nullopt, Origin{"inbound.email", 0, 1});
+  auto without = build_retry_record(source.record, kTier10s, 1, std::nullopt, Origin{"inbound.email", 0, 1});
   CHECK(header_values(without.headers.get(), "sluice-retry-after").empty());
 }
 
 TEST_CASE("retry record: a tombstone stays a tombstone and a missing key stays missing", "[engine][side_records]") {
   SourceRecord source(std::nullopt, std::nullopt, {});
-  auto out = build_retry_record(source.record, "retry.10s", 1, std::nullopt, Origin{"inbound.email", 1, 1234});
+  auto out = build_retry_record(source.record, kTier10s, 1, std::nullopt, Origin{"inbound.email", 1, 1234});
   CHECK(out.null_value);
   CHECK(out.key == nullptr);
   CHECK(out.key_size == 0);
 
   SourceRecord empty_key(std::string(), "{}", {});
-  auto kept = build_retry_record(empty_key.record, "retry.10s", 1, std::nullopt, Origin{"inbound.email", 1, 1234});
+  auto kept = build_retry_record(empty_key.record, kTier10s, 1, std::nullopt, Origin{"inbound.email", 1, 1234});
   CHECK(kept.key != nullptr);  // an empty key is not no key
   CHECK(kept.key_size == 0);
 }
@@ -107,7 +112,7 @@ TEST_CASE("rejected record: the original with its filter reason and source", "[e
   SourceRecord source("id-9", R"({"body":"win a prize"})", {{"app", "1"}, {"sluice-filter-reason", "stale"}},
                       "inbound.email", 2, 77);
   source.record.reason = "spam";
-  auto out = build_rejected_record(source.record, "rejected");
+  auto out = build_rejected_record(source.record, kRejected);
   CHECK(out.topic == "rejected");
   CHECK(key_of(out) == "id-9");
   CHECK(out.value == R"({"body":"win a prize"})");
