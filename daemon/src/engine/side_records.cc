@@ -15,6 +15,9 @@ constexpr size_t kTruncatedEmbedBytes = 64 * 1024;
 constexpr size_t kMinimalKeyBytes = 256;
 // Room for the record's framing and sluice's own headers.
 constexpr int64_t kFramingBytes = 4096;
+// Each original header's framing on the wire: the lengths of its name and value (varints of
+// at most 5 bytes each). Thousands of small headers would overrun kFramingBytes otherwise.
+constexpr size_t kHeaderFramingBytes = 10;
 
 size_t header_bytes(const rd_kafka_headers_t* headers, size_t* count) {
   size_t total = 0;
@@ -25,7 +28,7 @@ size_t header_bytes(const rd_kafka_headers_t* headers, size_t* count) {
   for (size_t i = 0; headers != nullptr &&
                      rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
        ++i) {
-    total += std::string_view(name).size() + size;
+    total += std::string_view(name).size() + size + kHeaderFramingBytes;
     *count += 1;
   }
   return total;

@@ -18,7 +18,12 @@ void WatermarkPoller::watch(std::vector<kafka::TopicPartition> partitions) {
   for (auto it = answers_.begin(); it != answers_.end();) {
     it = std::binary_search(watched_.begin(), watched_.end(), it->first) ? std::next(it) : answers_.erase(it);
   }
-  if (added) wake_.notify_one();  // a partition just paused: ask about it now
+  if (added) {
+    // A partition just paused: ask about it now. The flag keeps the request when the thread
+    // is busy with a round rather than waiting.
+    added_ = true;
+    wake_.notify_one();
+  }
 }
 
 std::optional<kafka::Watermarks> WatermarkPoller::watermarks(const kafka::TopicPartition& partition) const {
@@ -41,6 +46,7 @@ void WatermarkPoller::loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
     std::vector<kafka::TopicPartition> partitions = watched_;
+    added_ = false;
     lock.unlock();
     std::vector<std::pair<kafka::TopicPartition, kafka::Watermarks>> answered;
     for (const kafka::TopicPartition& partition : partitions) {
@@ -51,7 +57,7 @@ void WatermarkPoller::loop() {
       if (std::binary_search(watched_.begin(), watched_.end(), partition)) answers_[partition] = marks;
     }
     if (stopping_) break;
-    wake_.wait_for(lock, interval_);
+    wake_.wait_for(lock, interval_, [this] { return stopping_ || added_; });
   }
 }
 

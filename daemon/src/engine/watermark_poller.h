@@ -43,6 +43,7 @@ class WatermarkPoller {
   std::vector<kafka::TopicPartition> watched_;       // guarded by mutex_
   std::map<kafka::TopicPartition, kafka::Watermarks> answers_;  // guarded by mutex_
   bool stopping_ = false;                             // guarded by mutex_
+  bool added_ = false;  // a partition was added since the current round began; guarded by mutex_
   std::thread thread_;  // last: starts once everything above is initialised
 };
 
