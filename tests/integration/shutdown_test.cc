@@ -323,13 +323,19 @@ struct EosTopology {
   }
 };
 
-// Starts the daemon and waits until one record went through a committed transaction, so the
-// producer has its id and epoch and every client is connected before the faults begin.
+// Starts the daemon and waits until a record went through a committed transaction to each
+// output, so the producer has its id and epoch, every client is connected and every leader
+// known before the faults begin.
 void start_and_commit_once(SluiceDaemon& daemon, const EosTopology& topology) {
   daemon.start();
-  produce(topology.broker.bootstrap(), emails(1, "warmup"));
+  // A bad record too, so the producer knows the DLQ's leader before the faults: asking a
+  // broker made slow for metadata would hold the DLQ record back for as long.
+  std::vector<KafkaRecord> warmup = emails(1, "warmup");
+  warmup.push_back(bad_emails(1, "warmup-bad")[0]);
+  produce(topology.broker.bootstrap(), warmup);
   bool committed = wait_until([&] {
     return !read_topic(topology.broker.bootstrap(), "clean.email").empty() &&
+           !read_topic(topology.broker.bootstrap(), "dlq").empty() &&
            daemon.logs().find("\"call\":\"commit_transaction\"") != std::string::npos;
   }, 60s, 50ms);
   {
@@ -358,8 +364,11 @@ TEST_CASE("shutdown: an exactly-once producer fenced while outputs are unacknowl
   // the same transactional.id causes.
   topology.broker.control("rtt 2 600000");
   topology.broker.control("berr 3 Produce INVALID_PRODUCER_EPOCH 0");
-  std::vector<KafkaRecord> records = emails(5, "fenced");
-  records.push_back(bad_emails(1, "fenced-bad")[0]);
+  // The bad record first: its DLQ record is what meets the fencing, and it must not wait
+  // behind a transaction round that waits for the forwards (which would only end, aborted,
+  // after the round's 30 s).
+  std::vector<KafkaRecord> records = bad_emails(1, "fenced-bad");
+  for (KafkaRecord& record : emails(5, "fenced")) records.push_back(std::move(record));
   produce(topology.broker.bootstrap(), records);
   bool fenced = wait_until([&] { return fenced_logged(daemon) || !daemon.running(); }, 60s, 20ms);
   auto fenced_at = std::chrono::steady_clock::now();

@@ -275,10 +275,12 @@ void Engine::iterate() {
 }
 
 // A transaction round waiting for its outputs: deliveries are handled meanwhile (they may
-// add outputs), and a stop request is noticed — the round may wait no longer than the drain.
+// add outputs), a fatal error ends the wait, and a stop request is noticed — the round may
+// wait no longer than the drain.
 bool Engine::between_flushes() {
   dedup_->flush_updates();
   run_turns();
+  if (fatal_error_.load()) return false;
   if (stop_requested_.load() && !stopping_) begin_stopping();
   return !stopping_ || clock_.now() < drain_deadline_;
 }

@@ -18,7 +18,7 @@ using Positions = std::vector<std::pair<std::string, int64_t>>;
 namespace {
 
 struct Fixture : CommitterParts {
-  AtLeastOnceCommitter committer{consumer, store, dedup, table, metrics};
+  AtLeastOnceCommitter committer{consumer, store, dedup, table, metrics, clock};
   Committer::TimePoint deadline() const { return std::chrono::steady_clock::now() + 10s; }
 };
 

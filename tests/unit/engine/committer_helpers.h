@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/clock.h"
 #include "engine/dedup_coordinator.h"
 #include "engine/partition_table.h"
 #include "kafka_helpers.h"
@@ -44,6 +45,7 @@ struct CommitterParts {
   }
 
   metrics::Metrics metrics;
+  SystemClock clock;
   RecordingConsumer consumer;
   RecordingDedupStore store;
   PartitionTable table{consumer, [](const std::string& topic, int32_t id) {

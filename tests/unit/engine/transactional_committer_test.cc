@@ -25,7 +25,10 @@ struct Fixture : CommitterParts {
 
   RecordingProducer producer;
   int between_flushes = 0;
-  TransactionalCommitter committer{producer, consumer, dedup, table, metrics, [this] { between_flushes += 1; }};
+  TransactionalCommitter committer{producer, consumer, dedup, table, metrics, clock, [this] {
+    between_flushes += 1;
+    return true;
+  }};
 
   Committer::TimePoint deadline() const { return std::chrono::steady_clock::now() + 10s; }
   Calls transaction_calls() const {
