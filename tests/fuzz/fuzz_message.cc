@@ -34,7 +34,7 @@
 #include "common/text.h"
 #include "config/loader.h"
 #include "engine/dead_letter_envelope.h"
-#include "engine/outcome.h"
+#include "common/outcome.h"
 #include "engine/router.h"
 #include "fingerprint/fingerprint.h"
 #include "json/json_parser.h"
@@ -139,10 +139,10 @@ Record split(const uint8_t* data, size_t size) {
   return record;
 }
 
-bool known_dead_letter(std::string_view stage, std::string_view reason) {
-  return (stage == "size" && reason == "too_large") || (stage == "parse" && reason == "invalid_json") ||
-         (stage == "schema" && (reason == "unknown_message_type" || reason == "schema_violation")) ||
-         (stage == engine::stage_name::kRoute && reason == engine::reason::kNoRoute);
+bool known_dead_letter(std::string_view stage, Reason reason) {
+  return (stage == "size" && reason == Reason::TooLarge) || (stage == "parse" && reason == Reason::InvalidJson) ||
+         (stage == "schema" && (reason == Reason::UnknownMessageType || reason == Reason::SchemaViolation)) ||
+         (stage == stage_name::kRoute && reason == Reason::NoRoute);
 }
 
 bool is_ascii(std::string_view text) {
@@ -320,13 +320,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   switch (outcome.result.verdict) {
     case stages::Verdict::DeadLetter:
       check(known_dead_letter(outcome.stage, outcome.result.reason), "unknown dead-letter verdict",
-            std::string(outcome.stage) + "/" + std::string(outcome.result.reason));
-      check(!outcome.result.detail.empty(), "dead-letter verdict without a detail", outcome.result.reason);
-      check_dead_letter(h, record, outcome.stage, outcome.result.reason, outcome.result.detail);
+            std::string(outcome.stage) + "/" + std::string(reason_label(outcome.result.reason)));
+      check(!outcome.result.detail.empty(), "dead-letter verdict without a detail", reason_label(outcome.result.reason));
+      check_dead_letter(h, record, outcome.stage, reason_label(outcome.result.reason), outcome.result.detail);
       break;
     case stages::Verdict::Filter:
-      check(outcome.stage == "filter" && (outcome.result.reason == "blocked_sender" || outcome.result.reason == "spam"),
-            "unknown filter verdict", std::string(outcome.stage) + "/" + std::string(outcome.result.reason));
+      check(outcome.stage == "filter" &&
+                (outcome.result.reason == Reason::BlockedSender || outcome.result.reason == Reason::Spam),
+            "unknown filter verdict", std::string(outcome.stage) + "/" + std::string(reason_label(outcome.result.reason)));
       break;
     case stages::Verdict::Continue: {
       check(outcome.stage.empty(), "a passed message names a deciding stage", outcome.stage);
@@ -336,7 +337,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (route < 0) {
         std::string detail = "no route matches channel=\"" + std::string(context.channel) + "\" message_type=\"" +
                              std::string(context.message_type) + "\"";
-        check_dead_letter(h, record, engine::stage_name::kRoute, engine::reason::kNoRoute, detail);
+        check_dead_letter(h, record, stage_name::kRoute, reason_label(Reason::NoRoute), detail);
       }
       break;
     }

@@ -23,6 +23,7 @@ const char* level_name(Level level) {
     case Level::Info: return "info";
     case Level::Warn: return "warn";
     case Level::Error: return "error";
+    case Level::Off: break;
   }
   return "info";
 }

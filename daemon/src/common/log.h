@@ -15,7 +15,8 @@
 
 namespace sluice::log {
 
-enum class Level { Debug = 0, Info = 1, Warn = 2, Error = 3 };
+// Off writes nothing (as a minimum level only: for tests whose subject logs what they provoke).
+enum class Level { Debug = 0, Info = 1, Warn = 2, Error = 3, Off = 4 };
 enum class Format { Json, Text };
 
 // A key and its already-rendered value. Strings are quoted (and escaped) in JSON; numbers

@@ -53,7 +53,6 @@
 #include "engine/engine_probe.h"
 #include "engine/in_flight_record.h"
 #include "engine/lifecycle.h"
-#include "engine/outcome.h"
 #include "engine/output_order.h"
 #include "engine/partition_table.h"
 #include "engine/retry_tiers.h"
@@ -134,7 +133,8 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   void forward(InFlightRecord* record);
   void on_forward_delivered(InFlightRecord* record);
   void on_forward_failed(InFlightRecord* record, ErrorClass error_class, const std::string& error);
-  void complete(InFlightRecord* record, Outcome outcome, std::string_view reason);
+  // The record's final outcome, the one `reason` is for.
+  void complete(InFlightRecord* record, Reason reason);
   void abandon(InFlightRecord* record);
   void give_up_reservation(InFlightRecord* record);
   void complete_duplicates(std::vector<InFlightRecord*>& duplicates);
@@ -144,7 +144,7 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   void redrive(InFlightRecord* record);
 
   // ---- outputs (engine_outputs.cc)
-  void dead_letter(InFlightRecord* record, std::string_view stage, std::string_view reason, std::string detail);
+  void dead_letter(InFlightRecord* record, std::string_view stage, Reason reason, std::string detail);
   void start_dead_letter(InFlightRecord* record);
   void start_reject(InFlightRecord* record);
   void start_retry(InFlightRecord* record);

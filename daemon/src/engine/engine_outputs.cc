@@ -57,7 +57,7 @@ void Engine::try_again_later(InFlightRecord* record, rd_kafka_resp_err_t error) 
   timers_.at(clock_.now() + (error == RD_KAFKA_RESP_ERR__QUEUE_FULL ? kQueueFullRetry : backoff(record->attempts)), record);
 }
 
-void Engine::dead_letter(InFlightRecord* record, std::string_view stage, std::string_view reason, std::string detail) {
+void Engine::dead_letter(InFlightRecord* record, std::string_view stage, Reason reason, std::string detail) {
   record->stage = stage;
   record->reason = reason;
   record->detail = std::move(detail);
@@ -101,7 +101,7 @@ void Engine::start_reject(InFlightRecord* record) {
   rd_kafka_resp_err_t error = produce_for(record, out, "rejected");
   if (error == RD_KAFKA_RESP_ERR_NO_ERROR) return;
   if (classify_produce_error(error) == ErrorClass::BadData) {
-    dead_letter(record, stage_name::kFilter, reason::kOutputRefused, topic + " refused the copy: " + kafka::error_name(error));
+    dead_letter(record, stage_name::kFilter, Reason::OutputRefused, topic + " refused the copy: " + kafka::error_name(error));
     return;
   }
   try_again_later(record, error);
@@ -122,7 +122,7 @@ void Engine::start_retry(InFlightRecord* record) {
   rd_kafka_resp_err_t error = produce_for(record, out, "retry");
   if (error == RD_KAFKA_RESP_ERR_NO_ERROR) return;
   if (classify_produce_error(error) == ErrorClass::BadData) {
-    dead_letter(record, stage_name::kRetry, reason::kOutputRefused,
+    dead_letter(record, stage_name::kRetry, Reason::OutputRefused,
                 tiers_.topic(tier) + " refused the record: " + kafka::error_name(error));
     return;
   }
@@ -174,12 +174,12 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
     case Step::Retrying:
       if (ok) {
         probe_.count_tier_send(tiers_.topic(static_cast<size_t>(record->retry_tier)));
-        complete(record, Outcome::Retry, reason::kTransient);
+        complete(record, Reason::TransientError);
         return;
       }
       probe_.count_produce_error("retry", kafka::error_name(error));
       if (classify_produce_error(error) == ErrorClass::BadData) {
-        dead_letter(record, stage_name::kRetry, reason::kOutputRefused,
+        dead_letter(record, stage_name::kRetry, Reason::OutputRefused,
                     tiers_.topic(static_cast<size_t>(record->retry_tier)) + " refused the record: " + kafka::error_name(error));
         return;
       }
@@ -190,7 +190,7 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
       return;
     case Step::DeadLettering:
       if (ok) {
-        complete(record, Outcome::DeadLettered, record->reason);
+        complete(record, record->reason);
         return;
       }
       probe_.count_produce_error("dlq", kafka::error_name(error));
@@ -208,12 +208,12 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
       return;
     case Step::Rejecting:
       if (ok) {
-        complete(record, Outcome::Filtered, record->reason);
+        complete(record, record->reason);
         return;
       }
       probe_.count_produce_error("rejected", kafka::error_name(error));
       if (classify_produce_error(error) == ErrorClass::BadData) {
-        dead_letter(record, stage_name::kFilter, reason::kOutputRefused,
+        dead_letter(record, stage_name::kFilter, Reason::OutputRefused,
                     config_->pipeline.filter.rejected_topic + " refused the copy: " + kafka::error_name(error));
         return;
       }

@@ -20,25 +20,16 @@ EngineProbe::EngineProbe(metrics::Metrics& metrics, const config::Config& config
   loop_gauges_ = {&metrics_.gauge(metrics::MetricId::InFlightRecords), &metrics_.gauge(metrics::MetricId::InFlightBytes),
                   &metrics_.gauge(metrics::MetricId::PausedPartitions),
                   &metrics_.gauge(metrics::MetricId::AssignedPartitions)};
-}
-
-prometheus::Counter& EngineProbe::outcome_counter(Outcome outcome, std::string_view reason) {
-  LastOutcomeCounter& last = last_outcome_counter_[static_cast<size_t>(outcome)];
-  if (last.reason == reason.data() && last.size == reason.size()) return *last.counter;
-  auto key = std::make_pair(static_cast<int>(outcome), std::string(reason));
-  auto it = outcome_counters_.find(key);
-  if (it == outcome_counters_.end()) {
-    prometheus::Counter& counter = metrics_.counter(
-        metrics::MetricId::Outcomes, {{"outcome", std::string(outcome_name(outcome))}, {"reason", std::string(reason)}});
-    it = outcome_counters_.emplace(std::move(key), &counter).first;
+  for (const ReasonInfo& info : kReasons) {
+    outcome_counters_[static_cast<size_t>(info.reason)] = &metrics_.counter(
+        metrics::MetricId::Outcomes,
+        {{"outcome", std::string(outcome_name(info.outcome))}, {"reason", std::string(info.label)}});
   }
-  last = {reason.data(), reason.size(), it->second};
-  return *it->second;
 }
 
-void EngineProbe::count_outcome(const InFlightRecord& record, Outcome outcome, std::string_view reason, int64_t now_ms) {
-  outcome_counter(outcome, reason).Increment();
-  if (outcome == Outcome::Forwarded && record.timestamp_ms > 0) {
+void EngineProbe::count_outcome(const InFlightRecord& record, Reason reason, int64_t now_ms) {
+  outcome_counters_[static_cast<size_t>(reason)]->Increment();
+  if (reason == Reason::Delivered && record.timestamp_ms > 0) {
     end_to_end_->Observe(static_cast<double>(std::max<int64_t>(0, now_ms - record.timestamp_ms)) / 1000.0);
   }
   last_progress_->Set(static_cast<double>(now_ms) / 1000.0);
@@ -59,7 +50,7 @@ void EngineProbe::count_replayed(const std::string& topic) {
 }
 
 void EngineProbe::log_record_event(std::string_view message, const InFlightRecord& record, TimePoint now) {
-  EventLogState& state = event_log_[std::string(record.reason)];
+  EventLogState& state = event_log_[std::string(reason_label(record.reason))];
   if (now - state.last < std::chrono::seconds(1)) {
     state.suppressed += 1;
     return;
@@ -68,7 +59,7 @@ void EngineProbe::log_record_event(std::string_view message, const InFlightRecor
   std::vector<log::Field> fields = {{"topic", record.partition->topic},
                                     {"partition", record.partition->partition},
                                     {"offset", record.offset},
-                                    {"reason", record.reason},
+                                    {"reason", reason_label(record.reason)},
                                     {"stage", record.stage}};
   if (!record.correlation_id.empty()) fields.emplace_back("correlation_id", record.correlation_id);
   if (state.suppressed > 0) fields.emplace_back("similar_not_logged", state.suppressed);

@@ -17,7 +17,7 @@
 
 #include "config/config.h"
 #include "engine/in_flight_record.h"
-#include "engine/outcome.h"
+#include "common/outcome.h"
 #include "engine/partition_table.h"
 #include "engine/watermark_poller.h"
 #include "kafka/consumer_api.h"
@@ -33,8 +33,8 @@ class EngineProbe {
 
   metrics::Metrics& metrics() { return metrics_; }
 
-  // A record reached its final outcome at `now_ms` (epoch).
-  void count_outcome(const InFlightRecord& record, Outcome outcome, std::string_view reason, int64_t now_ms);
+  // A record reached its final outcome (the one `reason` is for) at `now_ms` (epoch).
+  void count_outcome(const InFlightRecord& record, Reason reason, int64_t now_ms);
   void count_produce_error(const char* destination, const std::string& error);
   void count_truncated_envelope();
   void count_tier_send(const std::string& tier_topic);
@@ -57,21 +57,11 @@ class EngineProbe {
   void forget_partition(const PartitionState& partition);
 
  private:
-  prometheus::Counter& outcome_counter(Outcome outcome, std::string_view reason);
-
   metrics::Metrics& metrics_;
   const bool include_payloads_;
   const std::chrono::milliseconds stall_timeout_;
-  std::map<std::pair<int, std::string>, prometheus::Counter*, std::less<>> outcome_counters_;
-  // Per outcome, the counter of the reason seen last, keyed by the reason's address. Reasons
-  // are static strings (outcome.h's constants, and StageResult's contract), so an address
-  // always names the same reason; this skips building a map key per record.
-  struct LastOutcomeCounter {
-    const char* reason = nullptr;
-    size_t size = 0;
-    prometheus::Counter* counter = nullptr;
-  };
-  std::array<LastOutcomeCounter, kOutcomeCount> last_outcome_counter_{};
+  // sluice_pipeline_outcomes_total{outcome,reason} of every reason, created (at 0) at start.
+  std::array<prometheus::Counter*, kReasonCount> outcome_counters_{};
   prometheus::Histogram* end_to_end_ = nullptr;
   prometheus::Gauge* last_progress_ = nullptr;
   struct LoopGauges {

@@ -145,7 +145,7 @@ void Engine::act_on_stages(InFlightRecord* record) {
       return;
     case stages::Verdict::Filter:
       if (config_->pipeline.filter.rejected_topic.empty()) {
-        complete(record, Outcome::Filtered, record->reason);
+        complete(record, record->reason);
       } else {
         start_reject(record);
       }
@@ -201,7 +201,7 @@ void Engine::run_dedup() {
   for (const DedupCoordinator::Answer& answer : dedup_answers_) {
     switch (answer.kind) {
       case DedupCoordinator::Answer::Kind::Forward: forward(answer.record); break;
-      case DedupCoordinator::Answer::Kind::Duplicate: complete(answer.record, Outcome::Duplicate, reason::kDuplicate); break;
+      case DedupCoordinator::Answer::Kind::Duplicate: complete(answer.record, Reason::SeenWithinWindow); break;
       case DedupCoordinator::Answer::Kind::Recheck: timers_.at(clock_.now() + answer.delay, answer.record); break;
       case DedupCoordinator::Answer::Kind::Abandon: abandon(answer.record); break;
     }
@@ -215,7 +215,7 @@ void Engine::complete_duplicates(std::vector<InFlightRecord*>& duplicates) {
     if (waiter->partition->revoked) {
       abandon(waiter);
     } else {
-      complete(waiter, Outcome::Duplicate, reason::kDuplicate);
+      complete(waiter, Reason::SeenWithinWindow);
     }
   }
   duplicates.clear();
@@ -236,7 +236,7 @@ void Engine::on_forward_delivered(InFlightRecord* record) {
   std::vector<InFlightRecord*> duplicates;
   dedup_->forwarded(*record, duplicates);
   complete_duplicates(duplicates);
-  complete(record, Outcome::Forwarded, reason::kForwarded);
+  complete(record, Reason::Delivered);
 }
 
 void Engine::on_forward_failed(InFlightRecord* record, ErrorClass error_class, const std::string& error) {
@@ -246,7 +246,7 @@ void Engine::on_forward_failed(InFlightRecord* record, ErrorClass error_class, c
   // back (FLAWS #8), and an identical record waiting on it may go ahead.
   give_up_reservation(record);
   if (error_class == ErrorClass::BadData) {
-    dead_letter(record, stage_name::kForward, reason::kForwardRejected, sink + ": " + error);
+    dead_letter(record, stage_name::kForward, Reason::ForwardRejected, sink + ": " + error);
     return;
   }
   if (probe_.should_log("forward failed", now_.steady)) {
@@ -254,7 +254,7 @@ void Engine::on_forward_failed(InFlightRecord* record, ErrorClass error_class, c
   }
   std::optional<size_t> tier = tiers_.next_tier(record->retry_count);
   if (!tier) {
-    dead_letter(record, stage_name::kForward, reason::kRetriesExhausted,
+    dead_letter(record, stage_name::kForward, Reason::RetriesExhausted,
                 sink + ": " + error + " after " + std::to_string(record->retry_count) + " retries");
     return;
   }
@@ -263,9 +263,9 @@ void Engine::on_forward_failed(InFlightRecord* record, ErrorClass error_class, c
   start_retry(record);
 }
 
-void Engine::complete(InFlightRecord* record, Outcome outcome, std::string_view reason) {
+void Engine::complete(InFlightRecord* record, Reason reason) {
   SLUICE_ASSERT(!record->awaiting_delivery, "record completed while a delivery is outstanding");
-  probe_.count_outcome(*record, outcome, reason, now_.epoch_ms);
+  probe_.count_outcome(*record, reason, now_.epoch_ms);
   PartitionState& partition = *record->partition;
   if (!partition.revoked) {
     bool tracked = partition.offsets.complete(record->offset);

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/outcome.h"
 #include "engine/circuit_breaker.h"
 #include "engine/partition_state.h"
 #include "fingerprint/fingerprint.h"
@@ -79,7 +80,7 @@ struct InFlightRecord {
   // rejected.
   stages::Verdict verdict = stages::Verdict::Continue;
   std::string_view stage;
-  std::string_view reason;
+  Reason reason = Reason::Delivered;
   std::string detail;
   DeadLetterLevel dead_letter_level = DeadLetterLevel::Full;
 
@@ -120,7 +121,7 @@ class RecordPool {
     record->route = -1;
     record->verdict = stages::Verdict::Continue;
     record->stage = {};
-    record->reason = {};
+    record->reason = Reason::Delivered;
     record->detail.clear();
     record->correlation_id.clear();
     record->dead_letter_level = DeadLetterLevel::Full;

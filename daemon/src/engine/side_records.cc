@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "engine/dead_letter_envelope.h"
-#include "engine/outcome.h"
+#include "common/outcome.h"
 #include "engine/record_headers.h"
 
 namespace sluice::engine {
@@ -73,7 +73,7 @@ kafka::OutboundRecord build_rejected_record(InFlightRecord& record, const std::s
   out.key_size = record.message.key_size();
   out.value = record.value();
   out.null_value = record.value_is_null();
-  out.headers = derive_headers(record.message, {{header::kFilterReason, record.reason}, {header::kSource, source}});
+  out.headers = derive_headers(record.message, {{header::kFilterReason, reason_label(record.reason)}, {header::kSource, source}});
   out.opaque = &record;
   return out;
 }
@@ -90,11 +90,11 @@ void build_dead_letter_record(InFlightRecord& record, const DeadLetterSettings& 
   info.partition = origin.partition;
   info.offset = origin.offset;
   info.retry_count = record.retry_count;
-  info.max_retries_exceeded = record.reason == reason::kRetriesExhausted;
+  info.max_retries_exceeded = record.reason == Reason::RetriesExhausted;
   info.http_status = record.http_status;
   info.response_body = record.response_excerpt;
   info.timestamp_ms = record.timestamp_ms;
-  info.error = record.reason;
+  info.error = reason_label(record.reason);
   info.error_stage = record.stage;
   info.error_detail = record.detail;
   info.failed_at = failed_at;
@@ -139,12 +139,12 @@ void build_dead_letter_record(InFlightRecord& record, const DeadLetterSettings& 
   }
   into.out.value = into.envelope;
   if (keep_headers) {
-    into.out.headers = derive_headers(record.message, {{header::kError, record.reason}, {header::kErrorStage, record.stage}},
+    into.out.headers = derive_headers(record.message, {{header::kError, reason_label(record.reason)}, {header::kErrorStage, record.stage}},
                                       {header::kFingerprint, header::kSource, header::kRetryDue});
   } else {
     into.out.headers.reset(rd_kafka_headers_new(2));
-    rd_kafka_header_add(into.out.headers.get(), header::kError, -1, record.reason.data(),
-                        static_cast<ssize_t>(record.reason.size()));
+    const std::string_view reason = reason_label(record.reason);
+    rd_kafka_header_add(into.out.headers.get(), header::kError, -1, reason.data(), static_cast<ssize_t>(reason.size()));
     rd_kafka_header_add(into.out.headers.get(), header::kErrorStage, -1, record.stage.data(),
                         static_cast<ssize_t>(record.stage.size()));
   }

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "common/assert.h"
-#include "engine/outcome.h"
+#include "common/outcome.h"
 #include "json/json_parser.h"
 
 namespace sluice::engine {
@@ -46,7 +46,7 @@ void StageRunner::run(InFlightRecord& record) {
   if (route < 0) {
     record.verdict = stages::Verdict::DeadLetter;
     record.stage = stage_name::kRoute;
-    record.reason = reason::kNoRoute;
+    record.reason = Reason::NoRoute;
     record.detail = "no route matches channel=\"" + std::string(context.channel) + "\" message_type=\"" +
                     std::string(context.message_type) + "\"";
     return;

@@ -10,9 +10,6 @@ namespace sluice::stages {
 
 namespace {
 
-constexpr std::string_view kBlockedSender = "blocked_sender";
-constexpr std::string_view kSpam = "spam";
-
 enum class Channel { Email, WhatsApp, Other };
 
 Channel channel_of(std::string_view channel) {
@@ -53,12 +50,12 @@ StageResult FilterStage::process(MessageContext& message) {
     if (channel == Channel::Email) {
       std::string_view sender = text::trim(json::get_string(*payload, "from_email"));
       if (!sender.empty() && blocked_senders_->contains_ignoring_case(sender)) {
-        return StageResult::filter(kBlockedSender, "payload.from_email '" + excerpt(sender) + "' is blocked");
+        return StageResult::filter(Reason::BlockedSender, "payload.from_email '" + excerpt(sender) + "' is blocked");
       }
     } else if (channel == Channel::WhatsApp) {
       std::string_view sender = text::trim(json::get_string(*payload, "sender_id"));
       if (!sender.empty() && blocked_senders_->contains(sender)) {
-        return StageResult::filter(kBlockedSender, "payload.sender_id '" + excerpt(sender) + "' is blocked");
+        return StageResult::filter(Reason::BlockedSender, "payload.sender_id '" + excerpt(sender) + "' is blocked");
       }
     }
   }
@@ -67,7 +64,7 @@ StageResult FilterStage::process(MessageContext& message) {
     auto scan = [&](std::string_view field) -> std::optional<StageResult> {
       auto match = spam_keywords_->find_first(json::get_string(*payload, field));
       if (!match) return std::nullopt;
-      return StageResult::filter(kSpam, "spam keyword '" + spam_keywords_->keyword(match->keyword) + "' in payload." +
+      return StageResult::filter(Reason::Spam, "spam keyword '" + spam_keywords_->keyword(match->keyword) + "' in payload." +
                                             std::string(field));
     };
     if (channel != Channel::WhatsApp) {

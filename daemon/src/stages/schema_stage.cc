@@ -12,9 +12,6 @@ namespace sluice::stages {
 
 namespace {
 
-constexpr std::string_view kUnknownMessageType = "unknown_message_type";
-constexpr std::string_view kSchemaViolation = "schema_violation";
-
 // Message data quoted in a detail is cut short, at a UTF-8 character boundary (the parser
 // has already checked the encoding).
 std::string excerpt(std::string_view text) {
@@ -86,11 +83,11 @@ void SchemaStage::set_registry(std::shared_ptr<const SchemaRegistry> registry) {
 
 StageResult SchemaStage::process(MessageContext& message) {
   if (message.message_type.empty()) {
-    return StageResult::dead_letter(kUnknownMessageType, "message_type missing, empty or not a string");
+    return StageResult::dead_letter(Reason::UnknownMessageType, "message_type missing, empty or not a string");
   }
   const CompiledSchema* schema = registry_->find(message.message_type);
   if (schema == nullptr) {
-    return StageResult::dead_letter(kUnknownMessageType,
+    return StageResult::dead_letter(Reason::UnknownMessageType,
                                     "no schema for message_type '" + excerpt(message.message_type) + "'");
   }
   const json::Value& document = message.document.root();
@@ -101,13 +98,13 @@ StageResult SchemaStage::process(MessageContext& message) {
       // No results collector, so valijson stops at the first failed constraint.
       valid = validator_->validate(schema->structure(), valijson::adapters::RapidJsonAdapter(document), nullptr);
     } catch (const std::exception& e) {
-      return StageResult::dead_letter(kSchemaViolation, std::string("validator error: ") + e.what());
+      return StageResult::dead_letter(Reason::SchemaViolation, std::string("validator error: ") + e.what());
     }
   }
-  if (!valid) return StageResult::dead_letter(kSchemaViolation, describe_violation(*schema, document));
+  if (!valid) return StageResult::dead_letter(Reason::SchemaViolation, describe_violation(*schema, document));
 
   std::string detail;  // stays empty (no allocation) unless a format fails
-  if (!schema->formats().check(document, detail)) return StageResult::dead_letter(kSchemaViolation, std::move(detail));
+  if (!schema->formats().check(document, detail)) return StageResult::dead_letter(Reason::SchemaViolation, std::move(detail));
   return StageResult::next();
 }
 

@@ -12,7 +12,7 @@ SizeStage::SizeStage(int64_t max_message_bytes) : max_message_bytes_(static_cast
 
 StageResult SizeStage::process(MessageContext& message) {
   if (message.value.size() <= max_message_bytes_) return StageResult::next();
-  return StageResult::dead_letter("too_large", "value is " + std::to_string(message.value.size()) +
+  return StageResult::dead_letter(Reason::TooLarge, "value is " + std::to_string(message.value.size()) +
                                                    " bytes, more than max_message_bytes " +
                                                    std::to_string(max_message_bytes_));
 }

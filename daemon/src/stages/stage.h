@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/outcome.h"
 #include "json/json_parser.h"
 
 namespace sluice::stages {
@@ -41,14 +42,14 @@ enum class Verdict {
 
 struct StageResult {
   Verdict verdict = Verdict::Continue;
-  std::string_view reason;  // stable snake_case code, e.g. "schema_violation"; a static string
+  Reason reason = Reason::Delivered;  // why it was filtered or dead-lettered (not set for Continue)
   std::string detail;       // for operators: what exactly is wrong (never the message body)
 
   static StageResult next() { return {}; }
-  static StageResult filter(std::string_view reason, std::string detail = {}) {
+  static StageResult filter(Reason reason, std::string detail = {}) {
     return {Verdict::Filter, reason, std::move(detail)};
   }
-  static StageResult dead_letter(std::string_view reason, std::string detail = {}) {
+  static StageResult dead_letter(Reason reason, std::string detail = {}) {
     return {Verdict::DeadLetter, reason, std::move(detail)};
   }
 };

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/outcome.h"
+#include "common/outcome.h"
 #include "engine/side_records.h"
 #include "side_records_helpers.h"
 
@@ -89,8 +89,8 @@ struct Failed {
   Failed(std::optional<std::string> key, std::optional<std::string> value, HeaderList headers, int64_t limit,
          DeadLetterLevel level = DeadLetterLevel::Full)
       : source(std::move(key), std::move(value), std::move(headers)) {
-    source.record.reason = reason::kForwardRejected;
-    source.record.stage = stage_name::kForward;
+    source.record.reason = sluice::Reason::ForwardRejected;
+    source.record.stage = sluice::stage_name::kForward;
     source.record.detail = "Broker: Message size too large";
     source.record.dead_letter_level = level;
     settings.topic = "dlq";

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/outcome.h"
+#include "common/outcome.h"
 #include "engine/record_headers.h"
 #include "engine/side_records.h"
 #include "side_records_helpers.h"
@@ -111,7 +111,7 @@ TEST_CASE("retry record: a tombstone stays a tombstone and a missing key stays m
 TEST_CASE("rejected record: the original with its filter reason and source", "[engine][side_records]") {
   SourceRecord source("id-9", R"({"body":"win a prize"})", {{"app", "1"}, {"sluice-filter-reason", "stale"}},
                       "inbound.email", 2, 77);
-  source.record.reason = "spam";
+  source.record.reason = sluice::Reason::Spam;
   auto out = build_rejected_record(source.record, kRejected);
   CHECK(out.topic == "rejected");
   CHECK(key_of(out) == "id-9");

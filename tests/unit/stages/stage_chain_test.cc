@@ -94,7 +94,9 @@ RunResult run_chain(StageChain& chain, const std::string& value, bool is_null = 
   MessageContext message;
   message.reset(value, is_null);
   StageChain::Outcome outcome = chain.run(message);
-  return {outcome.result.verdict, std::string(outcome.result.reason), std::string(outcome.stage)};
+  // A record that goes on has no reason; the others have their label.
+  std::string reason = outcome.result.verdict == Verdict::Continue ? "" : std::string(reason_label(outcome.result.reason));
+  return {outcome.result.verdict, reason, std::string(outcome.stage)};
 }
 
 }  // namespace
