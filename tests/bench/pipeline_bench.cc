@@ -651,7 +651,9 @@ ThroughputResult run_throughput(const ScenarioSpec& spec, const Corpus& corpus) 
       throw std::runtime_error("did not exit cleanly after SIGTERM (status " + std::to_string(status.value_or(-1)) +
                                "): " + runner.log_tail());
     }
-    if (spec.subject != Subject::Bare &&
+    // With exactly-once the offsets go with the transactions, which the dev broker takes but
+    // keeps nothing of: there is no committed offset to look at.
+    if (spec.subject != Subject::Bare && !spec.exactly_once &&
         !devtools::group_caught_up(broker.bootstrap(), kSluiceGroup, kInboundTopics)) {
       throw std::runtime_error("offsets not committed to the end after the drain");
     }
