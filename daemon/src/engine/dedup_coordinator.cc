@@ -34,16 +34,21 @@ DedupCoordinator::DedupCoordinator(dedup::DedupStore& store, bool forward_unchec
   round_duration_ = &metrics.histogram(metrics::MetricId::DedupBatchDuration, {{"backend", backend}});
 }
 
-void DedupCoordinator::enqueue(InFlightRecord& record) {
+bool DedupCoordinator::enqueue(InFlightRecord& record) {
+  if (!forwarded_in_transaction_.empty() && forwarded_in_transaction_.contains(record.fingerprint)) {
+    counters_.hit->Increment();
+    return false;
+  }
   auto [owner, inserted] = owners_.try_emplace(record.fingerprint, &record);
   if (!inserted && *owner != &record) {
     // The same content is already in flight: its outcome decides this one's.
     record.step = Step::WaitingOnPeer;
     (*owner)->waiters.push_back(&record);
-    return;
+    return true;
   }
   record.step = Step::Dedup;
   queue_.push_back(&record);
+  return true;
 }
 
 void DedupCoordinator::flush_updates() {
@@ -147,7 +152,12 @@ bool DedupCoordinator::nobody_left_to_ask() {
 
 void DedupCoordinator::forwarded(InFlightRecord& record, std::vector<InFlightRecord*>& duplicates) {
   if (record.holds_reservation) {
-    (confirm_at_commit_ ? transaction_confirms_ : confirms_).push_back(record.fingerprint);
+    if (confirm_at_commit_) {
+      transaction_confirms_.push_back(record.fingerprint);
+      forwarded_in_transaction_.insert(record.fingerprint);
+    } else {
+      confirms_.push_back(record.fingerprint);
+    }
     record.holds_reservation = false;
   }
   drop_duplicate(record, duplicates);
@@ -172,13 +182,17 @@ void DedupCoordinator::give_up(InFlightRecord& record, std::vector<InFlightRecor
   for (InFlightRecord* waiter : waiters) {
     if (waiter->partition->revoked) {
       abandoned.push_back(waiter);
-    } else {
-      enqueue(*waiter);
+      continue;
     }
+    // Its fingerprint was not forwarded in the open transaction: the owner that gives up had
+    // it reserved all along, so no record of it could be forwarded meanwhile.
+    bool queued = enqueue(*waiter);
+    SLUICE_ASSERT(queued, "a waiter taking over is no duplicate of the open transaction");
   }
 }
 
 void DedupCoordinator::transaction_committed() {
+  forwarded_in_transaction_.clear();
   if (transaction_confirms_.empty()) return;
   confirms_.insert(confirms_.end(), transaction_confirms_.begin(), transaction_confirms_.end());
   transaction_confirms_.clear();
@@ -187,6 +201,7 @@ void DedupCoordinator::transaction_committed() {
 }
 
 void DedupCoordinator::transaction_aborted() {
+  forwarded_in_transaction_.clear();
   releases_.insert(releases_.end(), transaction_confirms_.begin(), transaction_confirms_.end());
   transaction_confirms_.clear();
 }

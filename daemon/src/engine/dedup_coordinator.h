@@ -42,8 +42,9 @@ class DedupCoordinator {
   DedupCoordinator(dedup::DedupStore& store, bool forward_unchecked, bool confirm_at_commit, metrics::Metrics& metrics);
 
   // A record past the stages: queued for the next reserve round, or waiting behind an
-  // identical record in flight.
-  void enqueue(InFlightRecord& record);
+  // identical record in flight; with exactly-once, a duplicate at once when an identical
+  // record was forwarded in the open transaction (false: the caller completes it as one).
+  bool enqueue(InFlightRecord& record);
   bool has_queued() const { return !queue_.empty(); }
   // One reserve round over the queued records; answers are appended in queue order.
   void run_round(std::vector<Answer>& answers, std::vector<InFlightRecord*>& duplicates);
@@ -87,6 +88,11 @@ class DedupCoordinator {
   std::vector<fingerprint::Fingerprint> confirms_;
   std::vector<fingerprint::Fingerprint> releases_;
   std::vector<fingerprint::Fingerprint> transaction_confirms_;
+  // The same, to look up: forwarded in the open transaction. Until it commits the store only
+  // has them reserved (another record with one would be told Busy and ask again later, its
+  // partition waiting meanwhile); it commits them with the offsets of their duplicates, or
+  // aborts both.
+  fingerprint::FingerprintSet forwarded_in_transaction_;
   std::vector<dedup::ReserveStatus> statuses_;
   std::vector<fingerprint::Fingerprint> keys_;
   bool down_ = false;

@@ -23,6 +23,8 @@ constexpr milliseconds kExpireInterval{60'000};
 constexpr milliseconds kMaxIdleWait{200};
 // Periodic work that need not run per record: lag, stall detection, reload checks.
 constexpr milliseconds kTickInterval{1000};
+// How often the loop's gauges (in-flight records and bytes, paused partitions) are set.
+constexpr milliseconds kGaugeInterval{10};
 // How long backpressure only stops taking records before it pauses the partitions; well
 // inside librdkafka's max.poll.interval.ms (5 minutes by default).
 constexpr milliseconds kBackpressurePauseAfter{10'000};
@@ -88,13 +90,7 @@ bool Engine::start(std::vector<std::string>& errors) {
         on_delivery(opaque, error);
       },
       [this](rd_kafka_resp_err_t error, const std::string& reason, bool fatal) {
-        if (fatal) {
-          log::error("fatal kafka client error; stopping",
-                     {{"client", "producer"}, {"error", kafka::error_name(error)}, {"detail", reason}});
-          fatal_error_.store(true);
-          return;
-        }
-        probe_.on_client_error("producer", error, reason, clock_.now());
+        client_error("producer", error, reason, fatal);
       });
   producer_->enable_wake(wake_write_fd_);
   dead_letter_settings_ = {config_->dlq.topic, producer_->max_message_bytes()};
@@ -269,9 +265,14 @@ void Engine::iterate() {
       }
     }
   }
-  probe_.update_loop_gauges(pool_.live(), in_flight_bytes_, partitions_->paused_count(),
-                            static_cast<int64_t>(partitions_->size()));
-  destinations_->update_gauges();
+  // Gauges are read every few seconds: setting them every round (a walk over the partitions
+  // and a handful of atomic stores) cost more than it told when rounds are short.
+  if (now >= next_gauges_) {
+    next_gauges_ = now + kGaugeInterval;
+    probe_.update_loop_gauges(pool_.live(), in_flight_bytes_, partitions_->paused_count(),
+                              static_cast<int64_t>(partitions_->size()));
+    destinations_->update_gauges();
+  }
 }
 
 // A transaction round waiting for its outputs: deliveries are handled meanwhile (they may
@@ -324,21 +325,7 @@ void Engine::fire_due_timers() {
       if (revoked) abandon(record);
       continue;
     }
-    if (revoked) {
-      abandon(record);
-      continue;
-    }
-    switch (record->step) {
-      case Step::Retrying: start_retry(record); break;
-      case Step::DeadLettering: start_dead_letter(record); break;
-      case Step::Rejecting: start_reject(record); break;
-      case Step::Staging:
-      case Step::Held:
-      case Step::Dedup:
-      case Step::WaitingOnPeer:
-      case Step::Queued:
-      case Step::Forwarding: SLUICE_ASSERT(false, "a record in this step has no timer of its own"); break;
-    }
+    redrive(record);  // the step it was waiting to try again
   }
   // Consumption paused for the dedup store resumes when a record asking it again gets an
   // answer. When every record that would have asked was given up instead (its partition

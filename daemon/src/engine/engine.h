@@ -141,6 +141,8 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   void update_backpressure();
   // Exactly-once: re-drives the records whose turn to produce has come (OutputOrder).
   void run_turns();
+  // Takes up the step a record waited in (its turn, or a timer to try again), or gives it up
+  // when its partition went away.
   void redrive(InFlightRecord* record);
 
   // ---- outputs (engine_outputs.cc)
@@ -153,6 +155,7 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   // Whether `record` may produce now; if not it is re-driven by run_turns() when it may.
   bool may_produce(InFlightRecord* record);
   void try_again_later(InFlightRecord* record, rd_kafka_resp_err_t error);
+  void refuse_output(InFlightRecord* record, std::string_view stage, const std::string& topic, rd_kafka_resp_err_t error);
   void on_delivery(void* opaque, rd_kafka_resp_err_t error);
   void settle_deliveries();
   void drain_http_responses();
@@ -165,6 +168,8 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   void on_revoked(const std::vector<kafka::TopicPartition>& partitions, bool lost) override;
   void on_commit_result(rd_kafka_resp_err_t error, const std::vector<kafka::PartitionOffset>& offsets) override;
   void on_client_error(rd_kafka_resp_err_t error, const std::string& reason, bool fatal) override;
+  // Any client's error: a fatal one stops the engine; the others are counted and logged.
+  void client_error(std::string_view client, rd_kafka_resp_err_t error, const std::string& reason, bool fatal);
   std::shared_ptr<PartitionState> new_partition_state(const std::string& topic, int32_t partition);
   void drain_revoked(const std::vector<std::shared_ptr<PartitionState>>& revoked);
   void drop_partitions(const std::vector<std::shared_ptr<PartitionState>>& revoked);
@@ -206,7 +211,8 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   TimerQueue timers_;
   Backpressure backpressure_;
   OutputOrder output_order_;
-  std::vector<InFlightRecord*> turns_;  // records whose turn came (exactly-once), to re-drive
+  std::vector<InFlightRecord*> turns_;        // records whose turn came (exactly-once), to re-drive
+  std::vector<InFlightRecord*> turns_taken_;  // being re-driven by run_turns()
   std::vector<kafka::Message> batch_;
   std::vector<DedupCoordinator::Answer> dedup_answers_;
   std::vector<InFlightRecord*> scratch_;  // duplicates or abandoned records handed back by a piece
@@ -239,6 +245,7 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   std::chrono::steady_clock::time_point next_commit_;
   std::chrono::steady_clock::time_point next_expire_;
   std::chrono::steady_clock::time_point next_tick_;
+  std::chrono::steady_clock::time_point next_gauges_;
   bool joined_ = false;
   int64_t stalled_partitions_ = 0;
   int wake_read_fd_ = -1;

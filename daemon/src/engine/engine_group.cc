@@ -138,13 +138,16 @@ void Engine::on_commit_result(rd_kafka_resp_err_t error, const std::vector<kafka
 }
 
 void Engine::on_client_error(rd_kafka_resp_err_t error, const std::string& reason, bool fatal) {
+  client_error("consumer", error, reason, fatal);
+}
+
+void Engine::client_error(std::string_view client, rd_kafka_resp_err_t error, const std::string& reason, bool fatal) {
   if (fatal) {
-    log::error("fatal kafka client error; stopping",
-               {{"client", "consumer"}, {"error", kafka::error_name(error)}, {"detail", reason}});
+    log::error("fatal kafka client error; stopping", {{"client", client}, {"error", kafka::error_name(error)}, {"detail", reason}});
     fatal_error_.store(true);
     return;
   }
-  probe_.on_client_error("consumer", error, reason, clock_.now());
+  probe_.on_client_error(client, error, reason, clock_.now());
 }
 
 }  // namespace sluice::engine

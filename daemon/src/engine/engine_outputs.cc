@@ -101,7 +101,7 @@ void Engine::start_reject(InFlightRecord* record) {
   rd_kafka_resp_err_t error = produce_for(record, out, "rejected");
   if (error == RD_KAFKA_RESP_ERR_NO_ERROR) return;
   if (classify_produce_error(error) == ErrorClass::BadData) {
-    dead_letter(record, stage_name::kFilter, Reason::OutputRefused, topic + " refused the copy: " + kafka::error_name(error));
+    refuse_output(record, stage_name::kFilter, topic, error);
     return;
   }
   try_again_later(record, error);
@@ -122,11 +122,17 @@ void Engine::start_retry(InFlightRecord* record) {
   rd_kafka_resp_err_t error = produce_for(record, out, "retry");
   if (error == RD_KAFKA_RESP_ERR_NO_ERROR) return;
   if (classify_produce_error(error) == ErrorClass::BadData) {
-    dead_letter(record, stage_name::kRetry, Reason::OutputRefused,
-                tiers_.topic(tier) + " refused the record: " + kafka::error_name(error));
+    refuse_output(record, stage_name::kRetry, tiers_.topic(tier), error);
     return;
   }
   try_again_later(record, error);
+}
+
+// A retry-tier record or rejected copy the broker refuses as it is (e.g. too large for that
+// topic) would be refused forever: the record goes to the DLQ instead.
+void Engine::refuse_output(InFlightRecord* record, std::string_view stage, const std::string& topic,
+                           rd_kafka_resp_err_t error) {
+  dead_letter(record, stage, Reason::OutputRefused, topic + " refused it: " + kafka::error_name(error));
 }
 
 void Engine::settle_deliveries() {
@@ -179,8 +185,7 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
       }
       probe_.count_produce_error("retry", kafka::error_name(error));
       if (classify_produce_error(error) == ErrorClass::BadData) {
-        dead_letter(record, stage_name::kRetry, Reason::OutputRefused,
-                    tiers_.topic(static_cast<size_t>(record->retry_tier)) + " refused the record: " + kafka::error_name(error));
+        refuse_output(record, stage_name::kRetry, tiers_.topic(static_cast<size_t>(record->retry_tier)), error);
         return;
       }
       if (probe_.should_log("retry tier delivery failed", now_.steady)) {
@@ -213,8 +218,7 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
       }
       probe_.count_produce_error("rejected", kafka::error_name(error));
       if (classify_produce_error(error) == ErrorClass::BadData) {
-        dead_letter(record, stage_name::kFilter, Reason::OutputRefused,
-                    config_->pipeline.filter.rejected_topic + " refused the copy: " + kafka::error_name(error));
+        refuse_output(record, stage_name::kFilter, config_->pipeline.filter.rejected_topic, error);
         return;
       }
       try_again_later(record, error);
@@ -305,10 +309,17 @@ void Engine::on_destination_result(InFlightRecord* record, Destination::Result r
 void Engine::on_dispatched(InFlightRecord& record) {
   record.awaiting_delivery = true;
   record.partition->awaiting_delivery += 1;
-  if (output_order_.enabled()) {
-    committer_->on_output(record.partition, record.offset);
-    output_order_.release(record, turns_);
-  }
+  if (!output_order_.enabled()) return;
+  committer_->on_output(record.partition, record.offset);
+  output_order_.release(record, turns_);
+  // Exactly-once: identical records waiting on this one are duplicates from now on. If its
+  // delivery fails, the transaction that holds it cannot commit, and they are processed
+  // again after the rewind; if it commits, it commits their offsets with this output. So
+  // they need not wait for the acknowledgement — nor need the records behind them in their
+  // partitions, which wait for their turn meanwhile.
+  std::vector<InFlightRecord*> duplicates;
+  dedup_->forwarded(record, duplicates);
+  complete_duplicates(duplicates);
 }
 
 void Engine::on_refused(InFlightRecord& record, const std::string& error) {

@@ -151,7 +151,7 @@ void Engine::act_on_stages(InFlightRecord* record) {
       }
       return;
     case stages::Verdict::Continue:
-      dedup_->enqueue(*record);
+      if (!dedup_->enqueue(*record)) complete(record, Reason::SeenWithinWindow);
       return;
   }
 }
@@ -233,9 +233,12 @@ void Engine::forward(InFlightRecord* record) {
 }
 
 void Engine::on_forward_delivered(InFlightRecord* record) {
-  std::vector<InFlightRecord*> duplicates;
-  dedup_->forwarded(*record, duplicates);
-  complete_duplicates(duplicates);
+  // With exactly-once this happened when it was dispatched (on_dispatched).
+  if (!output_order_.enabled()) {
+    std::vector<InFlightRecord*> duplicates;
+    dedup_->forwarded(*record, duplicates);
+    complete_duplicates(duplicates);
+  }
   complete(record, Reason::Delivered);
 }
 
@@ -296,10 +299,13 @@ void Engine::give_up_reservation(InFlightRecord* record) {
 }
 
 void Engine::run_turns() {
+  // Re-driving a record releases its turn, which may make the next one ready: taken in rounds.
+  // The two lists trade places, so neither is allocated again once grown.
   while (!turns_.empty()) {
-    std::vector<InFlightRecord*> ready;
-    ready.swap(turns_);
-    for (InFlightRecord* record : ready) redrive(record);
+    SLUICE_ASSERT(turns_taken_.empty(), "run_turns is not re-entered");
+    turns_taken_.swap(turns_);
+    for (InFlightRecord* record : turns_taken_) redrive(record);
+    turns_taken_.clear();
   }
 }
 
@@ -317,7 +323,7 @@ void Engine::redrive(InFlightRecord* record) {
     case Step::Held:
     case Step::Dedup:
     case Step::WaitingOnPeer:
-    case Step::Forwarding: SLUICE_ASSERT(false, "only a record about to produce waits for its turn"); break;
+    case Step::Forwarding: SLUICE_ASSERT(false, "only a record about to produce is re-driven"); break;
   }
 }
 

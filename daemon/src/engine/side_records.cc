@@ -34,6 +34,18 @@ size_t header_bytes(const rd_kafka_headers_t* headers, size_t* count) {
   return total;
 }
 
+// The record's value and key, to be produced to `topic` with headers of its own.
+kafka::OutboundRecord copy_of(InFlightRecord& record, const std::string& topic) {
+  kafka::OutboundRecord out;
+  out.topic = topic;
+  out.key = record.message.key_data();
+  out.key_size = record.message.key_size();
+  out.value = record.value();
+  out.null_value = record.value_is_null();
+  out.opaque = &record;
+  return out;
+}
+
 }  // namespace
 
 kafka::OutboundRecord build_retry_record(InFlightRecord& record, const std::string& tier_topic, int64_t due_ms,
@@ -42,12 +54,7 @@ kafka::OutboundRecord build_retry_record(InFlightRecord& record, const std::stri
   const std::string due = std::to_string(due_ms);
   const std::string partition = std::to_string(origin.partition);
   const std::string offset = std::to_string(origin.offset);
-  kafka::OutboundRecord out;
-  out.topic = tier_topic;
-  out.key = record.message.key_data();
-  out.key_size = record.message.key_size();
-  out.value = record.value();
-  out.null_value = record.value_is_null();
+  kafka::OutboundRecord out = copy_of(record, tier_topic);
   out.headers = derive_headers(record.message,
                                {{header::kRetryCount, count},
                                 {header::kRetryDue, due},
@@ -60,21 +67,14 @@ kafka::OutboundRecord build_retry_record(InFlightRecord& record, const std::stri
     const std::string hold = std::to_string(longer_hold->count());
     rd_kafka_header_add(out.headers.get(), header::kRetryAfter, -1, hold.data(), static_cast<ssize_t>(hold.size()));
   }
-  out.opaque = &record;
   return out;
 }
 
 kafka::OutboundRecord build_rejected_record(InFlightRecord& record, const std::string& topic) {
   std::string source;
   append_source(source, record);
-  kafka::OutboundRecord out;
-  out.topic = topic;
-  out.key = record.message.key_data();
-  out.key_size = record.message.key_size();
-  out.value = record.value();
-  out.null_value = record.value_is_null();
+  kafka::OutboundRecord out = copy_of(record, topic);
   out.headers = derive_headers(record.message, {{header::kFilterReason, reason_label(record.reason)}, {header::kSource, source}});
-  out.opaque = &record;
   return out;
 }
 

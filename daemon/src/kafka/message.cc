@@ -47,7 +47,7 @@ Message& Message::operator=(Message&& other) noexcept {
   return *this;
 }
 
-void Message::reset() {
+void Message::destroy() {
   if (built_ != nullptr) {
     delete built_;
   } else if (raw_ != nullptr) {

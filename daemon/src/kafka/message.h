@@ -44,7 +44,9 @@ class Message {
   Message(const Message&) = delete;
   Message& operator=(const Message&) = delete;
 
-  void reset();
+  void reset() {
+    if (raw_ != nullptr) destroy();
+  }
   explicit operator bool() const { return raw_ != nullptr; }
 
   rd_kafka_resp_err_t error() const { return raw_->err; }
@@ -88,6 +90,8 @@ class Message {
 
  private:
   struct Built;
+  void destroy();
+
   rd_kafka_message_t* raw_ = nullptr;  // librdkafka's, or &built_->view
   Built* built_ = nullptr;             // owned; set only for built records
   bool headers_replaced_ = false;      // set_headers() was called

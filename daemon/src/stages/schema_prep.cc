@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "stages/json_pointer.h"
 #include "stages/schema_refs.h"
 #include "stages/std_regex.h"
 
@@ -30,28 +31,14 @@ json::Value* member_value(json::Value& object, std::string_view name) {
   return nullptr;
 }
 
-// RFC 6901 escaping of one reference token.
-void append_token(std::string& pointer, std::string_view token) {
-  pointer += '/';
-  for (char c : token) {
-    if (c == '~') {
-      pointer += "~0";
-    } else if (c == '/') {
-      pointer += "~1";
-    } else {
-      pointer += c;
-    }
-  }
-}
-
 // Restores a JSON pointer to its previous length when a walk step returns.
 class PointerScope {
  public:
   PointerScope(std::string& pointer, std::string_view token) : pointer_(pointer), size_(pointer.size()) {
-    append_token(pointer_, token);
+    append_pointer_token(pointer_, token);
   }
   PointerScope(std::string& pointer, std::string_view token, size_t index) : PointerScope(pointer, token) {
-    append_token(pointer_, std::to_string(index));
+    append_pointer_token(pointer_, std::to_string(index));
   }
   ~PointerScope() { pointer_.resize(size_); }
   PointerScope(const PointerScope&) = delete;

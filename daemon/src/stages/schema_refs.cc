@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "stages/json_pointer.h"
+
 namespace sluice::stages {
 
 namespace {
@@ -20,20 +22,6 @@ const json::Value* member_value(const json::Value& object, std::string_view name
     if (view_of(member->name) == name) return &member->value;
   }
   return nullptr;
-}
-
-// RFC 6901 escaping of one reference token.
-void append_token(std::string& pointer, std::string_view token) {
-  pointer += '/';
-  for (char c : token) {
-    if (c == '~') {
-      pointer += "~0";
-    } else if (c == '/') {
-      pointer += "~1";
-    } else {
-      pointer += c;
-    }
-  }
 }
 
 // A pointer as a reference to it, "#" for the root, as schema authors write them.
@@ -125,7 +113,7 @@ Target resolve(const json::Value& root, std::string_view fragment) {
       target.problem = "points to nothing: " + where + " is neither an object nor an array";
       return target;
     }
-    append_token(target.pointer, *token);
+    append_pointer_token(target.pointer, *token);
   }
   target.value = value;
   return target;
@@ -214,7 +202,7 @@ class ReferenceChecker {
 
   void add_child(uint32_t parent, const json::Value& child, std::string_view keyword, bool same_value, size_t depth) {
     std::string pointer = nodes_[parent].pointer;
-    append_token(pointer, keyword);
+    append_pointer_token(pointer, keyword);
     link(parent, add_node(child, std::move(pointer), depth + 1), same_value);
   }
 
@@ -223,8 +211,8 @@ class ReferenceChecker {
     if (list == nullptr || !list->IsArray()) return;
     for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
       std::string pointer = nodes_[parent].pointer;
-      append_token(pointer, keyword);
-      append_token(pointer, std::to_string(i));
+      append_pointer_token(pointer, keyword);
+      append_pointer_token(pointer, std::to_string(i));
       link(parent, add_node((*list)[i], std::move(pointer), depth + 1), same_value);
     }
   }
@@ -234,8 +222,8 @@ class ReferenceChecker {
     if (map == nullptr || !map->IsObject()) return;
     for (auto member = map->MemberBegin(); member != map->MemberEnd(); ++member) {
       std::string pointer = nodes_[parent].pointer;
-      append_token(pointer, keyword);
-      append_token(pointer, view_of(member->name));
+      append_pointer_token(pointer, keyword);
+      append_pointer_token(pointer, view_of(member->name));
       link(parent, add_node(member->value, std::move(pointer), depth + 1), same_value);
     }
   }

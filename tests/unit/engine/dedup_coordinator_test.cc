@@ -259,6 +259,34 @@ TEST_CASE("dedup: with exactly-once an aborted transaction releases its forwards
   CHECK(f.store.confirmed.empty());  // the aborted forward is not confirmed later either
 }
 
+TEST_CASE("dedup: with exactly-once a record identical to one forwarded in the open transaction is a duplicate at "
+          "once, until the transaction ends",
+          "[engine][dedup]") {
+  Fixture f(false, true);
+  InFlightRecord& first = f.record(1);
+  REQUIRE(f.coordinator.enqueue(first));
+  f.round();
+  std::vector<InFlightRecord*> duplicates;
+  f.coordinator.forwarded(first, duplicates);
+  // The store still only has it reserved (it would answer Busy): the coordinator answers.
+  f.store.calls.clear();
+  CHECK_FALSE(f.coordinator.enqueue(f.record(1)));
+  CHECK(f.round().empty());
+  CHECK(f.store.calls.empty());
+  f.coordinator.transaction_committed();
+  InFlightRecord& after_commit = f.record(1);
+  CHECK(f.coordinator.enqueue(after_commit));  // now the store knows it
+  CHECK(after_commit.step == Step::Dedup);
+
+  Fixture aborted(false, true);
+  InFlightRecord& forwarded = aborted.record(2);
+  aborted.coordinator.enqueue(forwarded);
+  aborted.round();
+  aborted.coordinator.forwarded(forwarded, duplicates);
+  aborted.coordinator.transaction_aborted();
+  CHECK(aborted.coordinator.enqueue(aborted.record(2)));  // forgotten with the transaction
+}
+
 TEST_CASE("dedup: backoff doubles from 100 ms up to 10 s", "[engine][dedup]") {
   CHECK(backoff(0) == 100ms);
   CHECK(backoff(1) == 100ms);
