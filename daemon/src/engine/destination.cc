@@ -31,7 +31,11 @@ Destination::GateKey Destination::key_of(const InFlightRecord& record) const {
   return {};
 }
 
-Destination::Gate& Destination::gate_of(const InFlightRecord& record) { return gates_[key_of(record)]; }
+Destination::Gate& Destination::gate_of(const InFlightRecord& record) {
+  // With `none` there is one gate: no key to build and hash per record.
+  if (ordering_ == config::Ordering::None) return single_gate_;
+  return gates_[key_of(record)];
+}
 
 void Destination::offer(InFlightRecord& record, TimePoint now) {
   Gate& gate = gate_of(record);
@@ -136,10 +140,15 @@ void Destination::pump(TimePoint now) {
 
 Destination::Verdict Destination::on_result(InFlightRecord& record, Result result, TimePoint now,
                                             std::optional<std::chrono::milliseconds> retry_after) {
-  GateKey key = key_of(record);
-  auto it = gates_.find(key);
-  SLUICE_ASSERT(it != gates_.end() && it->second.in_flight > 0, "a result for a record this destination sent");
-  Gate& gate = it->second;
+  GateKey key;
+  Gate* found = &single_gate_;
+  if (ordering_ != config::Ordering::None) {
+    key = key_of(record);
+    auto it = gates_.find(key);
+    found = it != gates_.end() ? &it->second : nullptr;
+  }
+  SLUICE_ASSERT(found != nullptr && found->in_flight > 0, "a result for a record this destination sent");
+  Gate& gate = *found;
   gate.in_flight -= 1;
   in_flight_ -= 1;
   CircuitBreaker::Permit permit = record.permit;
@@ -184,20 +193,13 @@ void Destination::drop_gate_if_idle(const GateKey& key, Gate& gate) {
 }
 
 void Destination::withdraw(const PartitionState* partition, std::vector<InFlightRecord*>& out) {
+  if (ordering_ == config::Ordering::None) {
+    withdraw_from(single_gate_, partition, out);
+  }
   for (auto it = gates_.begin(); it != gates_.end();) {
     Gate& gate = it->second;
-    std::deque<InFlightRecord*> keep;
-    for (InFlightRecord* record : gate.queued) {
-      if (partition == nullptr || record->partition.get() == partition) {
-        out.push_back(record);
-        queued_ -= 1;
-        count_queued(record->partition.get(), -1);
-      } else {
-        keep.push_back(record);
-      }
-    }
-    gate.queued.swap(keep);
-    const bool gone = partition != nullptr ? it->first.partition == partition : ordering_ != config::Ordering::None;
+    withdraw_from(gate, partition, out);
+    const bool gone = partition == nullptr || it->first.partition == partition;
     if (gone && gate.in_flight == 0 && gate.queued.empty()) {
       if (gate.ready) ready_.erase(std::find(ready_.begin(), ready_.end(), &gate));
       it = gates_.erase(it);
@@ -214,6 +216,20 @@ void Destination::withdraw(const PartitionState* partition, std::vector<InFlight
       ++it;
     }
   }
+}
+
+void Destination::withdraw_from(Gate& gate, const PartitionState* partition, std::vector<InFlightRecord*>& out) {
+  std::deque<InFlightRecord*> keep;
+  for (InFlightRecord* record : gate.queued) {
+    if (partition == nullptr || record->partition.get() == partition) {
+      out.push_back(record);
+      queued_ -= 1;
+      count_queued(record->partition.get(), -1);
+    } else {
+      keep.push_back(record);
+    }
+  }
+  gate.queued.swap(keep);
 }
 
 void Destination::update_outage() {

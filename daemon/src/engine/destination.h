@@ -132,6 +132,7 @@ class Destination {
   // it closes (or they have nothing queued any more).
   void update_outage();
   void drop_gate_if_idle(const GateKey& key, Gate& gate);
+  void withdraw_from(Gate& gate, const PartitionState* partition, std::vector<InFlightRecord*>& out);
 
   const int index_;
   std::unique_ptr<Sink> sink_;
@@ -140,7 +141,8 @@ class Destination {
   const int capacity_;
   DestinationEvents& events_;
   CircuitBreaker breaker_;
-  std::unordered_map<GateKey, Gate, GateKeyHash> gates_;
+  std::unordered_map<GateKey, Gate, GateKeyHash> gates_;  // ordering partition or key
+  Gate single_gate_;                                        // ordering none
   std::deque<Gate*> ready_;  // gates with a record that may go once the breaker allows
   size_t queued_ = 0;
   int in_flight_ = 0;

@@ -87,11 +87,14 @@ void Engine::handle_message(kafka::Message message) {
   partition.consumed_counter->Increment();
   output_order_.track(*record);
 
+  bool replayed = false;
   if (partition.retry_tier < 0) {
     // An inbound record's sluice-* headers are not ours: renamed before anything reads them.
-    rename_inbound_headers(record->message);
+    rename_inbound_headers(record->message, &replayed);
+  } else {
+    replayed = record->message.last_header(header::kReplayCount).has_value();
   }
-  if (record->message.last_header(header::kReplayCount)) probe_.count_replayed(partition.topic);
+  if (replayed) probe_.count_replayed(partition.topic);
   if (partition.retry_tier >= 0) {
     // A record from a retry tier: how often it failed, and when it may be tried again.
     tiers_.read_retry_state(*record, partition.retry_tier, now_.epoch_ms);

@@ -39,9 +39,9 @@ std::vector<PartitionTable::StatePtr> PartitionTable::renew_all() {
 const PartitionTable::StatePtr* PartitionTable::of(const kafka::Message& message) {
   const char* topic = message.topic();
   // The pointer says "same topic" for librdkafka's records; a built record's name lives in the
-  // record, so a later one may reuse the address for another topic: the name is compared too
-  // (a few bytes, against the map lookup it saves).
-  if (topic != last_.topic || message.partition() != last_.partition || !last_.state || last_.state->topic != topic) {
+  // record, so a later one may reuse the address for another topic: then the name is compared.
+  if (topic != last_.topic || message.partition() != last_.partition || !last_.state ||
+      (!message.topic_is_shared() && last_.state->topic != topic)) {
     auto it = partitions_.find(std::make_pair(std::string(topic), message.partition()));
     if (it == partitions_.end()) return nullptr;
     last_ = {topic, message.partition(), it->second};

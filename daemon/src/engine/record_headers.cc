@@ -20,7 +20,8 @@ bool has_sluice_header(const rd_kafka_headers_t* headers) {
 
 }  // namespace
 
-bool rename_inbound_headers(kafka::Message& message) {
+bool rename_inbound_headers(kafka::Message& message, bool* replayed) {
+  if (replayed != nullptr) *replayed = false;
   const rd_kafka_headers_t* headers = message.headers();
   if (headers == nullptr) return false;
   bool foreign = false;
@@ -29,9 +30,11 @@ bool rename_inbound_headers(kafka::Message& message) {
   size_t size = 0;
   for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
     std::string_view header_name(name);
-    if (header_name.starts_with(header::kPrefix) && header_name != header::kReplayCount) {
+    if (!header_name.starts_with(header::kPrefix)) continue;
+    if (header_name == header::kReplayCount) {
+      if (replayed != nullptr) *replayed = true;
+    } else {
       foreign = true;
-      break;
     }
   }
   if (!foreign) return false;

@@ -39,9 +39,10 @@ inline constexpr const char* kReplayCount = "sluice-replay-count";
 // record's origin or hold a partition. Either way they are not this instance's: each is
 // renamed to upstream-sluice-… (value and order kept), so nothing sluice reads or writes
 // later takes them for its own. sluice-replay-count stays: `sluice replay` sets it on the
-// records it re-drives into inbound topics, and it only counts replays. Returns whether
-// anything was renamed.
-bool rename_inbound_headers(kafka::Message& message);
+// records it re-drives into inbound topics, and it only counts replays (`replayed`, when
+// given, tells whether the record has one: the same pass looks). Returns whether anything was
+// renamed.
+bool rename_inbound_headers(kafka::Message& message, bool* replayed = nullptr);
 
 // `message`'s headers (empty when it has none) with every header named in `set` replaced by
 // the given value and every header named in `remove` removed.

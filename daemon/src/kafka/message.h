@@ -85,6 +85,9 @@ class Message {
   // Replaces the header list (e.g. with renamed headers).
   void set_headers(HeadersPtr headers);
 
+  // Whether topic() is librdkafka's name for the topic (one pointer per topic), rather than the
+  // built record's own copy.
+  bool topic_is_shared() const { return built_ == nullptr; }
   // An address worth prefetching before the record is first read.
   const void* address() const { return raw_; }
 
