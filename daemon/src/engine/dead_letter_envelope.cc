@@ -93,12 +93,15 @@ std::string build_dead_letter_envelope(const DeadLetterInfo& info) {
 
 DecodedEnvelope decode_dead_letter_envelope(std::string_view bytes) {
   DecodedEnvelope envelope;
-  rapidjson::Document document;
-  document.Parse(bytes.data(), bytes.size());
-  if (document.HasParseError() || !document.IsObject()) {
+  rapidjson::Document parsed;
+  parsed.Parse(bytes.data(), bytes.size());
+  if (parsed.HasParseError() || !parsed.IsObject()) {
     envelope.why_not = "not a DLQ envelope";
     return envelope;
   }
+  // Read through a const view: C++20 finds comparing RapidJSON's mutable member iterators
+  // ambiguous (its operators predate rewritten comparisons), the const ones are fine.
+  const rapidjson::Document& document = parsed;
   envelope.original_topic = string_member(document, "original_topic");
   envelope.error = string_member(document, "error");
   envelope.error_stage = string_member(document, "error_stage");
