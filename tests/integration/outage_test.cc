@@ -73,6 +73,30 @@ TestConfig outage_config(const DevBroker& broker, const std::string& group, cons
   return config;
 }
 
+// The circuit_breaker section: open after `failures`, half-open after `open`, closed by one
+// successful probe.
+std::string breaker_settings(int failures, std::chrono::seconds open) {
+  return "  failure_threshold: " + std::to_string(failures) + "\n  open_timeout: " + std::to_string(open.count()) +
+         "s\n  success_threshold: 1\n";
+}
+
+// Produces the backlog before the daemon starts (so all of it is taken in while the endpoint
+// is down), waits until every record was answered 2xx and the group committed everything,
+// and stops the daemon cleanly.
+template <typename Endpoint>
+void deliver_through_outage(SluiceDaemon& daemon, const DevBroker& broker, const std::string& group,
+                            const Endpoint& endpoint, const std::vector<KafkaRecord>& records,
+                            std::chrono::milliseconds outage) {
+  produce(broker.bootstrap(), records);
+  daemon.start();
+  bool all = wait_until([&] { return endpoint.delivered().size() == records.size(); }, outage + 60s, 100ms);
+  INFO(daemon.logs());
+  REQUIRE(all);
+  REQUIRE(wait_until([&] { return group_caught_up(broker.bootstrap(), group, {"inbound.whatsapp", "retry.1s"}); }, 30s,
+                     100ms));
+  REQUIRE(daemon.stop() == 0);
+}
+
 std::string sink_label(const HttpTestServer& server) { return "http:" + server.url(); }
 
 // A metric's current value from the daemon's /metrics; -1 when it is not there (yet).
@@ -165,22 +189,12 @@ TEST_CASE("outage with ordering: partition: once the breaker opens, queued recor
   TempDir dir;
   const std::string group = "outage-partition";
   SluiceDaemon daemon(outage_config(broker, group, server.url(), "    ordering: partition\n", "      timeout: 2s\n",
-                                    "  failure_threshold: " + std::to_string(kFailureThreshold) +
-                                        "\n  open_timeout: " + std::to_string(kOpenTimeout.count()) +
-                                        "s\n  success_threshold: 1\n"),
+                                    breaker_settings(kFailureThreshold, kOpenTimeout)),
                       dir);
-  // The backlog is there before the daemon starts, so all of it is taken in while the
-  // endpoint is down: one request per partition is under way, the rest queue behind it.
+  // All of the backlog is taken in while the endpoint is down: one request per partition is
+  // under way, the rest queue behind it.
   auto records = backlog(kRecords, kPartitions, "ordered");
-  produce(broker.bootstrap(), records);
-  daemon.start();
-
-  bool all = wait_until([&] { return endpoint.delivered().size() == records.size(); }, kOutage + 60s, 100ms);
-  INFO(daemon.logs());
-  REQUIRE(all);
-  REQUIRE(wait_until([&] { return group_caught_up(broker.bootstrap(), group, {"inbound.whatsapp", "retry.1s"}); }, 30s,
-                     100ms));
-  REQUIRE(daemon.stop() == 0);
+  deliver_through_outage(daemon, broker, group, endpoint, records, kOutage);
 
   // What the outage may cost: the failures that open the breaker, the requests already on
   // their way then (one per partition), and one probe per open period.
@@ -214,20 +228,10 @@ TEST_CASE("outage with ordering: none: a backlog does not fill the retry tier, a
   SluiceDaemon daemon(outage_config(broker, group, server.url(), "    ordering: none\n",
                                     "      timeout: 2s\n      max_connections: " + std::to_string(kMaxConnections) +
                                         "\n",
-                                    "  failure_threshold: " + std::to_string(kFailureThreshold) +
-                                        "\n  open_timeout: " + std::to_string(kOpenTimeout.count()) +
-                                        "s\n  success_threshold: 1\n"),
+                                    breaker_settings(kFailureThreshold, kOpenTimeout)),
                       dir);
   auto records = backlog(kRecords, kPartitions, "unordered");
-  produce(broker.bootstrap(), records);
-  daemon.start();
-
-  bool all = wait_until([&] { return endpoint.delivered().size() == records.size(); }, kOutage + 60s, 100ms);
-  INFO(daemon.logs());
-  REQUIRE(all);
-  REQUIRE(wait_until([&] { return group_caught_up(broker.bootstrap(), group, {"inbound.whatsapp", "retry.1s"}); }, 30s,
-                     100ms));
-  REQUIRE(daemon.stop() == 0);
+  deliver_through_outage(daemon, broker, group, endpoint, records, kOutage);
 
   // At most max_connections requests are under way at any time (pipeline_depth 1): besides
   // the failures that open the breaker, at most that many were on their way when it opened;
@@ -276,7 +280,7 @@ TEST_CASE("outage of an endpoint that accepts connections and never answers: tim
   SluiceDaemon daemon(outage_config(broker, group, server.url(), "    ordering: none\n",
                                     "      timeout: 1s\n      max_connections: " + std::to_string(kMaxConnections) +
                                         "\n",
-                                    "  failure_threshold: 2\n  open_timeout: 2s\n  success_threshold: 1\n"),
+                                    breaker_settings(2, 2s)),
                       dir);
   // A backlog far larger than the pool: 30 rounds of 4 requests timing out one second each.
   auto records = backlog(kRecords, kPartitions, "hanging");

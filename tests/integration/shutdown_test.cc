@@ -33,6 +33,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Every topic of the tests below, one partition each.
+const std::vector<TopicSpec> kTopics = {{"inbound.email", 1}, {"inbound.whatsapp", 1}, {"clean.email", 1},
+                                        {"clean.whatsapp", 1}, {"dlq", 1},            {"retry.1s", 1}};
+
 const std::string kDrainTimeout = "3s";
 // drain_timeout + 10 s.
 constexpr std::chrono::milliseconds kExitBound = 13s;
@@ -138,12 +142,7 @@ struct DlqOnSecondBroker {
   std::string group;
 
   explicit DlqOnSecondBroker(const std::string& group_id)
-      : broker({{"inbound.email", 1},
-                {"inbound.whatsapp", 1},
-                {"clean.email", 1},
-                {"clean.whatsapp", 1},
-                {"dlq", 1},
-                {"retry.1s", 1}},
+      : broker(kTopics,
                2),
         group(group_id) {
     for (const std::string topic : {"inbound.email", "inbound.whatsapp", "clean.email", "clean.whatsapp", "retry.1s"}) {
@@ -293,12 +292,7 @@ struct EosTopology {
   std::string group;
 
   explicit EosTopology(const std::string& group_id)
-      : broker({{"inbound.email", 1},
-                {"inbound.whatsapp", 1},
-                {"clean.email", 1},
-                {"clean.whatsapp", 1},
-                {"dlq", 1},
-                {"retry.1s", 1}},
+      : broker(kTopics,
                3),
         group(group_id) {
     for (const std::string topic : {"inbound.email", "inbound.whatsapp", "clean.whatsapp", "retry.1s"}) {

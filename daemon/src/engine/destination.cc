@@ -67,14 +67,16 @@ void Destination::enqueue(Gate& gate, InFlightRecord& record, bool at_head) {
     gate.queued.insert(later == gate.queued.end() ? gate.queued.begin() : later, &record);
   }
   queued_ += 1;
-  count_queued(record.partition.get(), 1);
 }
 
-void Destination::count_queued(const PartitionState* partition, int delta) {
-  auto it = queued_per_partition_.try_emplace(partition, 0).first;
-  it->second += delta;
-  SLUICE_ASSERT(it->second >= 0, "queued records per partition never go below zero");
-  if (it->second == 0) queued_per_partition_.erase(it);
+std::unordered_set<PartitionState*> Destination::partitions_queued() const {
+  std::unordered_set<PartitionState*> partitions;
+  auto add = [&](const Gate& gate) {
+    for (const InFlightRecord* record : gate.queued) partitions.insert(record->partition.get());
+  };
+  add(single_gate_);
+  for (const auto& [key, gate] : gates_) add(gate);
+  return partitions;
 }
 
 void Destination::make_ready(Gate& gate) {
@@ -124,7 +126,6 @@ void Destination::pump(TimePoint now) {
     InFlightRecord* record = gate->queued.front();
     gate->queued.pop_front();
     queued_ -= 1;
-    count_queued(record->partition.get(), -1);
     if (!dispatch(*gate, *record, permit, now)) break;
     if (gate->queued.empty() || !gate_has_room(*gate)) {
       gate->ready = false;
@@ -208,14 +209,7 @@ void Destination::withdraw(const PartitionState* partition, std::vector<InFlight
     }
   }
   // Nothing of the withdrawn partitions is queued any more: their outage holds go.
-  for (auto it = held_partitions_.begin(); it != held_partitions_.end();) {
-    if (queued_per_partition_.count(*it) == 0) {
-      events_.hold_for_outage(**it, false);
-      it = held_partitions_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  update_outage();
 }
 
 void Destination::withdraw_from(Gate& gate, const PartitionState* partition, std::vector<InFlightRecord*>& out) {
@@ -224,7 +218,6 @@ void Destination::withdraw_from(Gate& gate, const PartitionState* partition, std
     if (partition == nullptr || record->partition.get() == partition) {
       out.push_back(record);
       queued_ -= 1;
-      count_queued(record->partition.get(), -1);
     } else {
       keep.push_back(record);
     }
@@ -235,18 +228,20 @@ void Destination::withdraw_from(Gate& gate, const PartitionState* partition, std
 void Destination::update_outage() {
   const bool outage = breaker_.current_state() != BreakerState::Closed;
   if (!outage && held_partitions_.empty()) return;
+  // Only during an outage (or right after it) are the queues looked at: keeping a count per
+  // partition at every record queued and sent would cost the common case instead.
+  std::unordered_set<PartitionState*> queued;
+  if (outage) queued = partitions_queued();
   for (auto it = held_partitions_.begin(); it != held_partitions_.end();) {
-    if (!outage || queued_per_partition_.count(*it) == 0) {
+    if (queued.count(*it) == 0) {
       events_.hold_for_outage(**it, false);
       it = held_partitions_.erase(it);
     } else {
       ++it;
     }
   }
-  if (!outage) return;
-  for (const auto& [partition, count] : queued_per_partition_) {
-    auto* mutable_partition = const_cast<PartitionState*>(partition);
-    if (held_partitions_.insert(mutable_partition).second) events_.hold_for_outage(*mutable_partition, true);
+  for (PartitionState* partition : queued) {
+    if (held_partitions_.insert(partition).second) events_.hold_for_outage(*partition, true);
   }
 }
 

@@ -127,7 +127,8 @@ class Destination {
   bool dispatch(Gate& gate, InFlightRecord& record, CircuitBreaker::Permit permit, TimePoint now);
   void make_ready(Gate& gate);
   void enqueue(Gate& gate, InFlightRecord& record, bool at_head);
-  void count_queued(const PartitionState* partition, int delta);
+  // The partitions with records queued here (a walk over the queues).
+  std::unordered_set<PartitionState*> partitions_queued() const;
   // Pauses partitions with queued records while the breaker is not closed; resumes them when
   // it closes (or they have nothing queued any more).
   void update_outage();
@@ -146,7 +147,6 @@ class Destination {
   std::deque<Gate*> ready_;  // gates with a record that may go once the breaker allows
   size_t queued_ = 0;
   int in_flight_ = 0;
-  std::unordered_map<const PartitionState*, int> queued_per_partition_;
   std::unordered_set<PartitionState*> held_partitions_;  // paused for this destination's outage
   bool wake_scheduled_ = false;
   TimePoint send_blocked_until_{};  // the sink's local queue was full

@@ -148,6 +148,7 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   // ---- outputs (engine_outputs.cc)
   void dead_letter(InFlightRecord* record, std::string_view stage, Reason reason, std::string detail);
   void start_dead_letter(InFlightRecord* record);
+  void lower_dead_letter_level(InFlightRecord* record, DeadLetterLevel to);
   void start_reject(InFlightRecord* record);
   void start_retry(InFlightRecord* record);
   // Hands an output to the producer (after the committer and output order allow it).
@@ -215,7 +216,6 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   std::vector<InFlightRecord*> turns_taken_;  // being re-driven by run_turns()
   std::vector<kafka::Message> batch_;
   std::vector<DedupCoordinator::Answer> dedup_answers_;
-  std::vector<InFlightRecord*> scratch_;  // duplicates or abandoned records handed back by a piece
   int64_t in_flight_bytes_ = 0;
   bool consumer_may_have_more_ = true;
 

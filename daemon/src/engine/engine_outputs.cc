@@ -21,11 +21,18 @@ bool purged(rd_kafka_resp_err_t error) {
   return error == RD_KAFKA_RESP_ERR__PURGE_QUEUE || error == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
 }
 
-DeadLetterLevel lower(DeadLetterLevel level) {
+// The level below `level` (Minimal stays Minimal).
+DeadLetterLevel smaller(DeadLetterLevel level) {
   return level == DeadLetterLevel::Full ? DeadLetterLevel::Truncated : DeadLetterLevel::Minimal;
 }
 
 }  // namespace
+
+// The DLQ record holds less next time; counted when it first leaves the full form.
+void Engine::lower_dead_letter_level(InFlightRecord* record, DeadLetterLevel to) {
+  if (record->dead_letter_level == DeadLetterLevel::Full && to != DeadLetterLevel::Full) probe_.count_truncated_envelope();
+  record->dead_letter_level = to;
+}
 
 bool Engine::may_produce(InFlightRecord* record) { return output_order_.may_produce(*record); }
 
@@ -72,17 +79,13 @@ void Engine::start_dead_letter(InFlightRecord* record) {
   while (true) {
     DeadLetterRecord dlq;
     build_dead_letter_record(*record, dead_letter_settings_, tiers_.origin_of(*record), clock_.wall(), dlq);
-    if (dlq.level != DeadLetterLevel::Full && record->dead_letter_level == DeadLetterLevel::Full) {
-      probe_.count_truncated_envelope();
-    }
-    record->dead_letter_level = dlq.level;
+    lower_dead_letter_level(record, dlq.level);
     rd_kafka_resp_err_t error = produce_for(record, dlq.out, "dlq");
     if (error == RD_KAFKA_RESP_ERR_NO_ERROR) return;
     // Too large or otherwise refused for what it holds: the next level holds less. The last
     // holds nothing whose size depends on the record, so its refusal is the environment's.
     if (classify_produce_error(error) == ErrorClass::BadData && record->dead_letter_level != DeadLetterLevel::Minimal) {
-      record->dead_letter_level = lower(record->dead_letter_level);
-      if (dlq.level == DeadLetterLevel::Full) probe_.count_truncated_envelope();
+      lower_dead_letter_level(record, smaller(record->dead_letter_level));
       continue;
     }
     if (error != RD_KAFKA_RESP_ERR__QUEUE_FULL && probe_.should_log("dlq produce refused", now_.steady)) {
@@ -200,8 +203,7 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
       }
       probe_.count_produce_error("dlq", kafka::error_name(error));
       if (classify_produce_error(error) == ErrorClass::BadData && record->dead_letter_level != DeadLetterLevel::Minimal) {
-        if (record->dead_letter_level == DeadLetterLevel::Full) probe_.count_truncated_envelope();
-        record->dead_letter_level = lower(record->dead_letter_level);
+        lower_dead_letter_level(record, smaller(record->dead_letter_level));
         start_dead_letter(record);
         return;
       }

@@ -78,6 +78,22 @@ class HoldFirstStore final : public dedup::DedupStore {
 };
 
 std::string exactly_once_yaml() { return harness_yaml("exactly_once", "retry:\n  tiers: [1s]\n"); }
+
+// An exactly-once engine that has consumed one record ("a" on inbound.email/0) and committed
+// it, in a group at `generation`.
+struct CommittedOnce {
+  explicit CommittedOnce(int32_t generation = 1) {
+    create_topics(cluster);
+    append_input(cluster, "a", valid_email("a"));
+    while (cluster.generation() < generation) cluster.bump_generation();
+    harness = std::make_unique<EngineHarness>(cluster, clock, exactly_once_yaml());
+    harness->consumer().assign({kInbound0}, generation);
+    REQUIRE(harness->run_until([&] { return cluster.committed_offset(kInbound0) == 1; }));
+  }
+  FakeCluster cluster;
+  ManualClock clock;
+  std::unique_ptr<EngineHarness> harness;
+};
 std::string at_least_once_yaml(const std::string& extra = {}) {
   return harness_yaml("at_least_once", "retry:\n  tiers: [1s]\n" + extra);
 }
@@ -124,28 +140,18 @@ TEST_CASE("exactly-once: a record finished past an unfinished one keeps its outp
 
 TEST_CASE("exactly-once: offsets go with the group metadata of the current assignment (generation and member id)",
           "[engine][eos]") {
-  FakeCluster cluster;
-  create_topics(cluster);
-  ManualClock clock;
-  append_input(cluster, "a", valid_email("a"));
-  for (int i = 0; i < 6; ++i) cluster.bump_generation();  // the group is at generation 7
-  EngineHarness harness(cluster, clock, exactly_once_yaml());
-  harness.consumer().assign({kInbound0}, 7);
-  REQUIRE(harness.run_until([&] { return cluster.committed_offset(kInbound0) == 1; }));
-  CHECK(count_calls(harness.producer().calls, "send_offsets_to_transaction generation=7 member=member-1") >= 1);
-  CHECK(count_calls(harness.producer().calls, "send_offsets_to_transaction generation=-1") == 0);
-  CHECK(cluster.unchecked_offset_commits() == 0);
+  CommittedOnce engine(7);  // the group is at generation 7
+  const std::vector<std::string>& calls = engine.harness->producer().calls;
+  CHECK(count_calls(calls, "send_offsets_to_transaction generation=7 member=member-1") >= 1);
+  CHECK(count_calls(calls, "send_offsets_to_transaction generation=-1") == 0);
+  CHECK(engine.cluster.unchecked_offset_commits() == 0);
 }
 
 TEST_CASE("exactly-once: a zombie (the group moved on without it) cannot commit: its round is aborted and rewound",
           "[engine][eos]") {
-  FakeCluster cluster;
-  create_topics(cluster);
-  ManualClock clock;
-  append_input(cluster, "a", valid_email("a"));
-  EngineHarness harness(cluster, clock, exactly_once_yaml());
-  harness.consumer().assign({kInbound0});
-  REQUIRE(harness.run_until([&] { return cluster.committed_offset(kInbound0) == 1; }));
+  CommittedOnce engine;
+  FakeCluster& cluster = engine.cluster;
+  EngineHarness& harness = *engine.harness;
   // Frozen, say: the group rebalances and gives the partition to another member; this one
   // does not know yet and goes on with the next record.
   cluster.bump_generation();
@@ -184,19 +190,15 @@ TEST_CASE("exactly-once: partitions lost with a transaction open abort it instea
 TEST_CASE("exactly-once: an instance fenced by a newer one with its transactional.id stops with exit status 1, "
           "committing nothing more",
           "[engine][eos]") {
-  FakeCluster cluster;
-  create_topics(cluster);
-  ManualClock clock;
-  append_input(cluster, "a", valid_email("a"));
-  EngineHarness harness(cluster, clock, exactly_once_yaml());
-  harness.consumer().assign({kInbound0});
-  REQUIRE(harness.run_until([&] { return cluster.committed_offset(kInbound0) == 1; }));
+  CommittedOnce engine;
+  FakeCluster& cluster = engine.cluster;
+  EngineHarness& harness = *engine.harness;
   cluster.init_transactions("sluice-harness");  // the newer instance
   append_input(cluster, "b", valid_email("b"));
   bool stopped = false;
   for (int i = 0; i < 200 && !stopped; ++i) {
     stopped = !harness.step();
-    clock.advance(20ms);
+    engine.clock.advance(20ms);
   }
   REQUIRE(stopped);
   CHECK(harness.engine().finish() == 1);
