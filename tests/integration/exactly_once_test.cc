@@ -2,7 +2,7 @@
 // transaction API calls but not their semantics (aborted records stay visible, offsets sent
 // to a transaction are dropped, nothing is fenced), so these tests check what can be checked
 // here: the call sequence of every round, and what sluice does when a call fails — abort and
-// rewind, or stop when the producer is fenced. See the README for what is not verified here.
+// rewind, or stop when the producer is fenced. docs/design.md says how the semantics are verified.
 
 #include <catch2/catch.hpp>
 

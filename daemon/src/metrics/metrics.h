@@ -64,7 +64,7 @@ struct MetricSpec {
   const char* help;
 };
 
-// The table itself, in MetricId order; rendered into the README's metric list.
+// The table itself, in MetricId order.
 const MetricSpec* metric_table(size_t* count);
 
 class Metrics {
