@@ -67,7 +67,33 @@ TEST_CASE("version, help and unknown commands", "[integration][cli]") {
   std::string output;
   CHECK(run_command({SLUICE_BIN, "--version"}, &output) == 0);
   CHECK(output.rfind("sluice ", 0) == 0);
+  // The revision the binary was built from (this checkout's), and the librdkafka it runs on.
+  std::string revision;
+  REQUIRE(run_command({"git", "-C", SLUICE_SOURCE_DIR, "rev-parse", "--short=12", "HEAD"}, &revision) == 0);
+  revision = revision.substr(0, 12);
+  CHECK(output.find("(git " + revision) != std::string::npos);
+  CHECK(output.find("librdkafka 2.") != std::string::npos);
   CHECK(run_command({SLUICE_BIN, "--help"}, &output) == 0);
-  CHECK(output.find("check-config") != std::string::npos);
+  for (const char* command : {"run", "check-config", "fingerprint", "replay", "config-reference"}) {
+    CHECK(output.find(std::string("  ") + command + " ") != std::string::npos);
+  }
   CHECK(run_command({SLUICE_BIN, "frobnicate"}, &output) == 2);
+  CHECK(run_command({SLUICE_BIN}, &output) == 2);
+}
+
+TEST_CASE("every command answers --help with its usage and exit 0", "[integration][cli]") {
+  for (const char* command : {"run", "check-config", "fingerprint", "replay", "config-reference"}) {
+    INFO(command);
+    std::string output;
+    // Without the --help, replay would stop with a usage error (--from is required) and
+    // fingerprint would wait for stdin: the help must win over both.
+    CHECK(run_command({SLUICE_BIN, command, "--help"}, &output) == 0);
+    CHECK(output.rfind(std::string("usage: sluice ") + command, 0) == 0);
+    CHECK(run_command({SLUICE_BIN, "help", command}, &output) == 0);
+    CHECK(output.rfind(std::string("usage: sluice ") + command, 0) == 0);
+  }
+  std::string output;
+  CHECK(run_command({"/bin/sh", "-c", std::string(SLUICE_BIN) + " replay --frm dlq 2>&1"}, &output) == 2);
+  CHECK(output.find("unknown replay option: --frm") != std::string::npos);
+  CHECK(output.find("usage: sluice replay") != std::string::npos);
 }

@@ -60,6 +60,13 @@ void send(const std::string& bootstrap, const std::string& key, const std::strin
   producer.flush();
 }
 
+// The keys of every record in `topic`.
+std::set<std::string> keys_in(const std::string& bootstrap, const std::string& topic) {
+  std::set<std::string> keys;
+  for (const KafkaRecord& record : read_topic(bootstrap, topic)) keys.insert(*record.key);
+  return keys;
+}
+
 }  // namespace
 
 TEST_CASE("a real Prometheus scraping /metrics sees outcome counters that match what was sent",
@@ -234,11 +241,7 @@ TEST_CASE("SIGHUP reloads blocked senders, and a broken schema keeps the old one
   SluiceDaemon daemon(config, dir);
   daemon.start();
   const std::string& bootstrap = broker.bootstrap();
-  auto forwarded = [&] {
-    std::set<std::string> keys;
-    for (const KafkaRecord& record : read_topic(bootstrap, "clean.email")) keys.insert(*record.key);
-    return keys;
-  };
+  auto forwarded = [&] { return keys_in(bootstrap, "clean.email"); };
   send(bootstrap, "before", email_event("newly-blocked@example.com", "not blocked yet", "c-1"));
   REQUIRE(wait_until([&] { return forwarded().count("before") == 1; }, 60s, 100ms));
 
@@ -310,4 +313,37 @@ TEST_CASE("under a NOTIFY_SOCKET the daemon sends READY, WATCHDOG and STOPPING",
     if (messages[i].find("STOPPING=1") != std::string::npos) stopping_at = i;
   }
   CHECK(ready_at < stopping_at);
+}
+
+TEST_CASE("a reload that meets keys needing a restart names them, counts restart_required and applies the rest",
+          "[integration][operations][reload]") {
+  DevBroker broker(kTopics);
+  TempDir dir;
+  TestConfig config;
+  config.bootstrap = broker.bootstrap();
+  config.group_id = "ops-reload-restart";
+  SluiceDaemon daemon(config, dir);
+  daemon.start();
+  const std::string& bootstrap = broker.bootstrap();
+  auto forwarded = [&] { return keys_in(bootstrap, "clean.email"); };
+  send(bootstrap, "before", email_event("soon-blocked@example.com", "not blocked yet", "r-1"));
+  REQUIRE(wait_until([&] { return forwarded().count("before") == 1; }, 60s, 100ms));
+
+  // Two keys that only a restart can apply, and one file that a reload does.
+  TestConfig changed = config;
+  changed.drain_timeout = "20s";
+  changed.commit_interval = "300ms";
+  write_file(daemon.config_path(), render_config(changed, dir.path()));
+  write_file(dir.file("blocked_senders.txt"), "spammer@example.com\nsoon-blocked@example.com\n");
+  daemon.reload();
+  REQUIRE(wait_until([&] { return daemon.logs().find("need a restart") != std::string::npos; }, 30s, 50ms));
+  CHECK(daemon.logs().find("kafka.commit_interval, shutdown.drain_timeout") != std::string::npos);
+  CHECK(daemon.logs().find("\"reloaded blocked senders, spam keywords and schemas\"") == std::string::npos);
+
+  send(bootstrap, "after", email_event("soon-blocked@example.com", "blocked now", "r-2"));
+  REQUIRE(wait_until([&] { return group_caught_up(bootstrap, config.group_id, kInboundTopics); }, 30s, 100ms));
+  CHECK(forwarded().count("after") == 0);
+  REQUIRE(daemon.stop() == 0);
+  CHECK(final_counter(daemon.logs(), "sluice_config_reloads_total{result=\"restart_required\"}") == 1);
+  CHECK(final_counter(daemon.logs(), "sluice_config_reloads_total{result=\"ok\"}") == -1);
 }

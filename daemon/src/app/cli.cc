@@ -1,5 +1,6 @@
 #include "app/cli.h"
 
+#include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +12,8 @@
 
 #include "app/daemon.h"
 #include "app/replay.h"
+#include "common/assert.h"
+#include "common/git_revision.h"
 #include "common/version.h"
 #include "config/loader.h"
 #include "config/reference.h"
@@ -22,62 +25,56 @@ namespace sluice::app {
 namespace {
 
 constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
-constexpr const char* kUsage =
-    "usage: sluice <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  run [--config FILE]           run the daemon (embedded defaults without --config)\n"
-    "  check-config [--config FILE]  validate a config file and everything it points to;\n"
-    "                                exit 0 when valid, 2 with every error as FILE:LINE:COL: key: why\n"
-    "  fingerprint                   read one JSON message on stdin, print its dedup fingerprint (hex)\n"
-    "  replay --from TOPIC [--config FILE] [--to TOPIC] [--where error_stage=S|reason=R|original_topic=T]...\n"
-    "         [--since TIME] [--until TIME] [--limit N] [--rate N/s] [--max-replays N] [--dry-run]\n"
-    "                                re-drive DLQ records to their original topic (TIME: RFC 3339 or a\n"
-    "                                duration ago, e.g. 2h); exit 0 done, 1 failures, 2 usage,\n"
-    "                                3 some records skipped (loop guard or truncated originals)\n"
-    "  config-reference              print the table of every config key (Markdown)\n"
-    "\n"
-    "options:\n"
-    "  --version                     print the version\n"
-    "  --help                        print this help\n";
-
-struct Arguments {
-  std::string command;
-  std::string config_path;
-  bool ok = true;
-  std::string error;
+// What `sluice <command> --help` prints; the overview lists each command's first line.
+struct Command {
+  const char* name;
+  const char* summary;  // one line for `sluice --help`
+  const char* usage;    // the whole text for `sluice <name> --help`
+  int (*handler)(const std::vector<std::string>& args);
 };
 
-Arguments parse_arguments(int argc, char** argv) {
-  Arguments arguments;
-  std::vector<std::string_view> args(argv + 1, argv + argc);
+const std::vector<Command>& commands();
+
+std::string overview() {
+  std::string text = "usage: sluice <command> [options]\n\ncommands:\n";
+  for (const Command& command : commands()) {
+    std::string name = command.name;
+    text += "  " + name + std::string(name.size() < 18 ? 18 - name.size() : 1, ' ') + command.summary + "\n";
+  }
+  text +=
+      "\nsluice <command> --help prints a command's options.\n"
+      "\noptions:\n"
+      "  --version         print the version, the git revision built from and the librdkafka version\n"
+      "  --help            print this help\n"
+      "\nexit codes: 0 success; 1 a runtime failure; 2 usage or configuration errors\n";
+  return text;
+}
+
+int usage_error(const Command& command, const std::string& error) {
+  std::cerr << "sluice " << command.name << ": " << error << "\n\n" << command.usage;
+  return kExitUsage;
+}
+
+// The options of run and check-config: just --config FILE (or --config=FILE, -c FILE).
+bool parse_config_option(const std::vector<std::string>& args, std::string& config_path, std::string& error) {
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
+    const std::string& arg = args[i];
     if (arg == "--config" || arg == "-c") {
       if (i + 1 >= args.size()) {
-        arguments.ok = false;
-        arguments.error = "--config needs a file";
-        return arguments;
+        error = "--config needs a file";
+        return false;
       }
-      arguments.config_path = args[++i];
+      config_path = args[++i];
     } else if (arg.starts_with("--config=")) {
-      arguments.config_path = arg.substr(9);
-    } else if (arg == "--help" || arg == "-h") {
-      arguments.command = "help";
-    } else if (arg == "--version") {
-      arguments.command = "version";
-    } else if (!arg.starts_with("-") && arguments.command.empty()) {
-      arguments.command = arg;
+      config_path = arg.substr(9);
     } else {
-      arguments.ok = false;
-      arguments.error = "unexpected argument: " + std::string(arg);
-      return arguments;
+      error = "unexpected argument: " + arg;
+      return false;
     }
   }
-  return arguments;
+  return true;
 }
 
 config::LoadResult load_config(const std::string& path) {
@@ -114,52 +111,159 @@ int fingerprint_stdin() {
   return kExitOk;
 }
 
-int replay_command(int argc, char** argv) {
-  std::vector<std::string> args(argv + 2, argv + argc);
+const Command& command_named(std::string_view name);
+
+int run_command(const std::vector<std::string>& args) {
+  std::string config_path;
+  std::string error;
+  if (!parse_config_option(args, config_path, error)) return usage_error(command_named("run"), error);
+  config::LoadResult loaded = load_config(config_path);
+  if (!loaded.ok()) return print_errors(loaded.errors);
+  return run_daemon(loaded.config);
+}
+
+int check_config_command(const std::vector<std::string>& args) {
+  std::string config_path;
+  std::string error;
+  if (!parse_config_option(args, config_path, error)) return usage_error(command_named("check-config"), error);
+  return check_config(config_path);
+}
+
+int fingerprint_command(const std::vector<std::string>& args) {
+  if (!args.empty()) return usage_error(command_named("fingerprint"), "unexpected argument: " + args.front());
+  return fingerprint_stdin();
+}
+
+int replay_command(const std::vector<std::string>& args) {
   std::string config_path;
   ReplayOptions options;
   std::string error = parse_replay_arguments(args, config_path, options);
-  if (!error.empty()) {
-    std::cerr << "sluice replay: " << error << "\n\n" << kUsage;
-    return kExitUsage;
-  }
+  if (!error.empty()) return usage_error(command_named("replay"), error);
   config::LoadResult loaded = load_config(config_path);
   if (!loaded.ok()) return print_errors(loaded.errors);
   return run_replay(*loaded.config, options);
 }
 
+int config_reference_command(const std::vector<std::string>& args) {
+  if (!args.empty()) return usage_error(command_named("config-reference"), "unexpected argument: " + args.front());
+  std::cout << config::render_reference_markdown();
+  return kExitOk;
+}
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"run", "run the daemon (embedded defaults without --config)",
+       "usage: sluice run [--config FILE]\n"
+       "\n"
+       "Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads the blocked senders, spam keywords\n"
+       "and schemas. Without --config it runs on the embedded defaults (a local broker, SQLite dedup).\n"
+       "\n"
+       "  -c, --config FILE   the YAML config file\n"
+       "\n"
+       "exit codes: 0 stopped cleanly; 1 a runtime failure; 2 a configuration error (every one printed)\n",
+       run_command},
+      {"check-config", "validate a config file and everything it points to",
+       "usage: sluice check-config [--config FILE]\n"
+       "\n"
+       "Loads the config exactly as `sluice run` would, with the files it names (schemas, blocked\n"
+       "senders, TLS files) and the Kafka client properties, without connecting anywhere.\n"
+       "\n"
+       "  -c, --config FILE   the YAML config file (embedded defaults without it)\n"
+       "\n"
+       "exit codes: 0 valid; 2 invalid, with every error as FILE:LINE:COL: key: what is wrong\n",
+       check_config_command},
+      {"fingerprint", "print the dedup fingerprint (hex) of one JSON message read on stdin",
+       "usage: sluice fingerprint < message.json\n"
+       "\n"
+       "Reads one JSON message on stdin and prints the fingerprint the dedup stage keys it by.\n"
+       "\n"
+       "exit codes: 0 printed; 2 the input is not valid JSON\n",
+       fingerprint_command},
+      {"replay", "re-drive dead-letter records to their original topic",
+       "usage: sluice replay --from TOPIC [--config FILE] [--to TOPIC]\n"
+       "                     [--where error_stage=S|reason=R|original_topic=T]...\n"
+       "                     [--since TIME] [--until TIME] [--limit N] [--rate N/s] [--max-replays N] [--dry-run]\n"
+       "\n"
+       "Reads the DLQ topic from its start to the end it finds at start-up and produces each selected\n"
+       "record's original value, key and headers to its original topic (or --to).\n"
+       "\n"
+       "  --from TOPIC        the DLQ topic to read (required)\n"
+       "  --to TOPIC          produce here instead of each record's original topic\n"
+       "  --where K=V         only records whose error_stage, reason or original_topic is V (repeatable)\n"
+       "  --since, --until    a time window: RFC 3339, or a duration ago (e.g. 2h)\n"
+       "  --limit N           stop after N records\n"
+       "  --rate N/s          at most N records a second\n"
+       "  --max-replays N     skip records already replayed N times (loop guard; default 3)\n"
+       "  --dry-run           list what would be replayed; write nothing\n"
+       "  -c, --config FILE   the YAML config file (for the brokers and client properties)\n"
+       "\n"
+       "exit codes: 0 done; 1 failures; 2 usage or configuration errors; 3 some records skipped\n"
+       "(loop guard or truncated originals)\n",
+       replay_command},
+      {"config-reference", "print the table of every config key (Markdown)",
+       "usage: sluice config-reference\n"
+       "\n"
+       "Prints every config key with its type, default and meaning, as Markdown (config/REFERENCE.md).\n",
+       config_reference_command},
+  };
+  return table;
+}
+
+const Command& command_named(std::string_view name) {
+  for (const Command& command : commands()) {
+    if (name == command.name) return command;
+  }
+  SLUICE_ASSERT(false, "no such command in the table");
+  return commands().front();
+}
+
+void print_version() {
+  std::cout << "sluice " << SLUICE_VERSION << " (git " << SLUICE_GIT_REVISION << ")\n"
+            << "librdkafka " << rd_kafka_version_str() << "\n";
+}
+
+bool asks_for_help(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-h") return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
-  if (argc >= 2 && std::string_view(argv[1]) == "replay") return replay_command(argc, argv);
-  Arguments arguments = parse_arguments(argc, argv);
-  if (!arguments.ok) {
-    std::cerr << "sluice: " << arguments.error << "\n\n" << kUsage;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << "sluice: a command is needed\n\n" << overview();
     return kExitUsage;
   }
-  const std::string& command = arguments.command;
-  if (command == "help") {
-    std::cout << kUsage;
+  const std::string& first = args.front();
+  if (first == "--help" || first == "-h" || first == "help") {
+    if (first == "help" && args.size() == 2) {
+      for (const Command& command : commands()) {
+        if (args[1] == command.name) {
+          std::cout << command.usage;
+          return kExitOk;
+        }
+      }
+    }
+    std::cout << overview();
     return kExitOk;
   }
-  if (command == "version") {
-    std::cout << "sluice " << SLUICE_VERSION << "\n";
+  if (first == "--version" || first == "version") {
+    print_version();
     return kExitOk;
   }
-  if (command == "run") {
-    config::LoadResult loaded = load_config(arguments.config_path);
-    if (!loaded.ok()) return print_errors(loaded.errors);
-    return run_daemon(loaded.config);
+  for (const Command& command : commands()) {
+    if (first != command.name) continue;
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (asks_for_help(rest)) {
+      std::cout << command.usage;
+      return kExitOk;
+    }
+    return command.handler(rest);
   }
-  if (command == "check-config") return check_config(arguments.config_path);
-  if (command == "fingerprint") return fingerprint_stdin();
-  if (command == "config-reference") {
-    std::cout << config::render_reference_markdown();
-    return kExitOk;
-  }
-  std::cerr << (command.empty() ? std::string("sluice: a command is needed") : "sluice: unknown command: " + command)
-            << "\n\n"
-            << kUsage;
+  std::cerr << "sluice: unknown command: " << first << "\n\n" << overview();
   return kExitUsage;
 }
 

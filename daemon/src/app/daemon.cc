@@ -16,6 +16,7 @@
 #include "app/systemd_notifier.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "config/config_diff.h"
 #include "config/loader.h"
 #include "dedup/dedup_store.h"
 #include "engine/engine.h"
@@ -126,7 +127,9 @@ class DaemonLifecycle final : public engine::LifecycleListener {
 
  private:
   // Re-reads the config file for the blocked senders, spam keywords and schemas. Any problem
-  // keeps the set in force, logs every error and counts a failed reload.
+  // keeps the set in force, logs every error and counts a failed reload. Other changed keys
+  // (brokers, routes, timeouts, ...) take effect only at a restart: they are logged by name
+  // and counted as restart_required, while the reloadable part is still applied.
   std::shared_ptr<const stages::StageResources> reload() {
     notifier_.status("reloading");
     config::LoadResult loaded = config_->source_path.empty() ? config::load_defaults(config::process_env())
@@ -140,8 +143,22 @@ class DaemonLifecycle final : public engine::LifecycleListener {
       metrics_.counter(metrics::MetricId::ConfigReloads, {{"result", "failed"}}).Increment();
       return nullptr;
     }
-    log::info("reloaded blocked senders, spam keywords and schemas",
-              {{"config", config_->source_path.empty() ? std::string("embedded defaults") : config_->source_path}});
+    const std::string source = config_->source_path.empty() ? std::string("embedded defaults") : config_->source_path;
+    // Compared with the config the daemon started with, so a change that needs a restart is
+    // reported at every reload until the restart happens.
+    std::string ignored;
+    for (const std::string& key : config::changed_keys(*config_, *loaded.config)) {
+      if (config::reloadable_key(key)) continue;
+      ignored += (ignored.empty() ? "" : ", ") + key;
+    }
+    if (!ignored.empty()) {
+      log::warn("reloaded blocked senders, spam keywords and schemas; other changed keys need a restart and were "
+                "not applied",
+                {{"config", source}, {"restart_required", ignored}});
+      metrics_.counter(metrics::MetricId::ConfigReloads, {{"result", "restart_required"}}).Increment();
+      return resources;
+    }
+    log::info("reloaded blocked senders, spam keywords and schemas", {{"config", source}});
     metrics_.counter(metrics::MetricId::ConfigReloads, {{"result", "ok"}}).Increment();
     return resources;
   }

@@ -262,7 +262,8 @@ int run_replay(const config::Config& config, const ReplayOptions& options, Repla
     }
     if (Clock::now() - last_progress >= std::chrono::seconds(1)) {
       last_progress = Clock::now();
-      std::cerr << "replay: scanned " << summary.scanned << ", replayed " << summary.replayed << ", skipped "
+      std::cerr << "replay: scanned " << summary.scanned << (options.dry_run ? ", would replay " : ", replayed ")
+                << summary.replayed << ", skipped "
                 << summary.loop_guarded + summary.unreplayable << "\n";
     }
   }
@@ -273,7 +274,8 @@ int run_replay(const config::Config& config, const ReplayOptions& options, Repla
   }
   rd_kafka_consumer_close(consumer.get());
   std::cout << (options.dry_run ? "dry run: " : "") << "scanned " << summary.scanned << ", selected "
-            << summary.selected << ", replayed " << summary.replayed << ", skipped by loop guard "
+            << summary.selected << (options.dry_run ? ", would replay " : ", replayed ") << summary.replayed
+            << ", skipped by loop guard "
             << summary.loop_guarded << ", not replayable " << summary.unreplayable << ", failed " << summary.failed
             << "\n";
   if (summary_out != nullptr) *summary_out = summary;
