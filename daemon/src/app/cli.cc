@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/config_checks.h"
 #include "app/daemon.h"
 #include "app/replay.h"
 #include "common/version.h"
@@ -16,7 +17,6 @@
 #include "config/reference.h"
 #include "fingerprint/fingerprint.h"
 #include "json/json_parser.h"
-#include "stages/stage_chain.h"
 
 namespace sluice::app {
 namespace {
@@ -90,12 +90,10 @@ int print_errors(const std::vector<std::string>& errors) {
   return kExitUsage;
 }
 
+// The same load as `run`, so that whatever run would refuse is refused here too.
 int check_config(const std::string& path) {
-  config::LoadResult loaded = load_config(path);
+  config::LoadResult loaded = load_checked_config(path, config::process_env());
   if (!loaded.ok()) return print_errors(loaded.errors);
-  std::vector<std::string> errors;
-  stages::load_stage_resources(*loaded.config, errors);
-  if (!errors.empty()) return print_errors(errors);
   std::cout << (path.empty() ? "embedded defaults" : path) << ": ok\n";
   return kExitOk;
 }
@@ -147,7 +145,8 @@ int run_cli(int argc, char** argv) {
     return kExitOk;
   }
   if (command == "run") {
-    config::LoadResult loaded = load_config(arguments.config_path);
+    // Every configuration error stops here with exit 2, before anything connects.
+    config::LoadResult loaded = load_checked_config(arguments.config_path, config::process_env());
     if (!loaded.ok()) return print_errors(loaded.errors);
     return run_daemon(loaded.config);
   }
