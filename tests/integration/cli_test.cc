@@ -29,8 +29,8 @@ bool has_error(const std::string& output, const std::string& file, int line, con
 
 TEST_CASE("check-config accepts the shipped example config", "[integration][cli]") {
   std::string output;
-  // Relative paths in the example (schemas_dir, blocked senders) are relative to the
-  // working directory, as they are for the daemon: run it from the repository root.
+  // From the repository root with a relative --config; other working directories are
+  // config_parity_test's.
   int status = run_command({"/bin/sh", "-c",
                             std::string("cd ") + SLUICE_SOURCE_DIR + " && " + SLUICE_BIN +
                                 " check-config --config config/sluice.yaml 2>&1"},

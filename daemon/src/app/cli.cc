@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/config_checks.h"
 #include "app/daemon.h"
 #include "app/replay.h"
 #include "common/assert.h"
@@ -19,7 +20,6 @@
 #include "config/reference.h"
 #include "fingerprint/fingerprint.h"
 #include "json/json_parser.h"
-#include "stages/stage_chain.h"
 
 namespace sluice::app {
 namespace {
@@ -77,22 +77,15 @@ bool parse_config_option(const std::vector<std::string>& args, std::string& conf
   return true;
 }
 
-config::LoadResult load_config(const std::string& path) {
-  config::EnvLookup env = config::process_env();
-  return path.empty() ? config::load_defaults(env) : config::load_file(path, env);
-}
-
 int print_errors(const std::vector<std::string>& errors) {
   for (const std::string& error : errors) std::cerr << error << "\n";
   return kExitUsage;
 }
 
+// The same load as `run`, so that whatever run would refuse is refused here too.
 int check_config(const std::string& path) {
-  config::LoadResult loaded = load_config(path);
+  config::LoadResult loaded = load_checked_config(path, config::process_env());
   if (!loaded.ok()) return print_errors(loaded.errors);
-  std::vector<std::string> errors;
-  stages::load_stage_resources(*loaded.config, errors);
-  if (!errors.empty()) return print_errors(errors);
   std::cout << (path.empty() ? "embedded defaults" : path) << ": ok\n";
   return kExitOk;
 }
@@ -117,7 +110,8 @@ int run_command(const std::vector<std::string>& args) {
   std::string config_path;
   std::string error;
   if (!parse_config_option(args, config_path, error)) return usage_error(command_named("run"), error);
-  config::LoadResult loaded = load_config(config_path);
+  // Every configuration error stops here with exit 2, before anything connects.
+  config::LoadResult loaded = load_checked_config(config_path, config::process_env());
   if (!loaded.ok()) return print_errors(loaded.errors);
   return run_daemon(loaded.config);
 }
@@ -139,7 +133,7 @@ int replay_command(const std::vector<std::string>& args) {
   ReplayOptions options;
   std::string error = parse_replay_arguments(args, config_path, options);
   if (!error.empty()) return usage_error(command_named("replay"), error);
-  config::LoadResult loaded = load_config(config_path);
+  config::LoadResult loaded = load_checked_config(config_path, config::process_env());
   if (!loaded.ok()) return print_errors(loaded.errors);
   return run_replay(*loaded.config, options);
 }

@@ -12,6 +12,7 @@
 
 #include "admin/admin_server.h"
 #include "admin/health.h"
+#include "app/config_checks.h"
 #include "app/shutdown_watchdog.h"
 #include "app/systemd_notifier.h"
 #include "common/log.h"
@@ -132,8 +133,8 @@ class DaemonLifecycle final : public engine::LifecycleListener {
   // and counted as restart_required, while the reloadable part is still applied.
   std::shared_ptr<const stages::StageResources> reload() {
     notifier_.status("reloading");
-    config::LoadResult loaded = config_->source_path.empty() ? config::load_defaults(config::process_env())
-                                                             : config::load_file(config_->source_path, config::process_env());
+    // The same checks as start-up: a file that `sluice run` would refuse is a failed reload.
+    config::LoadResult loaded = load_checked_config(config_->source_path, config::process_env());
     std::vector<std::string> errors = loaded.errors;
     std::shared_ptr<const stages::StageResources> resources;
     if (loaded.ok()) resources = stages::load_stage_resources(*loaded.config, errors);

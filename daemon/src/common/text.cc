@@ -250,36 +250,35 @@ std::string_view trim(std::string_view text) {
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  // Largest unit first, each at most once: "30m1h" and "1s1s" are typos far more often than
+  // deliberate sums, and reading them as 90m or 2s would hide the mistake.
+  struct Unit {
+    std::string_view suffix;
+    int64_t ms;
+  };
+  static constexpr Unit kUnits[] = {{"d", 86'400'000}, {"h", 3'600'000}, {"ms", 1}, {"m", 60'000}, {"s", 1000}};
   text = trim(text);
   if (text.empty()) return std::nullopt;
   if (text == "0") return std::chrono::milliseconds(0);
   int64_t total = 0;
+  int64_t previous_unit_ms = INT64_MAX;
   while (!text.empty()) {
     int64_t amount = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), amount);
     if (ec != std::errc() || ptr == text.data() || amount < 0) return std::nullopt;
     text.remove_prefix(static_cast<size_t>(ptr - text.data()));
-    int64_t unit_ms;
-    if (text.starts_with("ms")) {
-      unit_ms = 1;
-      text.remove_prefix(2);
-    } else if (text.starts_with("s")) {
-      unit_ms = 1000;
-      text.remove_prefix(1);
-    } else if (text.starts_with("m")) {
-      unit_ms = 60'000;
-      text.remove_prefix(1);
-    } else if (text.starts_with("h")) {
-      unit_ms = 3'600'000;
-      text.remove_prefix(1);
-    } else if (text.starts_with("d")) {
-      unit_ms = 86'400'000;
-      text.remove_prefix(1);
-    } else {
-      return std::nullopt;
+    const Unit* unit = nullptr;
+    for (const Unit& candidate : kUnits) {  // "ms" is tried before "m"
+      if (text.starts_with(candidate.suffix)) {
+        unit = &candidate;
+        break;
+      }
     }
-    if (amount > (INT64_MAX / 2) / unit_ms) return std::nullopt;
-    total += amount * unit_ms;
+    if (unit == nullptr || unit->ms >= previous_unit_ms) return std::nullopt;
+    text.remove_prefix(unit->suffix.size());
+    previous_unit_ms = unit->ms;
+    if (amount > (INT64_MAX / 2) / unit->ms) return std::nullopt;
+    total += amount * unit->ms;
     if (total > INT64_MAX / 2) return std::nullopt;
   }
   return std::chrono::milliseconds(total);

@@ -33,7 +33,8 @@ inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<ch
 // Strips ASCII whitespace at both ends.
 std::string_view trim(std::string_view text);
 
-// "500ms", "10s", "5m", "24h", "1d", or a combination such as "1h30m". Zero may be written "0".
+// "500ms", "10s", "5m", "24h", "1d", or a combination such as "1h30m": each unit at most once,
+// largest first ("30m1h" and "1s1s" are refused). Zero may be written "0".
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // The shortest exact spelling: 10000ms -> "10s", 90000ms -> "90s", 3600000ms -> "1h".
 std::string format_duration(std::chrono::milliseconds duration);

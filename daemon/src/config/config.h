@@ -95,12 +95,23 @@ struct HttpRouteConfig {
 // up to max_connections records of a partition be in flight at once.
 enum class Ordering { Partition, Key, None };
 
+// What a failed delivery means for the record: BadData goes to the DLQ at once, Transient
+// through the retry tiers.
+enum class ErrorClass { BadData, Transient };
+
+// A route's `errors:`, parsed while loading (route_errors.h).
+struct RouteErrorTable {
+  std::map<int, ErrorClass> kafka;         // librdkafka error code (rd_kafka_resp_err_t) → class
+  std::map<std::string, ErrorClass> http;  // "503" or "5xx" → class
+};
+
 struct RouteConfig {
   RouteMatch match;
   std::string topic;                  // a topic route (exactly one of topic and http is set)
   std::optional<HttpRouteConfig> http;  // an HTTP route
   Ordering ordering = Ordering::Partition;
-  StringMap errors;  // error name or HTTP status → "bad_data" | "transient": overrides of the error table
+  StringMap errors;  // error name or HTTP status → "bad_data" | "transient", as written (for dumps)
+  RouteErrorTable error_table;  // `errors`, typed: what the engine reads
   int line = 0;  // where the route starts in the file, for messages that name it
 };
 

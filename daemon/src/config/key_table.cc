@@ -257,8 +257,9 @@ KeyTable build_table() {
   add({.path = "pipeline.schemas_dir",
        .type = KeyType::String,
        .default_text = "config/schemas",
-       .flags = {.non_empty = true},
-       .doc = "Directory of the JSON Schemas messages are checked against.",
+       .flags = {.non_empty = true, .path = true},
+       .doc = "Directory of the JSON Schemas (<message_type>.json) messages are checked against; each file at "
+              "most 1 MiB.",
        .bind = field([](auto& c) -> auto& { return c.pipeline.schemas_dir; })});
   add({.path = "pipeline.batch_size",
        .type = KeyType::Int,
@@ -302,7 +303,8 @@ KeyTable build_table() {
   add({.path = "pipeline.filter.blocked_senders_file",
        .type = KeyType::String,
        .default_text = "config/blocked_senders.txt",
-       .doc = "File of blocked senders, one per line; \"\" for none.",
+       .flags = {.path = true},
+       .doc = "File of blocked senders, one per line, at most 16 MiB; \"\" for none.",
        .bind = field([](auto& c) -> auto& { return c.pipeline.filter.blocked_senders_file; })});
   add({.path = "pipeline.filter.spam_keywords",
        .type = KeyType::StringList,
@@ -336,7 +338,7 @@ KeyTable build_table() {
   add({.path = "pipeline.dedup.sqlite_path",
        .type = KeyType::String,
        .default_text = "${STATE_DIRECTORY:-/var/lib/sluice}/dedup.db",
-       .flags = {.non_empty = true},
+       .flags = {.non_empty = true, .path = true},
        .doc = "Database file of the sqlite backend.",
        .bind = field([](auto& c) -> auto& { return c.pipeline.dedup.sqlite_path; })});
   add({.path = "pipeline.dedup.memory_max_entries",
@@ -448,6 +450,7 @@ KeyTable build_table() {
   add({.path = "routes[].http.tls.ca_file",
        .type = KeyType::String,
        .default_text = "\"\"",
+       .flags = {.path = true},
        .doc = "PEM file of CA certificates trusted besides the system ones; \"\" for the system ones only.",
        .bind = http_field([](auto& h) -> auto& { return h.ca_file; })});
   add({.path = "routes[].http.tls.verify",

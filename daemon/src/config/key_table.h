@@ -40,6 +40,7 @@ struct KeyFlags {
   bool non_empty = false;       // strings must not be "", lists must have an entry
   bool topic_name = false;      // the value (each item of a list) must be a valid Kafka topic name
   bool optional_object = false; // Object: when absent it stays absent (its keys take no defaults)
+  bool path = false;            // String: a file or directory; relative to the config file's directory
 };
 
 // A value on its way between the loader, a row's binding and the dump. std::monostate is

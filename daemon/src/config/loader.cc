@@ -1,25 +1,26 @@
 #include "config/loader.h"
 
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
-#include <system_error>
 #include <tuple>
 #include <unordered_map>
 
 #include "common/assert.h"
 #include "common/text.h"
+#include "common/text_file.h"
+#include "config/config_files.h"
+#include "config/loader_text.h"
+#include "config/route_errors.h"
 #include "config/validate.h"
 
 namespace sluice::config {
 namespace {
+
+using namespace detail;
 
 constexpr std::string_view kTopLevel = "(top level)";
 constexpr std::string_view kDurationForms = "write a number and a unit (ms, s, m, h, d), e.g. 500ms, 10s, 5m, 24h or 1h30m";
@@ -37,144 +38,6 @@ struct Origin {
 
   bool is_default() const { return at.has_value(); }
 };
-
-std::string join(std::string_view parent, std::string_view name) {
-  if (parent.empty()) return std::string(name);
-  std::string out;
-  out.reserve(parent.size() + 1 + name.size());
-  out.append(parent).append(".").append(name);
-  return out;
-}
-
-std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
-
-// A key as it stands in a key path: as written when it is a plain name, otherwise quoted and
-// escaped, so that "FILE:LINE:COL: key.path: message" stays one readable line whatever a
-// mistyped key holds (": ", line breaks, control bytes).
-std::string key_in_path(std::string_view name) {
-  auto plain_char = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-           c == '.' || c == '/';
-  };
-  if (!name.empty() && std::all_of(name.begin(), name.end(), plain_char)) return std::string(name);
-  std::string out = "\"";
-  text::append_json_escaped(out, name);
-  out += '"';
-  return out;
-}
-
-std::string join_list(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& item : items) {
-    if (!out.empty()) out += ", ";
-    out += item;
-  }
-  return out;
-}
-
-// Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
-// neighbours each cost 1, so "brokres" is 1 away from "brokers". Keeps three rows of the
-// table, not all of it: an unknown key is compared with every key that could stand there.
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> before_previous(b.size() + 1), previous(b.size() + 1), current(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) previous[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    current[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        current[j] = std::min(current[j], before_previous[j - 2] + 1);
-      }
-    }
-    std::swap(before_previous, previous);
-    std::swap(previous, current);
-  }
-  return previous[b.size()];
-}
-
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return "the value " + quoted(node.Scalar());
-    default:
-      return "nothing";
-  }
-}
-
-std::string expected(const KeyRow& row) {
-  switch (row.type) {
-    case KeyType::String:
-      return "a string";
-    case KeyType::Int:
-      return "an integer";
-    case KeyType::Bool:
-      return "true or false";
-    case KeyType::Duration:
-      return "a duration such as 10s";
-    case KeyType::Enum:
-      return "one of: " + join_list(row.allowed);
-    case KeyType::StringList:
-      return "a list of strings";
-    case KeyType::DurationList:
-      return "a list of durations such as [10s, 1m]";
-    case KeyType::StringMap:
-      return "a map of names to values";
-    case KeyType::ObjectList:
-      return "a list of maps";
-    case KeyType::Object:
-      return "a map";
-  }
-  return "?";
-}
-
-// Where each of the first `limit` documents of `yaml` has its root node (what
-// YAML::Node::Mark() would say). Throws YAML::Exception on a syntax error in them.
-std::vector<YAML::Mark> document_marks(std::string_view yaml, size_t limit) {
-  class RootMarks : public YAML::EventHandler {
-   public:
-    std::vector<YAML::Mark> marks;
-    void OnDocumentStart(const YAML::Mark&) override { in_root_ = true; }
-    void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
-    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
-    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
-      node(mark);
-    }
-    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
-      node(mark);
-    }
-    void OnSequenceEnd() override {}
-    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
-      node(mark);
-    }
-    void OnMapEnd() override {}
-
-   private:
-    void node(const YAML::Mark& mark) {
-      if (in_root_) marks.push_back(mark);
-      in_root_ = false;
-    }
-    bool in_root_ = false;
-  };
-  std::istringstream stream{std::string(yaml)};
-  YAML::Parser parser(stream);
-  RootMarks handler;
-  while (handler.marks.size() < limit && parser.HandleNextDocument(handler)) {
-  }
-  return handler.marks;
-}
-
-std::string format_range(const KeyRow& row) {
-  if (row.type == KeyType::Duration) {
-    return text::format_duration(Duration(row.min)) + ".." + text::format_duration(Duration(row.max));
-  }
-  return std::to_string(row.min) + ".." + std::to_string(row.max);
-}
 
 // The key table arranged for loading: the rows under each parent, and each default already
 // parsed. Building it costs more than loading a small file, so the daemon's table is indexed
@@ -205,8 +68,8 @@ const TableIndex& index_of_key_table() {
 
 class Loader {
  public:
-  Loader(const TableIndex& index, std::string_view source, const EnvLookup& env)
-      : source_(source), env_(env), children_(index.children), defaults_(index.defaults) {}
+  Loader(const TableIndex& index, std::string_view source, const EnvLookup& env, const LoadOptions& options)
+      : source_(source), env_(env), options_(options), children_(index.children), defaults_(index.defaults) {}
 
   LoadResult run(std::string_view yaml, std::string source_path) {
     config_.source_path = std::move(source_path);
@@ -234,6 +97,7 @@ class Loader {
     } else {
       walk_map(root, "", "", 0, root_place, {});
     }
+    resolve_kafka_file_properties(config_.kafka, options_.base_dir);
     check_across_keys();
 
     LoadResult result;
@@ -525,10 +389,14 @@ class Loader {
       fail(place, path, "needs at least one entry", origin);
       ok = false;
     }
-    if (ok && row.type == KeyType::DurationList) {
+    if (row.type == KeyType::DurationList) {
+      // Every entry is checked, and repeats named, even after an entry failed: one run of
+      // check-config shows everything wrong with the list.
       std::vector<Duration> durations;
+      std::map<Duration, size_t> first_index;
       for (size_t i = 0; i < values.size(); ++i) {
         std::string entry_path = path + "[" + std::to_string(i) + "]";
+        if (failed_paths_.count(entry_path) != 0) continue;
         Place entry_place = written_.count(entry_path) != 0 ? written_.at(entry_path).place : place;
         KeyRow single = row;
         single.type = KeyType::Duration;
@@ -537,7 +405,15 @@ class Loader {
           ok = false;
           continue;
         }
-        durations.push_back(std::get<Duration>(*duration));
+        Duration value = std::get<Duration>(*duration);
+        if (auto [first, inserted] = first_index.emplace(value, i); !inserted) {
+          fail(entry_place, entry_path,
+               quoted(values[i]) + " repeats " + path + "[" + std::to_string(first->second) +
+                   "]; two tiers with the same delay would share one topic",
+               origin);
+          ok = false;
+        }
+        durations.push_back(value);
       }
       if (ok) row.bind.store(config_, item, Value(std::move(durations)));
       return;
@@ -579,6 +455,7 @@ class Loader {
     switch (row.type) {
       case KeyType::String:
         if (!check_string(row, text, place, path, origin)) return std::nullopt;
+        if (row.flags.path) return Value(resolve_path(options_.base_dir, text));
         return Value(std::move(text));
       case KeyType::Int: {
         std::optional<int64_t> number = text::parse_int(text);
@@ -645,7 +522,11 @@ class Loader {
   }
 
   void check_across_keys() {
-    for (Problem& problem : validate(config_)) {
+    std::vector<Problem> problems = validate(config_);
+    parse_route_errors(config_, problems);
+    check_referenced_files(config_, problems);
+    for (const ExtraCheck& check : options_.checks) check(config_, problems);
+    for (Problem& problem : problems) {
       if (near_failed_key(problem.path)) continue;
       Written written = written_place(problem.path);
       std::string message = std::move(problem.message);
@@ -656,6 +537,7 @@ class Loader {
 
   std::string source_;
   const EnvLookup& env_;
+  const LoadOptions& options_;
   const std::map<std::string_view, std::vector<const KeyRow*>, std::less<>>& children_;
   const std::unordered_map<const KeyRow*, YAML::Node>& defaults_;
   Config config_;
@@ -669,32 +551,29 @@ class Loader {
 LoadResult load_string_with_table(const KeyTable& table, std::string_view yaml, std::string_view source_name,
                                   const EnvLookup& env) {
   TableIndex index(table);
-  return Loader(index, source_name, env).run(yaml, std::string(source_name));
+  return Loader(index, source_name, env, LoadOptions{}).run(yaml, std::string(source_name));
 }
 
-LoadResult load_string(std::string_view yaml, std::string_view source_name, const EnvLookup& env) {
-  return Loader(index_of_key_table(), source_name, env).run(yaml, std::string(source_name));
+LoadResult load_string(std::string_view yaml, std::string_view source_name, const EnvLookup& env,
+                       const LoadOptions& options) {
+  return Loader(index_of_key_table(), source_name, env, options).run(yaml, std::string(source_name));
 }
 
-LoadResult load_defaults(const EnvLookup& env) { return Loader(index_of_key_table(), "<defaults>", env).run("", ""); }
+LoadResult load_defaults(const EnvLookup& env, const LoadOptions& options) {
+  return Loader(index_of_key_table(), "<defaults>", env, options).run("", "");
+}
 
-LoadResult load_file(const std::string& path, const EnvLookup& env) {
-  auto cannot_read = [&path](int error) {
-    LoadResult result;
-    result.errors.push_back(path + ": cannot read: " + std::error_code(error, std::generic_category()).message());
-    return result;
-  };
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) return cannot_read(errno);
+LoadResult load_file(const std::string& path, const EnvLookup& env, const LoadOptions& options) {
   std::string text;
-  char buffer[16384];
-  while (true) {
-    size_t n = std::fread(buffer, 1, sizeof(buffer), file.get());
-    text.append(buffer, n);
-    if (n < sizeof(buffer)) break;
+  std::string error;
+  if (!read_text_file(path, kMaxConfigFileBytes, text, error)) {
+    LoadResult result;
+    result.errors.push_back(path + ": cannot read: " + error);
+    return result;
   }
-  if (std::ferror(file.get())) return cannot_read(errno);
-  return Loader(index_of_key_table(), path, env).run(text, path);
+  LoadOptions in_directory = options;
+  in_directory.base_dir = directory_of(path);
+  return Loader(index_of_key_table(), path, env, in_directory).run(text, path);
 }
 
 }  // namespace sluice::config

@@ -70,6 +70,7 @@ std::string range_cell(const KeyRow& row) {
 
 std::string doc_cell(const KeyRow& row) {
   std::string doc = cell(row.doc);
+  if (row.flags.path) doc += " A relative path is resolved against the config file's directory.";
   if (row.flags.sensitive) doc += " Redacted in dumps.";
   if (row.flags.secret_entries) doc += " Values of secret properties (passwords, keys, tokens) are redacted in dumps.";
   return doc;
@@ -195,12 +196,16 @@ std::string render_reference_markdown() {
       "\n"
       "- A key left out takes its default. Unknown keys are errors, and every error is reported at once\n"
       "  as `FILE:LINE:COL: key.path: what is wrong`.\n"
-      "- Durations are a number and a unit (`ms`, `s`, `m`, `h`, `d`), which may be combined:\n"
-      "  `500ms`, `10s`, `5m`, `24h`, `1h30m`.\n"
+      "- Durations are a number and a unit (`ms`, `s`, `m`, `h`, `d`), which may be combined, each\n"
+      "  unit at most once and largest first: `500ms`, `10s`, `5m`, `24h`, `1h30m` (not `30m1h`).\n"
       "- Values may refer to the environment: `${VAR}`, `${VAR:-default}` (used when VAR is unset or\n"
       "  empty), `${VAR:?message}` (an error saying `message` when VAR is unset or empty); `$$` is a\n"
       "  literal `$`. Substitution happens after the YAML is parsed and stays inside one value.\n"
-      "- Relative paths are resolved against the working directory.\n"
+      "- Relative paths (keys marked so below, and librdkafka's file properties such as\n"
+      "  `ssl.ca.location`) are resolved against the directory of the config file, whatever the\n"
+      "  working directory; without `--config` (embedded defaults) against the working directory.\n"
+      "- A config file may be at most 4 MiB; larger files are refused before they are read.\n"
+
       "- `routes[].topic` is the key `topic` of each entry of the `routes` list.\n"
       "\n"
       "| Key | Type | Default | Range / allowed | Description |\n"

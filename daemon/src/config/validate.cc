@@ -1,7 +1,6 @@
 #include "config/validate.h"
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 
 namespace sluice::config {
@@ -79,25 +78,10 @@ std::vector<Problem> validate(const Config& config) {
     if (route.http && !route.http->url.starts_with("http://") && !route.http->url.starts_with("https://")) {
       problems.push_back({path + ".http.url", "\"" + route.http->url + "\" is not an http:// or https:// URL"});
     }
-    for (const auto& [name, error_class] : route.errors) {
-      if (error_class != "bad_data" && error_class != "transient") {
-        problems.push_back({path + ".errors." + name, "\"" + error_class + "\" is not one of: bad_data, transient"});
-      }
-      bool status_like = name.size() == 3 && name[0] >= '1' && name[0] <= '5' &&
-                         ((std::isdigit(static_cast<unsigned char>(name[1])) && std::isdigit(static_cast<unsigned char>(name[2]))) ||
-                          name.substr(1) == "xx");
-      if (route.http && !status_like) {
-        problems.push_back({path + ".errors." + name, "an http route's errors are HTTP statuses such as 404 or 4xx"});
-      }
-    }
   }
-  std::set<std::string> tier_topics;
   for (size_t i = 0; i < config.retry.tiers.size(); ++i) {
     std::string topic = config.retry.tier_topic(i);
     std::string path = "retry.tiers[" + std::to_string(i) + "]";
-    if (!tier_topics.insert(topic).second) {
-      problems.push_back({path, "two tiers with the same delay would share the topic \"" + topic + "\""});
-    }
     if (!is_valid_topic_name(topic)) problems.push_back({path, "\"" + topic + "\" is not a valid Kafka topic name"});
     check_not_inbound(path, topic);
   }

@@ -26,7 +26,7 @@ std::unique_ptr<Destinations> Destinations::create(const config::Config& config,
   std::map<std::string, int> index_of_target;
   for (size_t i = 0; i < config.routes.size(); ++i) {
     const config::RouteConfig& route = config.routes[i];
-    all->route_errors_.push_back(RouteErrors::parse(route, i, errors));
+    all->route_errors_.emplace_back(route.error_table);
     std::string target = route.http ? "http " + route.http->method + " " + route.http->url : "topic " + route.topic;
     auto [it, inserted] = index_of_target.try_emplace(target, static_cast<int>(all->destinations_.size()));
     all->route_destination_.push_back(it->second);

@@ -1,6 +1,7 @@
 #include "engine/error_classes.h"
 
-#include "kafka/client.h"
+#include <string>
+
 
 namespace sluice::engine {
 
@@ -26,26 +27,10 @@ ErrorClass classify_http_status(int status) {
   return ErrorClass::BadData;
 }
 
-RouteErrors RouteErrors::parse(const config::RouteConfig& route, size_t index, std::vector<std::string>& errors) {
-  RouteErrors table;
-  for (const auto& [name, error_class] : route.errors) {
-    ErrorClass parsed = error_class == "bad_data" ? ErrorClass::BadData : ErrorClass::Transient;
-    if (route.http) {
-      table.http_[name] = parsed;
-      continue;
-    }
-    std::optional<rd_kafka_resp_err_t> code = kafka::error_by_name(name);
-    if (!code) {
-      errors.push_back("routes[" + std::to_string(index) + "].errors." + name + ": not a librdkafka error name");
-      continue;
-    }
-    table.produce_[*code] = parsed;
-  }
-  return table;
-}
+RouteErrors::RouteErrors(const config::RouteErrorTable& table) : produce_(table.kafka), http_(table.http) {}
 
 ErrorClass RouteErrors::classify(rd_kafka_resp_err_t error) const {
-  auto it = produce_.find(error);
+  auto it = produce_.find(static_cast<int>(error));
   return it != produce_.end() ? it->second : classify_produce_error(error);
 }
 

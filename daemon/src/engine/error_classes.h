@@ -7,9 +7,7 @@
 // A route may override the table per error name (`routes[].errors`).
 
 #include <map>
-#include <optional>
 #include <string>
-#include <vector>
 
 #include <librdkafka/rdkafka.h>
 
@@ -17,7 +15,7 @@
 
 namespace sluice::engine {
 
-enum class ErrorClass { BadData, Transient };
+using ErrorClass = config::ErrorClass;
 
 ErrorClass classify_produce_error(rd_kafka_resp_err_t error);
 
@@ -26,16 +24,15 @@ ErrorClass classify_produce_error(rd_kafka_resp_err_t error);
 // never reach this table: they are always transient.
 ErrorClass classify_http_status(int status);
 
-// One route's overrides of the table.
+// One route's overrides of the table, as the loader parsed them (config/route_errors.h).
 class RouteErrors {
  public:
-  // Every error name that is not librdkafka's (topic routes) is appended to `errors`.
-  static RouteErrors parse(const config::RouteConfig& route, size_t index, std::vector<std::string>& errors);
+  explicit RouteErrors(const config::RouteErrorTable& table);
   ErrorClass classify(rd_kafka_resp_err_t error) const;
   ErrorClass classify_http(int status) const;
 
  private:
-  std::map<rd_kafka_resp_err_t, ErrorClass> produce_;
+  std::map<int, ErrorClass> produce_;       // rd_kafka_resp_err_t → class
   std::map<std::string, ErrorClass> http_;  // "503" or "5xx" → class
 };
 

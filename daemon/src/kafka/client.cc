@@ -67,16 +67,6 @@ HandlePtr make_client(rd_kafka_type_t type, ConfPtr conf, ClientContext* context
   return HandlePtr(handle);
 }
 
-std::optional<rd_kafka_resp_err_t> error_by_name(std::string_view name) {
-  const rd_kafka_err_desc* descriptions = nullptr;
-  size_t count = 0;
-  rd_kafka_get_err_descs(&descriptions, &count);
-  for (size_t i = 0; i < count; ++i) {
-    if (descriptions[i].name != nullptr && name == descriptions[i].name) return descriptions[i].code;
-  }
-  return std::nullopt;
-}
-
 std::string error_name(rd_kafka_resp_err_t error) {
   const char* name = rd_kafka_err2name(error);
   return name != nullptr ? name : std::to_string(static_cast<int>(error));

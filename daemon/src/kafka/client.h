@@ -34,7 +34,5 @@ HandlePtr make_client(rd_kafka_type_t type, ConfPtr conf, ClientContext* context
 
 // librdkafka's name for an error code without the RD_KAFKA_RESP_ERR_ prefix, e.g. "_MSG_TIMED_OUT".
 std::string error_name(rd_kafka_resp_err_t error);
-// The code of such a name (as librdkafka lists them), or nullopt.
-std::optional<rd_kafka_resp_err_t> error_by_name(std::string_view name);
 
 }  // namespace sluice::kafka

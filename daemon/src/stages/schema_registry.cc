@@ -11,7 +11,7 @@
 #include "common/log.h"
 #include "stages/schema_prep.h"
 #include "stages/schema_refs.h"
-#include "stages/text_file.h"
+#include "common/text_file.h"
 #include "stages/valijson.h"
 
 namespace sluice::stages {
@@ -165,7 +165,7 @@ std::shared_ptr<const SchemaRegistry> load_schema_registry(const std::string& di
   std::string read_error;
   for (const fs::path& path : files) {
     std::string source = path.string();
-    if (!read_text_file(source, text, read_error)) {
+    if (!read_text_file(source, kMaxSchemaFileBytes, text, read_error)) {
       errors.push_back(source + ": cannot read: " + read_error);
       continue;
     }

@@ -8,6 +8,7 @@
 // old one lives until the last worker lets go of it. Validating against a CompiledSchema
 // only reads it; the per-thread part (valijson's Validator) lives in the schema stage.
 
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <optional>
@@ -69,6 +70,10 @@ std::unique_ptr<const CompiledSchema> compile_schema(std::string_view text, std:
                                                      const std::string& source_name,
                                                      std::vector<std::string>& errors,
                                                      std::vector<std::string>& warnings);
+
+// The largest schema file accepted (checked before it is read): real schemas are kilobytes;
+// a file past this is a mistake, and compiling it would take many times its size.
+constexpr size_t kMaxSchemaFileBytes = 1024 * 1024;
 
 // Compiles every `*.json` regular file in `dir` (not recursive; hidden files skipped), in
 // name order, reporting every problem of every file at once. Warnings are logged once each.

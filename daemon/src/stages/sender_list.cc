@@ -3,7 +3,7 @@
 #include <cstdint>
 
 #include "common/text.h"
-#include "stages/text_file.h"
+#include "common/text_file.h"
 
 namespace sluice::stages {
 
@@ -89,7 +89,7 @@ std::shared_ptr<const SenderList> load_sender_list(const std::string& path, std:
   if (path.empty()) return std::make_shared<const SenderList>();
   std::string text;
   std::string read_error;
-  if (!read_text_file(path, text, read_error)) {
+  if (!read_text_file(path, kMaxBlockedSendersFileBytes, text, read_error)) {
     errors.push_back(path + ": cannot read blocked senders file: " + read_error);
     return nullptr;
   }

@@ -49,6 +49,11 @@ class SenderList {
 std::vector<std::string> parse_sender_lines(std::string_view text, const std::string& source_name,
                                             std::vector<std::string>& errors);
 
+// The largest blocked-senders file accepted (checked before it is read): a 16 MiB list, about
+// half a million addresses, indexes into roughly 200 MB; past that the list belongs in a store
+// of its own, not in a file every instance holds in memory.
+constexpr size_t kMaxBlockedSendersFileBytes = 16 * 1024 * 1024;
+
 // Reads and parses `path`. An empty path means no blocked senders (an empty list). Returns
 // nullptr, with the reasons appended to `errors`, when the file is unreadable or malformed.
 std::shared_ptr<const SenderList> load_sender_list(const std::string& path, std::vector<std::string>& errors);

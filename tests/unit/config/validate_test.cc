@@ -110,6 +110,7 @@ TEST_CASE("validate works on a Config built in code", "[config][validate]") {
                   .http = std::nullopt,
                   .ordering = Ordering::Partition,
                   .errors = {},
+                  .error_table = {},
                   .line = 3});
   config.dlq.topic = "dlq";
   CHECK(validate(config).empty());
