@@ -27,12 +27,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import traceback
 
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from checks import CheckFailure, Checks, expect, run_command, tool  # noqa: E402  (found through the path just set)
 
 # Every metric sluice exports (daemon/src/metrics/metrics.cc), with its type and labels.
 # A name missing here makes the alert or panel that uses it fail this test.
@@ -111,45 +112,6 @@ PROMQL_KEYWORDS = {
     "avg_over_time", "max_over_time", "min_over_time", "sum_over_time", "count_over_time",
     "last_over_time", "timestamp", "humanize", "inf", "nan", "le",
 }
-
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def run(self, name, function, *args):
-        try:
-            note = function(*args)
-        except CheckFailure as failure:
-            self.failed += 1
-            print(f"FAIL {name}: {failure}")
-        except Exception:  # a crash in a check is a failure of that check, not of the run
-            self.failed += 1
-            print(f"FAIL {name}: unexpected error")
-            traceback.print_exc(file=sys.stdout)
-        else:
-            self.passed += 1
-            print(f"ok   {name}" + (f" ({note})" if note else ""))
-
-
-class CheckFailure(Exception):
-    pass
-
-
-def expect(condition, message):
-    if not condition:
-        raise CheckFailure(message)
-
-
-def tool(name, package):
-    path = shutil.which(name)
-    expect(path is not None, f"{name} not found; install the Debian package {package}")
-    return path
-
-
-def run_command(argv, **kwargs):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, **kwargs)
 
 
 # Durations ----------------------------------------------------------------------------------
@@ -839,8 +801,7 @@ def main():
     checks.run("k8s: PodMonitor scrapes the metrics port of the deployment's pods", check_podmonitor, source_dir)
     checks.run("k8s: the ConfigMap's config passes check-config as mounted", check_configmap_config, source_dir, sluice_bin)
     checks.run("k8s: config/schemas are mounted in schemas_dir, unchanged", check_configmap_schemas, source_dir)
-    print(f"{checks.passed} passed, {checks.failed} failed")
-    return 1 if checks.failed else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":
