@@ -217,7 +217,9 @@ def check_unit_directives(unit_path, config):
            f"TimeoutStopSec={stop:g}s leaves less than {FLUSH_MARGIN_SECONDS}s after the {drain:g}s drain")
     expect(one("StateDirectory") == "sluice", "StateDirectory= is not sluice")
     expect(one("ConfigurationDirectory") == "sluice", "ConfigurationDirectory= is not sluice")
-    expect(one("DynamicUser") == "yes", "DynamicUser= is not yes")
+    expect(one("User") == "sluice" and one("Group") == "sluice",
+           "User= and Group= are not sluice (the package's sysusers.d user)")
+    expect("DynamicUser" not in service, "DynamicUser= is set besides the static user sluice")
     expect(one("Restart") == "on-failure", "Restart= is not on-failure")
     expect("check-config" in one("ExecStartPre"), "ExecStartPre= does not run check-config")
     expect(one("ExecStart").startswith("/usr/bin/sluice run --config /etc/sluice/sluice.yaml"),
