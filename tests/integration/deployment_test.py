@@ -676,8 +676,21 @@ def check_k8s_sidecar(source_dir):
         projected = {item["key"] for item in items}
         unprojected = set(configmap["data"]) - projected
         expect(not unprojected, f"ConfigMap keys not mounted: {sorted(unprojected)}")
-    state = mounts.get("/var/lib/sluice")
-    expect(state and "emptyDir" in volumes[state["name"]], "/var/lib/sluice is not an emptyDir")
+    # Replicas split the partitions and a rebalance moves them, so a redelivered message may
+    # reach another pod: with more than one, the fingerprints must be in a shared store.
+    dedup = (sluice_config_of(configmap).get("pipeline") or {}).get("dedup") or {}
+    backend = dedup.get("backend", "sqlite")
+    replicas = deployment["spec"].get("replicas", 1)
+    if replicas > 1:
+        expect(backend == "redis", f"{replicas} replicas with the {backend} dedup backend: each pod keeps its own fingerprints")
+    if backend == "redis":
+        url = str(dedup.get("redis_url", "redis://127.0.0.1:6379/0"))
+        expect(not re.search(r"@?(127\.0\.0\.1|localhost|\[::1\])[:/]", url),
+               f"redis_url {url} is the pod's own loopback, not a shared Redis")
+    else:
+        state = mounts.get("/var/lib/sluice")
+        expect(state and "readOnly" not in state, "the sqlite backend has no writable /var/lib/sluice")
+
 
     pod_security = spec.get("securityContext", {})
     security = sidecar.get("securityContext", {})
@@ -799,7 +812,7 @@ def main():
                check_runtime_packages, source_dir, sluice_bin)
     checks.run("docker: Dockerfile stages, user, workdir, entrypoint, port, volume", check_dockerfile, source_dir)
     checks.run("docker: the image's config loads with check-config", check_image_config, source_dir, sluice_bin)
-    checks.run("k8s: native sidecar, probes, mounts, security, grace period", check_k8s_sidecar, source_dir)
+    checks.run("k8s: native sidecar, probes, mounts, security, grace period, shared dedup", check_k8s_sidecar, source_dir)
     checks.run("k8s: PodMonitor scrapes the metrics port of the deployment's pods", check_podmonitor, source_dir)
     checks.run("k8s: the ConfigMap's config passes check-config as mounted", check_configmap_config, source_dir, sluice_bin)
     checks.run("k8s: config/schemas are mounted in schemas_dir, unchanged", check_configmap_schemas, source_dir)
