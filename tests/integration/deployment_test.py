@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks sluice's deployment artifacts against each other and against the binary.
 
-Usage: deployment_test.py SOURCE_DIR SLUICE_BIN
+Usage: deployment_test.py SOURCE_DIR SLUICE_BIN BUILD_DIR
 
 - systemd/sluice.service: its systemd-analyze security exposure, that systemd-analyze verify
   has nothing to say about it, and the directives the daemon relies on (notify, watchdog, a
@@ -13,9 +13,10 @@ Usage: deployment_test.py SOURCE_DIR SLUICE_BIN
 - docker/runtime-packages.txt: provides every shared library `ldd SLUICE_BIN` lists, and
   lists nothing else but the documented extras;
 - docker/Dockerfile: the image contract (user, workdir, entrypoint, ports, volume) and that
-  the config it ships loads with SLUICE_BIN;
-- docker/k8s: the native sidecar, its probes, mounts, security context and grace period, and
-  that the config in configmap.yaml, written out as the pod sees it, passes
+  the config it ships, installed from BUILD_DIR's install rules as the Dockerfile installs
+  it, loads with SLUICE_BIN;
+- docker/k8s: the native sidecar, its probes, mounts, security context and grace period, a
+  dedup store shared by the replicas, and that the config in configmap.yaml, written out as the pod sees it, passes
   `SLUICE_BIN check-config`.
 
 Each check prints one line; the last line is `N passed, M failed`; the exit status is 1 when
@@ -26,13 +27,13 @@ python3-yaml, dpkg and libc-bin (ldd).
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
-import traceback
 
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from checks import CheckFailure, Checks, expect, run_command, tool  # noqa: E402  (found through the path just set)
 
 # Every metric sluice exports (daemon/src/metrics/metrics.cc), with its type and labels.
 # A name missing here makes the alert or panel that uses it fail this test.
@@ -111,45 +112,6 @@ PROMQL_KEYWORDS = {
     "avg_over_time", "max_over_time", "min_over_time", "sum_over_time", "count_over_time",
     "last_over_time", "timestamp", "humanize", "inf", "nan", "le",
 }
-
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def run(self, name, function, *args):
-        try:
-            note = function(*args)
-        except CheckFailure as failure:
-            self.failed += 1
-            print(f"FAIL {name}: {failure}")
-        except Exception:  # a crash in a check is a failure of that check, not of the run
-            self.failed += 1
-            print(f"FAIL {name}: unexpected error")
-            traceback.print_exc(file=sys.stdout)
-        else:
-            self.passed += 1
-            print(f"ok   {name}" + (f" ({note})" if note else ""))
-
-
-class CheckFailure(Exception):
-    pass
-
-
-def expect(condition, message):
-    if not condition:
-        raise CheckFailure(message)
-
-
-def tool(name, package):
-    path = shutil.which(name)
-    expect(path is not None, f"{name} not found; install the Debian package {package}")
-    return path
-
-
-def run_command(argv, **kwargs):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, **kwargs)
 
 
 # Durations ----------------------------------------------------------------------------------
@@ -255,7 +217,9 @@ def check_unit_directives(unit_path, config):
            f"TimeoutStopSec={stop:g}s leaves less than {FLUSH_MARGIN_SECONDS}s after the {drain:g}s drain")
     expect(one("StateDirectory") == "sluice", "StateDirectory= is not sluice")
     expect(one("ConfigurationDirectory") == "sluice", "ConfigurationDirectory= is not sluice")
-    expect(one("DynamicUser") == "yes", "DynamicUser= is not yes")
+    expect(one("User") == "sluice" and one("Group") == "sluice",
+           "User= and Group= are not sluice (the package's sysusers.d user)")
+    expect("DynamicUser" not in service, "DynamicUser= is set besides the static user sluice")
     expect(one("Restart") == "on-failure", "Restart= is not on-failure")
     expect("check-config" in one("ExecStartPre"), "ExecStartPre= does not run check-config")
     expect(one("ExecStart").startswith("/usr/bin/sluice run --config /etc/sluice/sluice.yaml"),
@@ -604,6 +568,10 @@ def check_dockerfile(source_dir):
         expect(values, f"the runtime stage has no {instruction}")
         return values[-1]
 
+    installs = dockerfile_install_components(build)
+    expect({"daemon", "config"} <= set(installs), f"the build stage installs the components {installs}, not daemon and config")
+    expect(any(name == "COPY" and arguments.split() == ["--from=build", "/staging/", "/"] for name, arguments in runtime),
+           "the runtime stage does not copy the installed tree (COPY --from=build /staging/ /)")
     runs = " ".join(arguments for name, arguments in runtime if name == "RUN")
     expect("runtime-packages.txt" in runs and "--no-install-recommends" in runs,
            "the runtime stage does not install docker/runtime-packages.txt without recommends")
@@ -626,31 +594,38 @@ def clean_environment(extra):
     return environment
 
 
-def check_image_config(source_dir, sluice_bin):
-    """The config the image ships, laid out as the Dockerfile copies it, loads with SLUICE_BIN."""
-    runtime = runtime_stage(read_dockerfile(os.path.join(source_dir, "docker/Dockerfile")))[1]
-    with tempfile.TemporaryDirectory() as root:
-        for name, arguments in runtime:
-            if name == "COPY" and not arguments.startswith("--from"):
-                parts = arguments.split()
-                sources, destination = parts[:-1], parts[-1]
-                if not all(source.startswith("config/") for source in sources):
-                    continue
-                target = root + destination
-                for source in sources:
-                    origin = os.path.join(source_dir, source)
-                    if os.path.isdir(origin):
-                        shutil.copytree(origin, target, dirs_exist_ok=True)
-                    else:
-                        os.makedirs(target, exist_ok=True)
-                        shutil.copy(origin, target)
-            if name == "RUN":
-                for link in re.finditer(r"ln -s (\S+) (\S+)", arguments):
-                    os.symlink(link.group(1), root + link.group(2))
-        workdir = root + "/etc/sluice"
-        expect(os.path.isfile(os.path.join(workdir, "sluice.yaml")), "the image has no /etc/sluice/sluice.yaml")
-        result = run_command([os.path.abspath(sluice_bin), "check-config", "--config", "/etc/sluice/sluice.yaml".replace("/etc/sluice", workdir)],
-                             cwd=workdir, env=clean_environment({}))
+def dockerfile_install_components(build):
+    """The components the build stage installs, each with `cmake --install ... --prefix /usr`."""
+    runs = " ".join(arguments for instruction, arguments in build if instruction == "RUN")
+    components = []
+    for command in re.findall(r"cmake --install [^&]*", runs):
+        expect("--prefix /usr" in command, f"an install without --prefix /usr: {command.strip()!r}")
+        match = re.search(r"--component (\S+)", command)
+        expect(match, f"an install of every component (the unit, sysusers.d): {command.strip()!r}")
+        components.append(match.group(1))
+    expect(components, "the build stage runs no cmake --install")
+    return components
+
+
+def check_image_config(source_dir, sluice_bin, build_dir):
+    """The config the image ships loads with SLUICE_BIN: the components the Dockerfile
+    installs, installed from BUILD_DIR with a temporary prefix so that the absolute paths in
+    the installed config are real (the image's differ only by the prefix /usr)."""
+    build = runtime_stage(read_dockerfile(os.path.join(source_dir, "docker/Dockerfile")))[0]
+    cmake = tool("cmake", "cmake")
+    with tempfile.TemporaryDirectory() as prefix:
+        environment = {key: value for key, value in os.environ.items() if key != "DESTDIR"}
+        for component in dockerfile_install_components(build):
+            if component == "daemon":
+                continue                        # the binary under test stands in for it
+            result = run_command([cmake, "--install", build_dir, "--prefix", prefix, "--component", component],
+                                 env=environment)
+            expect(result.returncode == 0, f"cmake --install --component {component} failed:\n{result.stderr}")
+        config = os.path.join(prefix, "etc/sluice/sluice.yaml")
+        expect(os.path.isfile(config), "the image has no /etc/sluice/sluice.yaml")
+        # From /, so that nothing resolves against the repository.
+        result = run_command([os.path.abspath(sluice_bin), "check-config", "--config", config],
+                             cwd="/", env=clean_environment({}))
         expect(result.returncode == 0, f"check-config exit {result.returncode}:\n{result.stderr}")
 
 
@@ -712,8 +687,20 @@ def check_k8s_sidecar(source_dir):
         projected = {item["key"] for item in items}
         unprojected = set(configmap["data"]) - projected
         expect(not unprojected, f"ConfigMap keys not mounted: {sorted(unprojected)}")
-    state = mounts.get("/var/lib/sluice")
-    expect(state and "emptyDir" in volumes[state["name"]], "/var/lib/sluice is not an emptyDir")
+    # Replicas split the partitions and a rebalance moves them, so a redelivered message may
+    # reach another pod: with more than one, the fingerprints must be in a shared store.
+    dedup = (sluice_config_of(configmap).get("pipeline") or {}).get("dedup") or {}
+    backend = dedup.get("backend", "sqlite")
+    replicas = deployment["spec"].get("replicas", 1)
+    if replicas > 1:
+        expect(backend == "redis", f"{replicas} replicas with the {backend} dedup backend: each pod keeps its own fingerprints")
+    if backend == "redis":
+        url = str(dedup.get("redis_url", "redis://127.0.0.1:6379/0"))
+        expect(not re.search(r"@?(127\.0\.0\.1|localhost|\[::1\])[:/]", url),
+               f"redis_url {url} is the pod's own loopback, not a shared Redis")
+    else:
+        state = mounts.get("/var/lib/sluice")
+        expect(state and "readOnly" not in state, "the sqlite backend has no writable /var/lib/sluice")
 
     pod_security = spec.get("securityContext", {})
     security = sidecar.get("securityContext", {})
@@ -810,10 +797,10 @@ def check_configmap_schemas(source_dir):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
-    source_dir, sluice_bin = sys.argv[1], sys.argv[2]
+    source_dir, sluice_bin, build_dir = sys.argv[1], sys.argv[2], sys.argv[3]
     unit = os.path.join(source_dir, "systemd/sluice.service")
     prometheus_dir = os.path.join(source_dir, "docker/prometheus")
     with open(os.path.join(source_dir, "config/sluice.yaml"), encoding="utf-8") as source:
@@ -834,13 +821,12 @@ def main():
     checks.run("docker: runtime-packages.txt provides exactly what ldd needs",
                check_runtime_packages, source_dir, sluice_bin)
     checks.run("docker: Dockerfile stages, user, workdir, entrypoint, port, volume", check_dockerfile, source_dir)
-    checks.run("docker: the image's config loads with check-config", check_image_config, source_dir, sluice_bin)
-    checks.run("k8s: native sidecar, probes, mounts, security, grace period", check_k8s_sidecar, source_dir)
+    checks.run("docker: the image's config loads with check-config", check_image_config, source_dir, sluice_bin, build_dir)
+    checks.run("k8s: native sidecar, probes, mounts, security, grace period, shared dedup", check_k8s_sidecar, source_dir)
     checks.run("k8s: PodMonitor scrapes the metrics port of the deployment's pods", check_podmonitor, source_dir)
     checks.run("k8s: the ConfigMap's config passes check-config as mounted", check_configmap_config, source_dir, sluice_bin)
     checks.run("k8s: config/schemas are mounted in schemas_dir, unchanged", check_configmap_schemas, source_dir)
-    print(f"{checks.passed} passed, {checks.failed} failed")
-    return 1 if checks.failed else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":
