@@ -3,11 +3,11 @@
 
 Usage: deb_test.py SOURCE_DIR BUILD_DIR
 
-Runs cpack (DEB) on BUILD_DIR's install rules, into a temporary directory, and reads the .deb
-back with dpkg-deb: its control fields (Package, Version, Architecture, a Depends naming the
+Runs scripts/package on BUILD_DIR (`--build-dir`: CPack's DEB generator on the tree's install
+rules), into a temporary directory, and reads the .deb back with dpkg-deb: its control fields (Package, Version, Architecture, a Depends naming the
 package of every library the binary loads), its conffiles and maintainer scripts, and its
-file list. scripts/package makes the released .deb the same way from a Release tree; this
-test packages the tree it was built in (RelWithDebInfo, with tests), since a second build
+file list. Without --build-dir, scripts/package makes the released .deb the same way from a
+Release tree of its own; this test packages the tree it was built in (RelWithDebInfo, with tests), since a second build
 would take longer than the whole check. What differs between the two is the binary's
 optimisation, not what the package holds.
 
@@ -47,15 +47,17 @@ def project_version(source_dir):
     return match.group(1)
 
 
-def make_package(build_dir, output):
-    cpack = tool("cpack", "cmake")
+def make_package(source_dir, build_dir, output):
+    """scripts/package itself, on the test's tree (it skips the configure step with --build-dir)."""
     environment = dict(os.environ)
     environment.pop("DESTDIR", None)
-    result = run_command([cpack, "-G", "DEB", "--config", os.path.join(build_dir, "CPackConfig.cmake"), "-B", output],
-                         cwd=build_dir, env=environment, timeout=300)
-    expect(result.returncode == 0, f"cpack failed:\n{result.stdout}{result.stderr}")
+    environment.setdefault("JOBS", "1")  # sluice is built already; nothing to spread
+    result = run_command([os.path.join(source_dir, "scripts", "package"), "--build-dir", build_dir, "--output", output],
+                         cwd=source_dir, env=environment, timeout=300)
+    expect(result.returncode == 0, f"scripts/package failed:\n{result.stdout}{result.stderr}")
+    expect("scripts/package: " in result.stdout, "scripts/package did not name the .deb it made")
     debs = [name for name in os.listdir(output) if name.endswith(".deb")]
-    expect(len(debs) == 1, f"cpack made {debs}, not one .deb")
+    expect(len(debs) == 1, f"scripts/package made {debs}, not one .deb")
     return os.path.join(output, debs[0])
 
 
@@ -129,7 +131,7 @@ def main():
     source_dir, build_dir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     checks = Checks()
     with tempfile.TemporaryDirectory(prefix="sluice-deb-") as output:
-        deb = checks.run("cpack -G DEB on the build tree", make_package, build_dir, output)
+        deb = checks.run("scripts/package --build-dir on the build tree", make_package, source_dir, build_dir, output)
         if deb:
             checks.run("control: Package, Version, Architecture, Depends", check_control, deb, source_dir, build_dir)
             checks.run("control: conffiles and maintainer scripts", check_control_files, deb)
