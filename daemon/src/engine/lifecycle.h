@@ -4,7 +4,9 @@
 // the engine thread.
 
 #include <memory>
+#include <string>
 
+#include "common/status_snapshot.h"
 #include "stages/stage_chain.h"
 
 namespace sluice::engine {
@@ -25,6 +27,12 @@ class LifecycleListener {
   virtual void on_stalled(int64_t /*stalled_partitions*/) {}
   // Draining for shutdown has begun.
   virtual void on_stopping() {}
+  // Group membership or broker reachability changed (Connectivity says what each means);
+  // `detail` says why not, empty when both hold. Also called once with the first verdict.
+  virtual void on_connectivity(bool /*in_group*/, bool /*brokers_reached*/, const std::string& /*detail*/) {}
+  // A fresh snapshot for /status: about once a second, and after each assignment change.
+  // The listener copies what it keeps; the engine reuses its snapshot.
+  virtual void on_status(const StatusSnapshot& /*snapshot*/) {}
 };
 
 }  // namespace sluice::engine
