@@ -20,7 +20,7 @@
 //   no stalled partition  no partition with records in flight and no progress for
 //                    pipeline.stall_timeout (records waiting for a retry due time or an open
 //                    breaker are not stalled)
-//   dedup store ok   the dedup store does not report itself failing (dedup_store_failing;
+//   dedup store      the dedup store does not report itself failing (dedup_store_failing;
 //                    nothing sets it yet: the place for the store's own health check)
 //   event loop alive as /livez
 // Every check is read on each request; nothing is cached by the admin thread.
@@ -51,9 +51,8 @@ struct HealthState {
   }
   void beat() { loop_heartbeat_ms.store(steady_now_ms(), std::memory_order_relaxed); }
 
-  // Engine thread: the group and broker verdict, and why not (empty when both hold).
-  void set_connectivity(bool member, bool reached, const std::string& detail);
-  std::string connectivity_detail() const;
+  // Engine thread: the group and broker verdicts, each with why not (empty when it holds).
+  void set_connectivity(bool member, const std::string& group_why, bool reached, const std::string& broker_why);
 
   // The loop may legitimately block for a while (a synchronous commit, a transaction commit
   // bounded at 30 s), so liveness allows a generous gap.
@@ -69,7 +68,8 @@ struct HealthState {
 
  private:
   mutable std::mutex detail_mutex_;
-  std::string connectivity_detail_;  // guarded by detail_mutex_
+  std::string group_detail_;   // guarded by detail_mutex_
+  std::string broker_detail_;  // guarded by detail_mutex_
 };
 
 }  // namespace sluice::admin

@@ -110,8 +110,9 @@ class DaemonLifecycle final : public engine::LifecycleListener {
     health_.stalled_partitions.store(stalled);
     notifier_.status(stalled > 0 ? std::to_string(stalled) + " partition(s) stalled" : std::string("consuming"));
   }
-  void on_connectivity(bool in_group, bool brokers_reached, const std::string& detail) override {
-    health_.set_connectivity(in_group, brokers_reached, detail);
+  void on_connectivity(bool in_group, const std::string& group_detail, bool brokers_reached,
+                       const std::string& broker_detail) override {
+    health_.set_connectivity(in_group, group_detail, brokers_reached, broker_detail);
   }
   void on_status(const StatusSnapshot& snapshot) override { status_.publish(snapshot); }
   void on_stopping() override {

@@ -14,7 +14,7 @@ struct PartitionStatus {
   std::string topic;
   int32_t partition = 0;
   int64_t committed = -1;       // the last committed offset; -1: none yet
-  int64_t position = -1;        // the next offset to consume; -1: unknown
+  int64_t position = -1;        // one past the newest record consumed; -1: unknown
   int64_t high_watermark = -1;  // one past the newest record; -1: not known yet
   int64_t lag = -1;             // high watermark − committed offset (as the lag gauge); -1: unknown
   int64_t in_flight = 0;        // records not at a final outcome yet

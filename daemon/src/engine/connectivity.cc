@@ -55,28 +55,29 @@ void Connectivity::on_broker_contact() { brokers_down_since_.reset(); }
 
 Connectivity::Verdict Connectivity::evaluate(TimePoint now) const {
   Verdict verdict;
-  auto add = [&](const std::string& why) { verdict.detail += (verdict.detail.empty() ? "" : "; ") + why; };
   auto since = [&](TimePoint start) {
     return text::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(now - start));
   };
   switch (group_) {
     case Group::NotJoined:
-      add("not joined yet");
+      verdict.group_detail = "not joined yet";
       break;
     case Group::Member:
       verdict.in_group = true;
       break;
     case Group::Rebalancing:
       verdict.in_group = now - rebalancing_since_ < timeout_;
-      if (!verdict.in_group) add("every partition revoked " + since(rebalancing_since_) + " ago, no assignment since");
+      if (!verdict.in_group) {
+        verdict.group_detail = "every partition revoked " + since(rebalancing_since_) + " ago, no assignment since";
+      }
       break;
     case Group::Out:
-      add("out of the group: " + out_reason_);
+      verdict.group_detail = "out of the group: " + out_reason_;
       break;
   }
   if (brokers_down_since_) {
     verdict.brokers_reached = now - *brokers_down_since_ < timeout_;
-    if (!verdict.brokers_reached) add("no broker reached for " + since(*brokers_down_since_));
+    if (!verdict.brokers_reached) verdict.broker_detail = "no broker reached for " + since(*brokers_down_since_);
   }
   return verdict;
 }

@@ -46,8 +46,9 @@ class Connectivity {
 
   struct Verdict {
     bool in_group = false;
+    std::string group_detail;  // why not in the group, for /readyz?verbose; empty when in it
     bool brokers_reached = true;
-    std::string detail;  // why not, for /readyz?verbose; empty when both hold
+    std::string broker_detail;  // since when no broker was reached; empty when reached
     bool operator==(const Verdict&) const = default;
   };
   Verdict evaluate(TimePoint now) const;

@@ -27,9 +27,9 @@ void Engine::report_connectivity() {
   if (connectivity_reported_ && connectivity_reported_->brokers_reached != verdict.brokers_reached) {
     log::write(verdict.brokers_reached ? log::Level::Info : log::Level::Warn,
                verdict.brokers_reached ? "kafka brokers reached again" : "no kafka broker reached; not ready",
-               {{"detail", verdict.detail}});
+               {{"detail", verdict.broker_detail}});
   }
-  lifecycle_->on_connectivity(verdict.in_group, verdict.brokers_reached, verdict.detail);
+  lifecycle_->on_connectivity(verdict.in_group, verdict.group_detail, verdict.brokers_reached, verdict.broker_detail);
   connectivity_reported_ = std::move(verdict);
 }
 
@@ -66,7 +66,7 @@ void Engine::publish_status() {
     entry.topic = state->topic;
     entry.partition = state->partition;
     entry.committed = state->offsets.committed().value_or(-1);
-    entry.position = state->offsets.position().value_or(-1);
+    entry.position = state->offsets.consumed_position().value_or(-1);
     entry.high_watermark = state->high_watermark;
     entry.lag = state->lag;
     entry.in_flight = state->in_flight;

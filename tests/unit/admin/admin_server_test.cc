@@ -115,7 +115,7 @@ TEST_CASE("admin server: a request that does not arrive whole within the request
   CHECK(std::chrono::steady_clock::now() - started < 2s);
 }
 
-TEST_CASE("admin server: GET and HEAD only; /status before and after a snapshot; /config", "[admin][server]") {
+TEST_CASE("admin server: GET and HEAD only, /status before and after a snapshot, /config", "[admin][server]") {
   Server admin;
   const uint16_t port = admin.server->port();
   IdleConnection post(port);
@@ -142,6 +142,6 @@ TEST_CASE("admin server: GET and HEAD only; /status before and after a snapshot;
   admin.health.started.store(true);
   admin.health.joined.store(true);
   CHECK(test::http_get("127.0.0.1", port, "/readyz").status == 503);  // not in the group yet
-  admin.health.set_connectivity(true, true, "");
+  admin.health.set_connectivity(true, "", true, "");
   CHECK(test::http_get("127.0.0.1", port, "/readyz").status == 200);
 }

@@ -24,15 +24,15 @@ TEST_CASE("connectivity: out of the group until the first assignment, and when p
           "[engine][connectivity]") {
   Connectivity connectivity(30s);
   CHECK_FALSE(connectivity.evaluate(kStart).in_group);
-  CHECK(connectivity.evaluate(kStart).detail == "not joined yet");
+  CHECK(connectivity.evaluate(kStart).group_detail == "not joined yet");
   connectivity.on_assigned(kStart);
   CHECK(connectivity.evaluate(kStart).in_group);
-  CHECK(connectivity.evaluate(kStart).detail.empty());
+  CHECK(connectivity.evaluate(kStart).group_detail.empty());
 
   connectivity.on_revoked(/*lost=*/true, 0, kStart + 1s);
   Connectivity::Verdict lost = connectivity.evaluate(kStart + 1s);
   CHECK_FALSE(lost.in_group);
-  CHECK(lost.detail == "out of the group: partitions lost");
+  CHECK(lost.group_detail == "out of the group: partitions lost");
   connectivity.on_assigned(kStart + 5s);  // rejoined
   CHECK(connectivity.evaluate(kStart + 5s).in_group);
 
@@ -52,7 +52,7 @@ TEST_CASE("connectivity: a rebalance that revokes everything counts only once it
   CHECK(connectivity.evaluate(kStart + 30s).in_group);
   Connectivity::Verdict long_rebalance = connectivity.evaluate(kStart + 31s);
   CHECK_FALSE(long_rebalance.in_group);
-  CHECK(long_rebalance.detail == "every partition revoked 30s ago, no assignment since");
+  CHECK(long_rebalance.group_detail == "every partition revoked 30s ago, no assignment since");
   connectivity.on_assigned(kStart + 40s);  // an empty assignment is a membership too
   CHECK(connectivity.evaluate(kStart + 40s).in_group);
 }
@@ -70,7 +70,7 @@ TEST_CASE("connectivity: brokers count as unreachable once \"all brokers down\" 
   Connectivity::Verdict down = connectivity.evaluate(kStart + 30s);
   CHECK_FALSE(down.brokers_reached);
   CHECK(down.in_group);
-  CHECK(down.detail == "no broker reached for 30s");
+  CHECK(down.broker_detail == "no broker reached for 30s");
   connectivity.on_broker_contact();
   CHECK(connectivity.evaluate(kStart + 31s).brokers_reached);
   CHECK_FALSE(connectivity.awaiting_contact());
@@ -79,10 +79,10 @@ TEST_CASE("connectivity: brokers count as unreachable once \"all brokers down\" 
 namespace {
 
 struct RecordingLifecycle final : LifecycleListener {
-  void on_connectivity(bool member, bool reached, const std::string& why) override {
+  void on_connectivity(bool member, const std::string& group_why, bool reached, const std::string& broker_why) override {
     in_group = member;
     brokers_reached = reached;
-    detail = why;
+    detail = member ? broker_why : group_why;
     reports += 1;
   }
   void on_status(const StatusSnapshot& snapshot) override { last_status = snapshot; }
@@ -158,6 +158,7 @@ TEST_CASE("engine on fakes: the status snapshot shows each partition's offsets a
   const StatusSnapshot& status = lifecycle.last_status;
   CHECK(status.partitions[0].topic == "inbound.email");
   CHECK(status.partitions[0].high_watermark == 3);
+  CHECK(status.partitions[0].position == 3);
   CHECK(status.partitions[0].paused_for.empty());
   CHECK(status.dedup_backend == "memory");
   CHECK(status.delivery == "at_least_once");
