@@ -82,6 +82,7 @@ EngineHarness::EngineHarness(FakeCluster& cluster, ManualClock& clock, const Har
   parts.producer = std::move(producer);
   parts.metrics = metrics_.get();
   parts.clock = &clock_;
+  parts.lifecycle = options.lifecycle;
   parts.watch_paused_watermarks = false;
   std::vector<std::string> errors;
   engine_ = engine::Engine::create(std::move(parts), errors);

@@ -39,6 +39,7 @@ class EngineHarness {
     std::string member_id = "member-1";
     std::string transactional_id;       // empty: the config's
     dedup::DedupStorePtr dedup;         // nullptr: a memory store of its own
+    engine::LifecycleListener* lifecycle = nullptr;  // optional; outlives the harness
   };
   // Creates the engine (the topics must exist in `cluster`); REQUIREs that it starts.
   EngineHarness(FakeCluster& cluster, ManualClock& clock, const std::string& yaml);

@@ -25,6 +25,13 @@ void FakeConsumer::revoke(std::vector<kafka::TopicPartition> partitions, bool lo
   events_.push_back(std::move(event));
 }
 
+void FakeConsumer::report_error(rd_kafka_resp_err_t error) {
+  Event event;
+  event.kind = Event::Kind::ClientError;
+  event.error = error;
+  events_.push_back(std::move(event));
+}
+
 rd_kafka_resp_err_t FakeConsumer::subscribe(const std::vector<std::string>& topics) {
   std::string line = "subscribe";
   for (const std::string& topic : topics) line += " " + topic;
@@ -66,6 +73,9 @@ void FakeConsumer::serve_events() {
       }
       case Event::Kind::CommitResult:
         if (listener_ != nullptr) listener_->on_commit_result(event.error, event.offsets);
+        break;
+      case Event::Kind::ClientError:
+        if (listener_ != nullptr) listener_->on_client_error(event.error, "fake client error", false);
         break;
     }
   }

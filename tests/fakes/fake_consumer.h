@@ -33,6 +33,8 @@ class FakeConsumer final : public kafka::ConsumerApi {
   void assign(std::vector<kafka::TopicPartition> partitions, int32_t generation = -1);
   // Queues a revocation; `lost`: the group already gave them away.
   void revoke(std::vector<kafka::TopicPartition> partitions, bool lost);
+  // Queues a non-fatal client error (e.g. RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN).
+  void report_error(rd_kafka_resp_err_t error);
   // Everything assigned now (revoked ones excluded, queued events not yet applied).
   const std::set<kafka::TopicPartition>& assignment() const { return assigned_; }
   std::set<kafka::TopicPartition> paused() const { return paused_; }
@@ -61,7 +63,7 @@ class FakeConsumer final : public kafka::ConsumerApi {
 
  private:
   struct Event {
-    enum class Kind { Assign, Revoke, CommitResult };
+    enum class Kind { Assign, Revoke, CommitResult, ClientError };
     Kind kind = Kind::Assign;
     std::vector<kafka::TopicPartition> partitions;
     bool lost = false;

@@ -52,6 +52,7 @@ std::string render_config(const TestConfig& config, const std::string& dir) {
   yaml += "shutdown:\n  drain_timeout: " + config.drain_timeout + "\n";
   yaml += "logging:\n  level: " + config.log_level + "\n";
   yaml += "admin:\n  listen: \"" + config.admin_listen + "\"\n";
+  if (!config.ready_broker_timeout.empty()) yaml += "  ready_broker_timeout: " + config.ready_broker_timeout + "\n";
   yaml += config.extra_yaml;
   return yaml;
 }

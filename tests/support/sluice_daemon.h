@@ -37,6 +37,7 @@ struct TestConfig {
   std::string schemas_dir;  // default: the repository's config/schemas
   std::string admin_listen = "127.0.0.1:0";  // port 0: a free one (see SluiceDaemon::admin_port)
   std::string stall_timeout = "2m";
+  std::string ready_broker_timeout;  // admin.ready_broker_timeout; empty: the default
   int batch_size = 1000;
   bool stage_thread = true;
   int max_in_flight_records = 20000;

@@ -13,6 +13,7 @@
 #include "app/config_checks.h"
 #include "app/daemon.h"
 #include "app/replay.h"
+#include "app/status_command.h"
 #include "common/assert.h"
 #include "common/git_revision.h"
 #include "common/version.h"
@@ -194,6 +195,8 @@ const std::vector<Command>& commands() {
        "exit codes: 0 done; 1 failures; 2 usage or configuration errors; 3 some records skipped\n"
        "(loop guard or truncated originals)\n",
        replay_command},
+      {"status", "print a running daemon's partitions, destinations and totals", kStatusUsage,
+       status_command},
       {"config-reference", "print the table of every config key (Markdown)",
        "usage: sluice config-reference\n"
        "\n"

@@ -12,6 +12,7 @@
 
 #include "admin/admin_server.h"
 #include "admin/health.h"
+#include "admin/status_board.h"
 #include "app/config_checks.h"
 #include "app/shutdown_watchdog.h"
 #include "app/systemd_notifier.h"
@@ -19,6 +20,7 @@
 #include "common/version.h"
 #include "config/config_diff.h"
 #include "config/loader.h"
+#include "config/reference.h"
 #include "dedup/dedup_store.h"
 #include "engine/engine.h"
 #include "engine/engine_factory.h"
@@ -83,9 +85,11 @@ std::string configmap_data_link(const std::string& config_path) {
 // server, and reloads. Engine thread only (apart from the atomics it shares).
 class DaemonLifecycle final : public engine::LifecycleListener {
  public:
-  DaemonLifecycle(std::shared_ptr<const config::Config> config, admin::HealthState& health, metrics::Metrics& metrics)
+  DaemonLifecycle(std::shared_ptr<const config::Config> config, admin::HealthState& health, admin::StatusBoard& status,
+                  metrics::Metrics& metrics)
       : config_(std::move(config)),
         health_(health),
+        status_(status),
         metrics_(metrics),
         configmap_link_(configmap_data_link(config_->source_path)) {}
 
@@ -106,6 +110,11 @@ class DaemonLifecycle final : public engine::LifecycleListener {
     health_.stalled_partitions.store(stalled);
     notifier_.status(stalled > 0 ? std::to_string(stalled) + " partition(s) stalled" : std::string("consuming"));
   }
+  void on_connectivity(bool in_group, const std::string& group_detail, bool brokers_reached,
+                       const std::string& broker_detail) override {
+    health_.set_connectivity(in_group, group_detail, brokers_reached, broker_detail);
+  }
+  void on_status(const StatusSnapshot& snapshot) override { status_.publish(snapshot); }
   void on_stopping() override {
     health_.draining.store(true);
     notifier_.stopping();
@@ -166,6 +175,7 @@ class DaemonLifecycle final : public engine::LifecycleListener {
 
   std::shared_ptr<const config::Config> config_;
   admin::HealthState& health_;
+  admin::StatusBoard& status_;
   metrics::Metrics& metrics_;
   SystemdNotifier notifier_;
   std::string configmap_link_;
@@ -191,11 +201,13 @@ int run_daemon(std::shared_ptr<const config::Config> config) {
   metrics.gauge(metrics::MetricId::BuildInfo, {{"version", SLUICE_VERSION}}).Set(1);
   admin::HealthState health;
   health.beat();
+  admin::StatusBoard status;
 
   std::unique_ptr<admin::AdminServer> admin_server;
   if (!config->admin.listen.empty()) {
     std::string error;
-    admin_server = admin::AdminServer::start(config->admin.listen, metrics, health, error);
+    admin::AdminSources sources{&metrics, &health, &status, config::render_effective_yaml(*config)};
+    admin_server = admin::AdminServer::start(config->admin.listen, std::move(sources), error);
     if (!admin_server) {
       log::error("cannot start the admin server", {{"error", error}});
       return kExitFailure;
@@ -218,7 +230,7 @@ int run_daemon(std::shared_ptr<const config::Config> config) {
     return kExitFailure;
   }
 
-  DaemonLifecycle lifecycle(config, health, metrics);
+  DaemonLifecycle lifecycle(config, health, status, metrics);
   engine::Engine::Parts parts;
   parts.config = config;
   parts.stage_chain = std::make_unique<stages::StageChain>(config->pipeline, resources);

@@ -154,6 +154,7 @@ struct LoggingConfig {
 
 struct AdminConfig {
   std::string listen;  // host:port of the admin HTTP server; "" turns it off
+  Duration ready_broker_timeout{30'000};  // /readyz fails after this long out of the group or without a broker
 };
 
 struct Config {

@@ -586,6 +586,14 @@ KeyTable build_table() {
        .default_text = "0.0.0.0:9464",
        .doc = "host:port for /metrics, /livez, /readyz and /healthz; \"\" turns the server off.",
        .bind = field([](auto& c) -> auto& { return c.admin.listen; })});
+  add({.path = "admin.ready_broker_timeout",
+       .type = KeyType::Duration,
+       .default_text = "30s",
+       .min = ms(1s),
+       .max = ms(1h),
+       .doc = "/readyz fails once no Kafka broker was reached for this long, or every partition was revoked "
+              "this long without a new assignment.",
+       .bind = field([](auto& c) -> auto& { return c.admin.ready_broker_timeout; })});
   return rows;
 }
 

@@ -52,6 +52,7 @@ Engine::Engine(Parts parts)
       stage_runner_(std::make_unique<StageRunner>(std::move(parts.stage_chain), router_, *parts.metrics)),
       dedup_store_(std::move(parts.dedup)),
       probe_(*parts.metrics, *config_),
+      connectivity_(config_->admin.ready_broker_timeout),
       backpressure_(config_->pipeline.max_in_flight_records, config_->pipeline.max_in_flight_bytes,
                     kBackpressurePauseAfter),
       output_order_(config_->kafka.delivery == config::DeliveryMode::ExactlyOnce),
@@ -341,6 +342,9 @@ void Engine::observe_periodically() {
     stalled_partitions_ = stalled;
     lifecycle_->on_stalled(stalled);
   }
+  ping_brokers();
+  report_connectivity();
+  publish_status();
 }
 
 // ---- stopping -------------------------------------------------------------------------

@@ -39,6 +39,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,7 @@
 #include "engine/backpressure.h"
 #include "engine/clock.h"
 #include "engine/committer.h"
+#include "engine/connectivity.h"
 #include "engine/dedup_coordinator.h"
 #include "engine/destinations.h"
 #include "engine/engine_probe.h"
@@ -119,6 +121,16 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   bool between_flushes();
   void observe_periodically();
   void wake();
+
+  // ---- /readyz and /status (engine_status.cc)
+  // Tells the lifecycle listener when the connectivity verdict changed.
+  void report_connectivity();
+  // Asks the watermark poller to reach a broker while "all brokers down" waits for a contact
+  // (an idle instance sees no records that would show the brokers back), and counts its
+  // answers as contacts.
+  void ping_brokers();
+  // Builds the /status snapshot and hands it to the lifecycle listener.
+  void publish_status();
 
   // ---- records (engine_records.cc)
   void consume_available();
@@ -209,6 +221,10 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   std::vector<InFlightRecord*> staged_;    // taken back from the thread, to act on
   dedup::DedupStorePtr dedup_store_;
   EngineProbe probe_;
+  Connectivity connectivity_;
+  std::optional<Connectivity::Verdict> connectivity_reported_;  // the last verdict told
+  uint64_t poller_answers_seen_ = 0;
+  StatusSnapshot status_;  // reused by publish_status()
   TimerQueue timers_;
   Backpressure backpressure_;
   OutputOrder output_order_;

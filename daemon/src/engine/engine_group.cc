@@ -39,6 +39,9 @@ void Engine::on_assigned(const std::vector<kafka::TopicPartition>& assigned) {
     joined_ = true;
     lifecycle_->on_joined();
   }
+  connectivity_.on_assigned(clock_.now());
+  report_connectivity();
+  publish_status();
   log::info("partitions assigned",
             {{"count", static_cast<int64_t>(assigned.size())}, {"assigned_total", static_cast<int64_t>(partitions_->size())}});
 }
@@ -58,6 +61,9 @@ void Engine::on_revoked(const std::vector<kafka::TopicPartition>& partitions, bo
   }
   drop_partitions(revoked);
   act_on_commit(result);
+  connectivity_.on_revoked(lost, partitions_->size(), clock_.now());
+  report_connectivity();
+  publish_status();
   log::write(lost ? log::Level::Warn : log::Level::Info, lost ? "partitions lost" : "partitions revoked",
              {{"count", static_cast<int64_t>(partitions.size())}, {"assigned_total", static_cast<int64_t>(partitions_->size())}});
 }
@@ -134,6 +140,7 @@ void Engine::rewind() {
 }
 
 void Engine::on_commit_result(rd_kafka_resp_err_t error, const std::vector<kafka::PartitionOffset>& offsets) {
+  if (error == RD_KAFKA_RESP_ERR_NO_ERROR) connectivity_.on_broker_contact();
   committer_->on_commit_result(error, offsets);
 }
 
@@ -148,6 +155,7 @@ void Engine::client_error(std::string_view client, rd_kafka_resp_err_t error, co
     return;
   }
   probe_.on_client_error(client, error, reason, clock_.now());
+  connectivity_.on_client_error(error, clock_.now());
 }
 
 }  // namespace sluice::engine

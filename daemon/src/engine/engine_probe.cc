@@ -117,9 +117,11 @@ int64_t EngineProbe::observe(const PartitionTable& partitions, kafka::ConsumerAp
     }
     if (marks) {
       int64_t position = partition->offsets.committed().value_or(marks->low);
+      partition->high_watermark = marks->high;
+      partition->lag = std::max<int64_t>(0, marks->high - position);
       metrics_.gauge(metrics::MetricId::ConsumerLag,
                      {{"topic", partition->topic}, {"partition", std::to_string(partition->partition)}})
-          .Set(static_cast<double>(std::max<int64_t>(0, marks->high - position)));
+          .Set(static_cast<double>(partition->lag));
     }
     if (auto since = partition->offsets.oldest_pending_since()) oldest_ms = std::min(oldest_ms, *since);
     // Records waiting on purpose (a retry tier's due time, an outage) are not a stall.

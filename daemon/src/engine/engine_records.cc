@@ -63,9 +63,10 @@ void Engine::consume_available() {
 void Engine::handle_message(kafka::Message message) {
   if (message.error() != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (message.error() == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
-    probe_.on_client_error("consumer", message.error(), message.error_text(), now_.steady);
+    client_error("consumer", message.error(), message.error_text(), false);
     return;
   }
+  connectivity_.on_broker_contact();  // a fetch answered
   const std::shared_ptr<PartitionState>* state = partitions_->of(message);
   if (state == nullptr) {
     // A record fetched just before its partition was revoked: the new owner reads it again.

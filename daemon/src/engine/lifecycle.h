@@ -4,7 +4,9 @@
 // the engine thread.
 
 #include <memory>
+#include <string>
 
+#include "common/status_snapshot.h"
 #include "stages/stage_chain.h"
 
 namespace sluice::engine {
@@ -25,6 +27,13 @@ class LifecycleListener {
   virtual void on_stalled(int64_t /*stalled_partitions*/) {}
   // Draining for shutdown has begun.
   virtual void on_stopping() {}
+  // Group membership or broker reachability changed (Connectivity says what each means); the
+  // details say why not (empty when it holds). Also called once with the first verdict.
+  virtual void on_connectivity(bool /*in_group*/, const std::string& /*group_detail*/, bool /*brokers_reached*/,
+                               const std::string& /*broker_detail*/) {}
+  // A fresh snapshot for /status: about once a second, and after each assignment change.
+  // The listener copies what it keeps; the engine reuses its snapshot.
+  virtual void on_status(const StatusSnapshot& /*snapshot*/) {}
 };
 
 }  // namespace sluice::engine

@@ -62,6 +62,9 @@ struct PartitionState {
   // When a record of it last reached a final outcome (or when records started to wait).
   std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
   bool stalled = false;
+  // As EngineProbe::observe() last saw them (for /status); -1: not known yet.
+  int64_t high_watermark = -1;
+  int64_t lag = -1;
 };
 
 }  // namespace sluice::engine

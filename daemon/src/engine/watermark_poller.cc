@@ -33,6 +33,21 @@ std::optional<kafka::Watermarks> WatermarkPoller::watermarks(const kafka::TopicP
   return it->second;
 }
 
+void WatermarkPoller::set_ping(std::optional<kafka::TopicPartition> partition) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (partition == ping_) return;
+  ping_ = std::move(partition);
+  if (ping_) {
+    added_ = true;
+    wake_.notify_one();
+  }
+}
+
+uint64_t WatermarkPoller::answers() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return answer_count_;
+}
+
 void WatermarkPoller::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -46,6 +61,7 @@ void WatermarkPoller::loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
     std::vector<kafka::TopicPartition> partitions = watched_;
+    if (ping_) partitions.push_back(*ping_);
     added_ = false;
     lock.unlock();
     std::vector<std::pair<kafka::TopicPartition, kafka::Watermarks>> answered;
@@ -53,6 +69,7 @@ void WatermarkPoller::loop() {
       if (auto marks = consumer_.query_watermarks(partition, interval_)) answered.emplace_back(partition, *marks);
     }
     lock.lock();
+    answer_count_ += answered.size();
     for (const auto& [partition, marks] : answered) {
       if (std::binary_search(watched_.begin(), watched_.end(), partition)) answers_[partition] = marks;
     }

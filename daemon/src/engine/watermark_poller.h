@@ -31,6 +31,11 @@ class WatermarkPoller {
   void watch(std::vector<kafka::TopicPartition> partitions);
   // The last watermarks queried for `partition`, if it is watched and was answered.
   std::optional<kafka::Watermarks> watermarks(const kafka::TopicPartition& partition) const;
+  // Also asks about `partition` each round while set (to see whether any broker answers
+  // again after "all brokers down"; its answer is not kept). nullopt stops it.
+  void set_ping(std::optional<kafka::TopicPartition> partition);
+  // How many queries were answered so far (any partition): a rise means a broker answered.
+  uint64_t answers() const;
   void stop();
 
  private:
@@ -42,6 +47,8 @@ class WatermarkPoller {
   std::condition_variable wake_;
   std::vector<kafka::TopicPartition> watched_;       // guarded by mutex_
   std::map<kafka::TopicPartition, kafka::Watermarks> answers_;  // guarded by mutex_
+  std::optional<kafka::TopicPartition> ping_;        // guarded by mutex_
+  uint64_t answer_count_ = 0;                         // guarded by mutex_
   bool stopping_ = false;                             // guarded by mutex_
   bool added_ = false;  // a partition was added since the current round began; guarded by mutex_
   std::thread thread_;  // last: starts once everything above is initialised

@@ -35,6 +35,8 @@ class OffsetTracker {
   // One past the completed prefix, whether committed or not (nullopt: nothing completed and
   // nothing committed yet).
   std::optional<int64_t> position() const { return next_position_ ? next_position_ : committed_; }
+  // One past the newest offset tracked (consumed), else position().
+  std::optional<int64_t> consumed_position() const { return window_.empty() ? position() : window_.back().offset + 1; }
 
   size_t pending() const { return window_.size(); }
   // Offset of the oldest record not yet complete, or nullopt.
