@@ -84,12 +84,13 @@ Committer::Result AtLeastOnceCommitter::commit_when_durable(const Partitions& pa
 
 void AtLeastOnceCommitter::merge_positions(Positions& into, Positions&& from) {
   // Positions only grow, so the larger one per partition wins.
-  for (auto& [partition, position] : from) {
-    auto same = std::find_if(into.begin(), into.end(), [&](const auto& entry) { return entry.first == partition; });
+  // An entry, not a structured binding: clang 14 cannot capture a binding in the lambda.
+  for (auto& entry : from) {
+    auto same = std::find_if(into.begin(), into.end(), [&](const auto& other) { return other.first == entry.first; });
     if (same == into.end()) {
-      into.emplace_back(std::move(partition), position);
+      into.emplace_back(std::move(entry.first), entry.second);
     } else {
-      same->second = std::max(same->second, position);
+      same->second = std::max(same->second, entry.second);
     }
   }
 }
