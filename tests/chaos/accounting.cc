@@ -143,9 +143,12 @@ Accounting account(const std::vector<MixRecord>& mix, const RunOutputs& outputs)
   }
 
   for (const KafkaRecord& record : outputs.dead_letters) {
-    rapidjson::Document envelope;
+    rapidjson::Document parsed;
+    // Read through a const reference: clang's C++20 check finds the comparison of RapidJSON's
+    // non-const member iterators ambiguous (-Wambiguous-reversed-operator).
+    const rapidjson::Document& envelope = parsed;
     const std::string value = record.value.value_or("");
-    if (envelope.Parse(value.data(), value.size()).HasParseError() || !envelope.IsObject()) {
+    if (parsed.Parse(value.data(), value.size()).HasParseError() || !envelope.IsObject()) {
       note(result, "DLQ record whose value is not a JSON envelope", value.substr(0, 120));
       continue;
     }
