@@ -35,45 +35,28 @@ import yaml
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from checks import CheckFailure, Checks, expect, run_command, tool  # noqa: E402  (found through the path just set)
 
-# Every metric sluice exports (daemon/src/metrics/metrics.cc), with its type and labels.
-# A name missing here makes the alert or panel that uses it fail this test.
-KNOWN_METRICS = {
-    "sluice_pipeline_records_consumed_total": ("counter", {"topic"}),
-    "sluice_pipeline_outcomes_total": ("counter", {"outcome", "reason"}),
-    "sluice_dedup_lookups_total": ("counter", {"backend", "result"}),
-    "sluice_producer_errors_total": ("counter", {"destination", "error"}),
-    "sluice_dlq_envelopes_truncated_total": ("counter", set()),
-    "sluice_consumer_offset_commits_total": ("counter", {"result"}),
-    "sluice_consumer_errors_total": ("counter", {"error"}),
-    "sluice_breaker_transitions_total": ("counter", {"sink", "to"}),
-    "sluice_retry_tier_sends_total": ("counter", {"tier"}),
-    "sluice_http_connections_opened_total": ("counter", {"sink"}),
-    "sluice_http_requests_resent_total": ("counter", {"sink"}),
-    "sluice_http_requests_pipelined_total": ("counter", {"sink"}),
-    "sluice_pipeline_replayed_records_total": ("counter", {"topic"}),
-    "sluice_config_reloads_total": ("counter", {"result"}),
-    "sluice_pipeline_in_flight_records": ("gauge", set()),
-    "sluice_pipeline_in_flight_bytes": ("gauge", set()),
-    "sluice_consumer_paused_partitions": ("gauge", set()),
-    "sluice_consumer_assigned_partitions": ("gauge", set()),
-    "sluice_pipeline_last_progress_timestamp_seconds": ("gauge", set()),
-    "sluice_breaker_state": ("gauge", {"sink"}),
-    "sluice_breaker_waiting_records": ("gauge", {"sink"}),
-    "sluice_consumer_lag_records": ("gauge", {"topic", "partition"}),
-    "sluice_pipeline_oldest_unfinished_record_age_seconds": ("gauge", set()),
-    "sluice_pipeline_stalled_partitions": ("gauge", set()),
-    "sluice_build_info": ("gauge", {"version"}),
-    "sluice_pipeline_stage_duration_seconds": ("histogram", {"stage"}),
-    "sluice_pipeline_end_to_end_latency_seconds": ("histogram", set()),
-    "sluice_sink_request_duration_seconds": ("histogram", {"sink"}),
-    "sluice_dedup_batch_duration_seconds": ("histogram", {"backend"}),
-}
+# Every metric sluice exports, with its type and labels: read from `SLUICE_BIN
+# metrics-reference` (the table of daemon/src/metrics/metrics.cc) by main(). A name missing
+# there makes the alert or panel that uses it fail this test.
+KNOWN_METRICS = {}
+
+
+def load_known_metrics(sluice_bin):
+    result = run_command([sluice_bin, "metrics-reference"])
+    if result.returncode != 0:
+        raise RuntimeError(f"{sluice_bin} metrics-reference failed:\n{result.stderr}")
+    for row in re.finditer(r"^\| `([a-z_]+)` \| (counter|gauge|histogram) \| ([^|]*) \|", result.stdout, re.M):
+        KNOWN_METRICS[row.group(1)] = (row.group(2), set(re.findall(r"`([a-z_]+)`", row.group(3))))
+    if not KNOWN_METRICS:
+        raise RuntimeError(f"no metric in the output of {sluice_bin} metrics-reference")
+
 
 # Label values of closed sets, as the daemon writes them.
 KNOWN_LABEL_VALUES = {
     "outcome": {"forwarded", "filtered", "duplicate", "retry", "dlq"},
     "result": {"hit", "miss", "busy", "error", "unchecked", "ok", "failed", "aborted"},
     "to": {"open", "half_open", "closed"},
+    "class": {"transient", "bad_data"},
 }
 
 # Labels the scrape adds to every series (static targets, kubernetes pods, the Prometheus
@@ -801,6 +784,7 @@ def main():
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     source_dir, sluice_bin, build_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+    load_known_metrics(sluice_bin)
     unit = os.path.join(source_dir, "systemd/sluice.service")
     prometheus_dir = os.path.join(source_dir, "docker/prometheus")
     with open(os.path.join(source_dir, "config/sluice.yaml"), encoding="utf-8") as source:

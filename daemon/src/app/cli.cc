@@ -21,6 +21,7 @@
 #include "config/reference.h"
 #include "fingerprint/fingerprint.h"
 #include "json/json_parser.h"
+#include "metrics/metrics.h"
 
 namespace sluice::app {
 namespace {
@@ -145,6 +146,12 @@ int config_reference_command(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+int metrics_reference_command(const std::vector<std::string>& args) {
+  if (!args.empty()) return usage_error(command_named("metrics-reference"), "unexpected argument: " + args.front());
+  std::cout << metrics::render_metrics_reference();
+  return kExitOk;
+}
+
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"run", "run the daemon (embedded defaults without --config)",
@@ -202,6 +209,11 @@ const std::vector<Command>& commands() {
        "\n"
        "Prints every config key with its type, default and meaning, as Markdown (config/REFERENCE.md).\n",
        config_reference_command},
+      {"metrics-reference", "print the table of every metric (Markdown)",
+       "usage: sluice metrics-reference\n"
+       "\n"
+       "Prints every metric family with its type, labels and meaning, as Markdown (docs/METRICS.md).\n",
+       metrics_reference_command},
   };
   return table;
 }

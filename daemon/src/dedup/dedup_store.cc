@@ -14,6 +14,17 @@ namespace sluice::dedup {
 
 int64_t system_now_ms() { return text::now_epoch_ms(); }
 
+std::string_view operation_name(StoreOperation operation) {
+  switch (operation) {
+    case StoreOperation::Reserve: return "reserve";
+    case StoreOperation::Confirm: return "confirm";
+    case StoreOperation::Release: return "release";
+    case StoreOperation::Flush: return "flush";
+    case StoreOperation::Expire: return "expire";
+  }
+  return "unknown";
+}
+
 uint64_t DedupStore::request_flush() {
   ++issued_ticket_;
   if (flush()) durable_ticket_ = issued_ticket_;

@@ -23,12 +23,15 @@
 // Threading: a store is used from the engine thread only; a store may write on a thread of
 // its own, and then calls the function given to set_wake() from that thread.
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fingerprint/fingerprint.h"
@@ -42,6 +45,13 @@ namespace sluice::dedup {
 using fingerprint::Fingerprint;
 
 enum class ReserveStatus { Reserved, Duplicate, Busy, Unavailable };
+
+// The calls of a store, as the operation label of sluice_dedup_store_errors_total.
+enum class StoreOperation { Reserve, Confirm, Release, Flush, Expire };
+inline constexpr StoreOperation kStoreOperations[] = {StoreOperation::Reserve, StoreOperation::Confirm,
+                                                      StoreOperation::Release, StoreOperation::Flush,
+                                                      StoreOperation::Expire};
+std::string_view operation_name(StoreOperation operation);
 
 // Milliseconds since the epoch. Injected so tests can move time without sleeping.
 using NowFn = std::function<int64_t()>;
@@ -76,7 +86,31 @@ class DedupStore {
   // Housekeeping (removing expired entries), called from a timer on the engine thread.
   virtual void expire() {}
 
+  // Called once per failed call (a full disk, an I/O error, Redis unreachable), from the
+  // thread that saw the failure: the engine thread, or a store's writer thread. Set once,
+  // before the store is used; it must be thread-safe (it increments a metric).
+  void set_failure_observer(std::function<void(StoreOperation)> observer) { failure_observer_ = std::move(observer); }
+
+  // False from a failed write (or a lost connection) until the next successful one: the
+  // store cannot make new entries durable, so offsets wait. Any thread (for /readyz).
+  bool healthy() const { return unhealthy_since_ms_.load(std::memory_order_relaxed) == 0; }
+  // When the store became unhealthy (milliseconds since the epoch); 0 while healthy.
+  int64_t unhealthy_since_ms() const { return unhealthy_since_ms_.load(std::memory_order_relaxed); }
+
+ protected:
+  // For implementations, from whichever thread saw the failure or the success.
+  void note_failure(StoreOperation operation) const {
+    if (failure_observer_) failure_observer_(operation);
+  }
+  void mark_unhealthy(int64_t now_ms) {
+    int64_t healthy = 0;
+    unhealthy_since_ms_.compare_exchange_strong(healthy, std::max<int64_t>(now_ms, 1), std::memory_order_relaxed);
+  }
+  void mark_healthy() { unhealthy_since_ms_.store(0, std::memory_order_relaxed); }
+
  private:
+  std::function<void(StoreOperation)> failure_observer_;
+  std::atomic<int64_t> unhealthy_since_ms_{0};
   // The default request_flush()'s tickets.
   uint64_t issued_ticket_ = 0;
   uint64_t durable_ticket_ = 0;

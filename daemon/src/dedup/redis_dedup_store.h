@@ -17,6 +17,7 @@ struct redisReply;
 namespace sluice::dedup {
 
 // redis://[[user]:password@]host[:port][/db]; user and password may be percent-encoded.
+// Parsed in redis_url.cc.
 struct RedisEndpoint {
   std::string host;
   int port = 6379;
@@ -71,6 +72,8 @@ struct RedisDedupOptions {
 // drops a message. Error replies (e.g. OOM) keep the connection and answer Unavailable for
 // the fingerprints they concern.
 //
+// Each call that could not reach Redis is told to the failure observer; the store is
+// unhealthy from a lost connection (or a failed first connection) until it reconnects.
 // State changes (unavailable, available again, error replies) are logged once each.
 // The backoff runs on the injected clock; a clock that steps back ends the wait early.
 // Nothing is sent at destruction: queued confirms are lost, which is safe because the

@@ -165,9 +165,8 @@ void SqliteDedupStore::reserve(std::span<const Fingerprint> fingerprints, std::v
   if (ask_database) {
     const int rc = look_up(fingerprints, out, now);
     if (rc != SQLITE_OK) {
-      log_failure("reserve", rc, sqlite3_errmsg(reader_.get()));
+      log_failure(StoreOperation::Reserve, rc, sqlite3_errmsg(reader_.get()));
       rollback_if_open(reader_.get(), rollback_read_.get());
-      ++failed_calls_;
       out.assign(fingerprints.size(), ReserveStatus::Unavailable);
       return;
     }
@@ -275,9 +274,10 @@ void SqliteDedupStore::collect_write(bool wait) {
   write_outstanding_ = false;
   if (result == SQLITE_OK) {
     durable_ticket_ = std::max(durable_ticket_, ticket);
+    mark_healthy();
   } else {
-    log_failure("flush", result, error);
-    ++failed_calls_;
+    log_failure(StoreOperation::Flush, result, error);
+    mark_unhealthy(now_());
     hold_after_failure_ = true;
     // Back into the queue, where a newer confirmation of the same fingerprint wins.
     being_written_.for_each(
@@ -361,8 +361,7 @@ void SqliteDedupStore::delete_expired(int64_t now) {
   for (;;) {
     const int rc = run(remove);
     if (rc != SQLITE_DONE) {
-      log_failure("expire", rc, sqlite3_errmsg(writer_.get()));
-      ++failed_calls_;
+      log_failure(StoreOperation::Expire, rc, sqlite3_errmsg(writer_.get()));
       return;
     }
     if (sqlite3_changes64(writer_.get()) < kExpireChunkRows) return;
@@ -393,10 +392,13 @@ void SqliteDedupStore::rollback_if_open(sqlite3* db, sqlite3_stmt* rollback) {
   if (sqlite3_get_autocommit(db) == 0) run(rollback);
 }
 
-void SqliteDedupStore::log_failure(std::string_view operation, int code, const std::string& error) {
-  // From either thread; the logger serializes lines.
+void SqliteDedupStore::log_failure(StoreOperation operation, int code, const std::string& error) {
+  // From either thread: the logger serializes lines, the counter and the observer are
+  // thread-safe.
+  ++failed_calls_;
+  note_failure(operation);
   log::warn("dedup database call failed", {{"backend", "sqlite"},
-                                           {"operation", operation},
+                                           {"operation", operation_name(operation)},
                                            {"path", path_},
                                            {"code", code},
                                            {"error", error}});

@@ -46,8 +46,9 @@ namespace sluice::dedup {
 //
 // Failures after construction (disk full, I/O errors) never throw: reserve() answers
 // Unavailable for the whole batch; a failed write puts its entries back in the queue and
-// leaves its ticket short (flush() returns false) until the next request_flush(); expire()
-// stops early. Each failure logs one warning and is counted in failed_calls().
+// leaves its ticket short (flush() returns false) until the next request_flush(), and the
+// store unhealthy until a write succeeds; expire() stops early. Each failure logs one
+// warning, is counted in failed_calls() and is told to the failure observer.
 //
 // Threading: the public members are called from the engine thread. The writer thread owns the
 // second connection, reads the being-written table while a write is outstanding (the engine
@@ -125,7 +126,8 @@ class SqliteDedupStore final : public DedupStore {
   // Steps a statement that returns no rows and resets it; the SQLite result code.
   static int run(sqlite3_stmt* statement);
   static void rollback_if_open(sqlite3* db, sqlite3_stmt* rollback);
-  void log_failure(std::string_view operation, int code, const std::string& error);
+  // Logs, counts (failed_calls()) and tells the failure observer.
+  void log_failure(StoreOperation operation, int code, const std::string& error);
 
   const std::string path_;
   const int64_t window_ms_;

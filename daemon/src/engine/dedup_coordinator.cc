@@ -1,6 +1,8 @@
 #include "engine/dedup_coordinator.h"
 
 #include <algorithm>
+#include <array>
+#include <iterator>
 
 #include "common/assert.h"
 #include "common/log.h"
@@ -13,6 +15,12 @@ using std::chrono::milliseconds;
 // How long to wait before asking again about a fingerprint another instance holds a
 // reservation for.
 constexpr milliseconds kBusyRecheck{500};
+// How long a record waits before asking an unavailable store again, at most. The store's
+// own reconnection backoff (Redis: 100 ms doubling to 5 s) decides when the network is
+// tried; asking it more often costs nothing (it answers at once meanwhile) and lets a
+// reconnection be noticed within this much of happening. With the general backoff (up to
+// 10 s) on top of the store's, consumption resumed up to ~11 s after Redis came back.
+constexpr milliseconds kUnavailableRecheckLimit{250};
 constexpr milliseconds kUncheckedLogInterval{10'000};
 
 }  // namespace
@@ -32,6 +40,14 @@ DedupCoordinator::DedupCoordinator(dedup::DedupStore& store, bool forward_unchec
   counters_ = {lookup_counter("hit"), lookup_counter("miss"), lookup_counter("busy"), lookup_counter("error"),
                lookup_counter("unchecked")};
   round_duration_ = &metrics.histogram(metrics::MetricId::DedupBatchDuration, {{"backend", backend}});
+  // Failed store calls, counted from whichever thread sees them (prometheus-cpp counters are
+  // atomic, and every child is created here, so no lookup happens later).
+  std::array<prometheus::Counter*, std::size(dedup::kStoreOperations)> errors{};
+  for (dedup::StoreOperation operation : dedup::kStoreOperations) {
+    errors[static_cast<size_t>(operation)] = &metrics.counter(
+        metrics::MetricId::DedupStoreErrors, {{"backend", backend}, {"operation", std::string(dedup::operation_name(operation))}});
+  }
+  store_.set_failure_observer([errors](dedup::StoreOperation operation) { errors[static_cast<size_t>(operation)]->Increment(); });
 }
 
 bool DedupCoordinator::enqueue(InFlightRecord& record) {
@@ -114,7 +130,7 @@ void DedupCoordinator::run_round(std::vector<Answer>& answers, std::vector<InFli
         any_unavailable = true;
         record->attempts += 1;
         rechecks_scheduled_ += 1;
-        answers.push_back({record, Answer::Kind::Recheck, backoff(record->attempts)});
+        answers.push_back({record, Answer::Kind::Recheck, std::min(backoff(record->attempts), kUnavailableRecheckLimit)});
         break;
     }
   }

@@ -61,6 +61,16 @@ std::unique_ptr<Destinations> Destinations::create(const config::Config& config,
                                  &metrics.gauge(metrics::MetricId::BreakerWaitingRecords, labels),
                                  &metrics.histogram(metrics::MetricId::SinkRequestDuration, labels),
                                  {}});
+    // The sink's counters exist from start-up, at zero.
+    for (BreakerState to : {BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen}) {
+      metrics.counter(metrics::MetricId::BreakerTransitions, {{"sink", sink->name()}, {"to", std::string(breaker_state_name(to))}});
+    }
+    if (http != nullptr) {
+      for (metrics::MetricId id : {metrics::MetricId::HttpConnectionsOpened, metrics::MetricId::HttpRequestsResent,
+                                   metrics::MetricId::HttpRequestsPipelined}) {
+        metrics.counter(id, labels);
+      }
+    }
     all->destinations_.push_back(
         std::make_unique<Destination>(index, std::move(sink), http, ordering, capacity, breaker, events));
   }
@@ -128,7 +138,7 @@ void Destinations::report_http_stats() {
     const http::ClientStats current = destination->http()->stats();
     const std::map<std::string, std::string> labels{{"sink", destination->name()}};
     auto add = [&](metrics::MetricId id, uint64_t now_counted, uint64_t& reported) {
-      prometheus::Counter& counter = metrics_->counter(id, labels);  // created at 0 on the first call
+      prometheus::Counter& counter = metrics_->counter(id, labels);  // created at 0 in create()
       if (now_counted > reported) counter.Increment(static_cast<double>(now_counted - reported));
       reported = now_counted;
     };

@@ -104,6 +104,11 @@ bool Engine::start(std::vector<std::string>& errors) {
       metrics_);
   destinations_ = Destinations::create(*config_, *producer_, *this, metrics_, [this] { wake(); }, errors);
   if (!destinations_) return false;
+  std::vector<std::string> route_sinks;
+  for (size_t route = 0; route < config_->routes.size(); ++route) {
+    route_sinks.push_back(destinations_->for_route(static_cast<int>(route)).name());
+  }
+  probe_.add_routes(route_sinks);
   if (exactly_once) {
     committer_ = std::make_unique<TransactionalCommitter>(*producer_, *consumer_, *dedup_, *partitions_, metrics_, clock_,
                                                           [this] { return between_flushes(); });

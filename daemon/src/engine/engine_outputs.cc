@@ -44,7 +44,7 @@ rd_kafka_resp_err_t Engine::produce_for(InFlightRecord* record, kafka::OutboundR
   out.opaque = record;
   rd_kafka_resp_err_t error = producer_->produce(out);
   if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    probe_.count_produce_error(destination, kafka::error_name(error));
+    probe_.count_produce_error(destination, out.topic, error);
     return error;
   }
   record->awaiting_delivery = true;
@@ -186,7 +186,7 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
         complete(record, Reason::TransientError);
         return;
       }
-      probe_.count_produce_error("retry", kafka::error_name(error));
+      probe_.count_produce_error("retry", tiers_.topic(static_cast<size_t>(record->retry_tier)), error);
       if (classify_produce_error(error) == ErrorClass::BadData) {
         refuse_output(record, stage_name::kRetry, tiers_.topic(static_cast<size_t>(record->retry_tier)), error);
         return;
@@ -201,7 +201,7 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
         complete(record, record->reason);
         return;
       }
-      probe_.count_produce_error("dlq", kafka::error_name(error));
+      probe_.count_produce_error("dlq", config_->dlq.topic, error);
       if (classify_produce_error(error) == ErrorClass::BadData && record->dead_letter_level != DeadLetterLevel::Minimal) {
         lower_dead_letter_level(record, smaller(record->dead_letter_level));
         start_dead_letter(record);
@@ -218,7 +218,7 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
         complete(record, record->reason);
         return;
       }
-      probe_.count_produce_error("rejected", kafka::error_name(error));
+      probe_.count_produce_error("rejected", config_->pipeline.filter.rejected_topic, error);
       if (classify_produce_error(error) == ErrorClass::BadData) {
         refuse_output(record, stage_name::kFilter, config_->pipeline.filter.rejected_topic, error);
         return;
@@ -293,7 +293,8 @@ void Engine::on_destination_result(InFlightRecord* record, Destination::Result r
     result = Destination::Result::Cancelled;
   }
   if (result == Destination::Result::BadData || result == Destination::Result::Transient) {
-    probe_.count_produce_error("route", error);
+    probe_.count_route_error(record->route,
+                             result == Destination::Result::BadData ? ErrorClass::BadData : ErrorClass::Transient);
   }
   Destination::Verdict verdict = destination.on_result(*record, result, now_.steady, retry_after);
   switch (verdict) {
@@ -325,7 +326,7 @@ void Engine::on_dispatched(InFlightRecord& record) {
 }
 
 void Engine::on_refused(InFlightRecord& record, const std::string& error) {
-  probe_.count_produce_error("route", error);
+  probe_.count_route_error(record.route, ErrorClass::BadData);
   on_forward_failed(&record, ErrorClass::BadData, error);
 }
 

@@ -1,13 +1,27 @@
 #include "engine/engine_probe.h"
 
+#include "common/assert.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "engine/kafka_topic_sink.h"
 #include "kafka/client.h"
 
 namespace sluice::engine {
 namespace {
 
 constexpr std::chrono::milliseconds kRepeatLogInterval{10'000};
+
+// Errors the Kafka clients commonly report (an outage, a bad address, refused credentials):
+// their series exist from start-up. Rarer ones appear when they first happen; librdkafka's
+// error names are a fixed set, so the label stays bounded.
+constexpr const char* kCommonClientErrors[] = {"_ALL_BROKERS_DOWN", "_TRANSPORT", "_RESOLVE", "_AUTHENTICATION",
+                                               "_SSL", "_TIMED_OUT"};
+
+constexpr ErrorClass kErrorClasses[] = {ErrorClass::Transient, ErrorClass::BadData};
+
+std::string_view class_label(ErrorClass error_class) {
+  return error_class == ErrorClass::BadData ? "bad_data" : "transient";
+}
 
 }  // namespace
 
@@ -25,18 +39,64 @@ EngineProbe::EngineProbe(metrics::Metrics& metrics, const config::Config& config
         metrics::MetricId::Outcomes,
         {{"outcome", std::string(outcome_name(info.outcome))}, {"reason", std::string(info.label)}});
   }
+  // Series of the topics consumed (inbound and retry tiers), created at zero.
+  std::vector<std::string> consumed = config.inbound.topics;
+  for (size_t tier = 0; tier < config.retry.tiers.size(); ++tier) {
+    const std::string topic = config.retry.tier_topic(tier);
+    consumed.push_back(topic);
+    metrics_.counter(metrics::MetricId::RetryTierSends, {{"tier", topic}});
+    add_produce_errors("retry", topic_sink_name(topic));
+  }
+  for (const std::string& topic : consumed) {
+    metrics_.counter(metrics::MetricId::RecordsConsumed, {{"topic", topic}});
+    metrics_.counter(metrics::MetricId::ReplayedRecordsConsumed, {{"topic", topic}});
+  }
+  add_produce_errors("dlq", topic_sink_name(config.dlq.topic));
+  if (!config.pipeline.filter.rejected_topic.empty()) {
+    add_produce_errors("rejected", topic_sink_name(config.pipeline.filter.rejected_topic));
+  }
+  for (const char* error : kCommonClientErrors) metrics_.counter(metrics::MetricId::ConsumerErrors, {{"error", error}});
+}
+
+void EngineProbe::add_routes(const std::vector<std::string>& route_sinks) {
+  route_sinks_ = route_sinks;
+  route_forwarded_.clear();
+  for (size_t route = 0; route < route_sinks.size(); ++route) {
+    route_forwarded_.push_back(&metrics_.counter(metrics::MetricId::RouteForwarded,
+                                                 {{"route", std::to_string(route)}, {"sink", route_sinks[route]}}));
+    add_produce_errors("route", route_sinks[route]);
+  }
+}
+
+void EngineProbe::add_produce_errors(const char* destination, const std::string& sink) {
+  for (ErrorClass error_class : kErrorClasses) produce_error_counter(destination, sink, error_class);
+}
+
+prometheus::Counter& EngineProbe::produce_error_counter(const char* destination, const std::string& sink,
+                                                        ErrorClass error_class) {
+  return metrics_.counter(metrics::MetricId::ProduceErrors,
+                          {{"destination", destination}, {"sink", sink}, {"class", std::string(class_label(error_class))}});
 }
 
 void EngineProbe::count_outcome(const InFlightRecord& record, Reason reason, int64_t now_ms) {
   outcome_counters_[static_cast<size_t>(reason)]->Increment();
+  if (reason == Reason::Delivered && record.route >= 0 && static_cast<size_t>(record.route) < route_forwarded_.size()) {
+    route_forwarded_[static_cast<size_t>(record.route)]->Increment();
+  }
   if (reason == Reason::Delivered && record.timestamp_ms > 0) {
     end_to_end_->Observe(static_cast<double>(std::max<int64_t>(0, now_ms - record.timestamp_ms)) / 1000.0);
   }
   last_progress_->Set(static_cast<double>(now_ms) / 1000.0);
 }
 
-void EngineProbe::count_produce_error(const char* destination, const std::string& error) {
-  metrics_.counter(metrics::MetricId::ProduceErrors, {{"destination", destination}, {"error", error}}).Increment();
+// Failed deliveries are rare, so the labelled child is looked up each time.
+void EngineProbe::count_produce_error(const char* destination, std::string_view topic, rd_kafka_resp_err_t error) {
+  produce_error_counter(destination, topic_sink_name(topic), classify_produce_error(error)).Increment();
+}
+
+void EngineProbe::count_route_error(int route, ErrorClass error_class) {
+  SLUICE_ASSERT(route >= 0 && static_cast<size_t>(route) < route_sinks_.size(), "a routed record has a known route");
+  produce_error_counter("route", route_sinks_[static_cast<size_t>(route)], error_class).Increment();
 }
 
 void EngineProbe::count_truncated_envelope() { metrics_.counter(metrics::MetricId::DlqEnvelopesTruncated).Increment(); }

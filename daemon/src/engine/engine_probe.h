@@ -1,6 +1,6 @@
 #pragma once
 // What the engine shows of itself: the outcome counters (looked up once per outcome and
-// reason), the loop's gauges, consumer lag, the age of the oldest unfinished record, stalled
+// reason), forwards per route, failed deliveries per sink, the loop's gauges, consumer lag, the age of the oldest unfinished record, stalled
 // partitions, and rate-limited log lines for events that can flood (bad data, client errors,
 // failed deliveries).
 //
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "engine/error_classes.h"
 #include "engine/in_flight_record.h"
 #include "common/outcome.h"
 #include "engine/partition_table.h"
@@ -33,9 +34,17 @@ class EngineProbe {
 
   metrics::Metrics& metrics() { return metrics_; }
 
-  // A record reached its final outcome (the one `reason` is for) at `now_ms` (epoch).
+  // The sink of every route (routes[i] delivers to route_sinks[i]): creates the per-route
+  // series at zero. Called once, before the first record.
+  void add_routes(const std::vector<std::string>& route_sinks);
+
+  // A record reached its final outcome (the one `reason` is for) at `now_ms` (epoch); a
+  // delivered one counts for its route too.
   void count_outcome(const InFlightRecord& record, Reason reason, int64_t now_ms);
-  void count_produce_error(const char* destination, const std::string& error);
+  // A failed delivery to sluice's own topics: `destination` is retry, dlq or rejected.
+  void count_produce_error(const char* destination, std::string_view topic, rd_kafka_resp_err_t error);
+  // A failed delivery of a route.
+  void count_route_error(int route, ErrorClass error_class);
   void count_truncated_envelope();
   void count_tier_send(const std::string& tier_topic);
   void count_replayed(const std::string& topic);
@@ -60,8 +69,15 @@ class EngineProbe {
   metrics::Metrics& metrics_;
   const bool include_payloads_;
   const std::chrono::milliseconds stall_timeout_;
+  // Creates sluice_producer_errors_total{destination,sink,class} of both classes at zero.
+  void add_produce_errors(const char* destination, const std::string& sink);
+  prometheus::Counter& produce_error_counter(const char* destination, const std::string& sink, ErrorClass error_class);
+
   // sluice_pipeline_outcomes_total{outcome,reason} of every reason, created (at 0) at start.
   std::array<prometheus::Counter*, kReasonCount> outcome_counters_{};
+  // Per route (index into config.routes): its sink and sluice_route_forwarded_records_total.
+  std::vector<std::string> route_sinks_;
+  std::vector<prometheus::Counter*> route_forwarded_;
   prometheus::Histogram* end_to_end_ = nullptr;
   prometheus::Gauge* last_progress_ = nullptr;
   struct LoopGauges {

@@ -4,6 +4,7 @@
 // The delivery report (opaque = the record) reaches the engine through the producer.
 
 #include <string>
+#include <string_view>
 
 #include "engine/record_headers.h"
 #include "engine/sink.h"
@@ -11,10 +12,13 @@
 
 namespace sluice::engine {
 
+// "topic:<topic>": the sink label of a topic in metrics and logs.
+inline std::string topic_sink_name(std::string_view topic) { return "topic:" + std::string(topic); }
+
 class KafkaTopicSink final : public Sink {
  public:
   KafkaTopicSink(kafka::ProducerApi& producer, std::string topic)
-      : producer_(producer), topic_(std::move(topic)), name_("topic:" + topic_) {}
+      : producer_(producer), topic_(std::move(topic)), name_(topic_sink_name(topic_)) {}
 
   // Sink
   const std::string& name() const override { return name_; }

@@ -336,13 +336,25 @@ TEST_CASE("a flush that fails on a full disk keeps its queue for the next flush"
   const std::string path = (dir.path() / "dedup.db").string();
   DiskFullVfs disk;
   SqliteDedupStore store(path, kWindow, clock.fn());
+  // The observer feeds sluice_dedup_store_errors_total; it may be called from either thread.
+  std::atomic<int> failed_flushes{0};
+  std::atomic<int> other_failures{0};
+  store.set_failure_observer([&](StoreOperation operation) {
+    (operation == StoreOperation::Flush ? failed_flushes : other_failures) += 1;
+  });
   const std::vector<Fingerprint> batch = fingerprints_from(1, 1000);
   reserve(store, batch);
   store.confirm(batch);
+  CHECK(store.healthy());
 
   disk.full = true;
+  clock.advance(std::chrono::seconds(1));
   CHECK_FALSE(store.flush());
   CHECK(store.failed_calls() == 1);
+  CHECK(failed_flushes == 1);
+  CHECK(other_failures == 0);
+  CHECK_FALSE(store.healthy());
+  CHECK(store.unhealthy_since_ms() == clock.fn()());
   CHECK(store.pending() == batch.size());
   CHECK(count_of(reserve(store, batch), Status::Duplicate) == batch.size());
   CHECK(reserve(store, std::vector{fingerprint_of(5000)}) == std::vector{Status::Reserved});
@@ -353,6 +365,9 @@ TEST_CASE("a flush that fails on a full disk keeps its queue for the next flush"
   CHECK(store.pending() == 0);
   CHECK(Inspector(path).rows() == 1000);
   CHECK(store.failed_calls() == 1);
+  CHECK(failed_flushes == 1);
+  CHECK(store.healthy());
+  CHECK(store.unhealthy_since_ms() == 0);
 }
 
 TEST_CASE("reserve answers unavailable for the whole batch when the database fails", "[dedup][sqlite]") {
