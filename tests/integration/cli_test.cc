@@ -25,6 +25,10 @@ bool has_error(const std::string& output, const std::string& file, int line, con
   return false;
 }
 
+// Every command of `sluice --help`.
+constexpr const char* kCommands[] = {"run",    "check-config",     "fingerprint",      "replay",
+                                     "status", "config-reference", "metrics-reference"};
+
 }  // namespace
 
 TEST_CASE("check-config accepts the shipped example config", "[integration][cli]") {
@@ -74,7 +78,7 @@ TEST_CASE("version, help and unknown commands", "[integration][cli]") {
   CHECK(output.find("(git " + revision) != std::string::npos);
   CHECK(output.find("librdkafka 2.") != std::string::npos);
   CHECK(run_command({SLUICE_BIN, "--help"}, &output) == 0);
-  for (const char* command : {"run", "check-config", "fingerprint", "replay", "config-reference"}) {
+  for (const char* command : kCommands) {
     CHECK(output.find(std::string("  ") + command + " ") != std::string::npos);
   }
   CHECK(run_command({SLUICE_BIN, "frobnicate"}, &output) == 2);
@@ -82,7 +86,7 @@ TEST_CASE("version, help and unknown commands", "[integration][cli]") {
 }
 
 TEST_CASE("every command answers --help with its usage and exit 0", "[integration][cli]") {
-  for (const char* command : {"run", "check-config", "fingerprint", "replay", "config-reference"}) {
+  for (const char* command : kCommands) {
     INFO(command);
     std::string output;
     // Without the --help, replay would stop with a usage error (--from is required) and

@@ -20,8 +20,9 @@
 //   no stalled partition  no partition with records in flight and no progress for
 //                    pipeline.stall_timeout (records waiting for a retry due time or an open
 //                    breaker are not stalled)
-//   dedup store      the dedup store does not report itself failing (dedup_store_failing;
-//                    nothing sets it yet: the place for the store's own health check)
+//   dedup store      the dedup store does not report itself failing: SQLite's last flush
+//                    did not fail, Redis is connected (set from DedupStore::healthy() on
+//                    every loop turn)
 //   event loop alive as /livez
 // Every check is read on each request; nothing is cached by the admin thread.
 

@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -41,9 +42,11 @@ const std::vector<Command>& commands();
 
 std::string overview() {
   std::string text = "usage: sluice <command> [options]\n\ncommands:\n";
+  size_t width = 0;
+  for (const Command& command : commands()) width = std::max(width, std::string_view(command.name).size() + 2);
   for (const Command& command : commands()) {
     std::string name = command.name;
-    text += "  " + name + std::string(name.size() < 18 ? 18 - name.size() : 1, ' ') + command.summary + "\n";
+    text += "  " + name + std::string(width - name.size(), ' ') + command.summary + "\n";
   }
   text +=
       "\nsluice <command> --help prints a command's options.\n"

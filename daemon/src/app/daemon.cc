@@ -100,8 +100,13 @@ class DaemonLifecycle final : public engine::LifecycleListener {
   }
   void on_loop() override {
     health_.beat();
+    // The store sets its health from its own threads (SQLite's writer, Redis' reconnects);
+    // an atomic read per loop turn, published for /readyz.
+    health_.dedup_store_failing.store(dedup_store_ != nullptr && !dedup_store_->healthy(), std::memory_order_relaxed);
     notifier_.watchdog_if_due();
   }
+  // The store the engine owns; it outlives every call the engine makes to this listener.
+  void watch_dedup_store(const dedup::DedupStore* store) { dedup_store_ = store; }
   void on_joined() override {
     health_.joined.store(true);
     notifier_.status("consuming");
@@ -178,6 +183,7 @@ class DaemonLifecycle final : public engine::LifecycleListener {
   admin::StatusBoard& status_;
   metrics::Metrics& metrics_;
   SystemdNotifier notifier_;
+  const dedup::DedupStore* dedup_store_ = nullptr;
   std::string configmap_link_;
 };
 
@@ -231,6 +237,7 @@ int run_daemon(std::shared_ptr<const config::Config> config) {
   }
 
   DaemonLifecycle lifecycle(config, health, status, metrics);
+  lifecycle.watch_dedup_store(dedup.get());
   engine::Engine::Parts parts;
   parts.config = config;
   parts.stage_chain = std::make_unique<stages::StageChain>(config->pipeline, resources);

@@ -54,8 +54,9 @@ constexpr MetricSpec kMetricTable[] = {
     {MetricId::ReplayedRecordsConsumed, MetricType::Counter, "sluice_pipeline_replayed_records_total",
      "Records consumed that carry sluice-replay-count (re-driven from the DLQ), by topic.", {"topic"}},
     {MetricId::ConfigReloads, MetricType::Counter, "sluice_config_reloads_total",
-     "Reloads of blocked senders, spam keywords and schemas (SIGHUP), by result (ok, failed).", {"result"},
-     "ok,failed"},
+     "Reloads of the config (SIGHUP or a ConfigMap swap), by result: ok, failed (the old set stays), "
+     "restart_required (files reloaded; other changed keys need a restart).", {"result"},
+     "ok,failed,restart_required"},
     {MetricId::ConsumerLag, MetricType::Gauge, "sluice_consumer_lag_records",
      "Records between the committed position and the high watermark, per assigned partition.", {"topic", "partition"}},
     {MetricId::OldestUnfinishedAge, MetricType::Gauge, "sluice_pipeline_oldest_unfinished_record_age_seconds",

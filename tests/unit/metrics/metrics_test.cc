@@ -64,7 +64,7 @@ TEST_CASE("the reference has one row per family, with its type and labels", "[me
           std::string::npos);
   }
   CHECK(markdown.find("| `sluice_producer_errors_total` | counter | `destination`, `sink`, `class` |") != std::string::npos);
-  CHECK(markdown.find("| `sluice_config_reloads_total` | counter | `result` (ok, failed) |") != std::string::npos);
+  CHECK(markdown.find("| `sluice_config_reloads_total` | counter | `result` (ok, failed, restart_required) |") != std::string::npos);
 }
 
 TEST_CASE("the docs, the dashboard and the alert rules name only metrics of the table", "[metrics][reference]") {
