@@ -154,6 +154,10 @@ TEST_CASE("redis dedup: Redis down for 25 s with on_unavailable pause — consum
                            30s, 100ms);
   INFO(daemon.logs());
   REQUIRE(paused);
+  // Readiness says so, and names the store as the reason.
+  auto readyz = [&] { return http_get("127.0.0.1", daemon.admin_port(), "/readyz?verbose"); };
+  REQUIRE(wait_until([&] { return readyz().status == 503; }, 10s, 50ms));
+  CHECK(readyz().body.find("[-]dedup store failed") != std::string::npos);
   // Long enough for the records waiting on the store to reach a 10 s step of the general
   // backoff: when the engine used it for the store too, consumption resumed 7.6 s after
   // Redis came back here (up to ~11 s in general).
@@ -174,6 +178,7 @@ TEST_CASE("redis dedup: Redis down for 25 s with on_unavailable pause — consum
   CHECK(reconnect_seconds <= 6.5);
   bool resumed = wait_until([&] { return group_caught_up(broker.bootstrap(), config.group_id, kInboundTopics); }, 60s, 200ms);
   REQUIRE(resumed);
+  CHECK(wait_until([&] { return readyz().status == 200; }, 10s, 50ms));
   // The outage was counted per operation, and the store answers again.
   const std::string metrics = http_get("127.0.0.1", daemon.admin_port(), "/metrics").body;
   CHECK(metric_value(metrics, "sluice_dedup_store_errors_total", {{"backend", "redis"}, {"operation", "reserve"}}) > 0);
