@@ -1,9 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "stages/schema_registry.h"
 #include "stages/sender_list.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
 
 using namespace sluice::stages;
 
@@ -67,4 +71,33 @@ TEST_CASE("the shipped blocked senders file loads", "[stages][senders]") {
   CHECK(errors.empty());
   CHECK(list->contains_ignoring_case("SPAMMER@example.com"));
   CHECK(list->contains("15550000000"));
+}
+
+// Sparse files: past the limit by one byte, yet costing no disk and, if the limit failed,
+// tens of megabytes of memory that the test would notice only as slowness.
+TEST_CASE("a blocked senders file past 16 MiB is refused before it is read", "[stages][senders][limits]") {
+  sluice::test::TempDir dir;
+  const std::string path = dir.file("blocked_senders.txt");
+  sluice::test::write_file(path, "spammer@example.com\n");
+  std::vector<std::string> errors;
+  REQUIRE(load_sender_list(path, errors) != nullptr);
+  std::filesystem::resize_file(path, kMaxBlockedSendersFileBytes + 1);
+  CHECK(load_sender_list(path, errors) == nullptr);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find(path + ": cannot read blocked senders file: ") == 0);
+  CHECK(errors[0].find("the limit is 16777216 (16 MiB)") != std::string::npos);
+}
+
+TEST_CASE("a schema file past 1 MiB is refused before it is read", "[stages][schema][limits]") {
+  sluice::test::TempDir dir;
+  const std::string path = dir.file("email_received.json");
+  sluice::test::write_file(path, "{\"type\": \"object\"}");
+  std::vector<std::string> errors;
+  REQUIRE(load_schema_registry(dir.file(""), errors) != nullptr);
+  REQUIRE(errors.empty());
+  std::filesystem::resize_file(path, kMaxSchemaFileBytes + 1);
+  CHECK(load_schema_registry(dir.file(""), errors) == nullptr);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("email_received.json") != std::string::npos);
+  CHECK(errors[0].find("the limit is 1048576 (1 MiB)") != std::string::npos);
 }
