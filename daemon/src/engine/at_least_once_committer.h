@@ -1,6 +1,6 @@
 #pragma once
 // kafka.delivery: at_least_once. The committable position of a partition is one past its
-// completed prefix (FLAWS #1). A commit goes to the group only once the dedup entries the
+// completed prefix. A commit goes to the group only once the dedup entries the
 // committed records confirmed are durable: at once with a store that writes synchronously;
 // with one that writes on a thread of its own, the positions wait (oldest first) for the
 // store's ticket and go from poll(). Periodic and revocation commits are asynchronous (a lost

@@ -15,7 +15,7 @@
 // late failures can never re-open it twice.
 //
 // The engine pauses the partitions whose records wait for an open breaker, so an outage
-// produces no retry or DLQ records (FLAWS #10).
+// produces no retry or DLQ records.
 //
 // Threading: engine thread only. Time is passed in, so tests need no sleeping.
 

@@ -1,7 +1,7 @@
 #pragma once
 // Between the stages and the destinations: asks the dedup store about each record's
 // fingerprint, a batch per round, and keeps the protocol that makes a fingerprint final only
-// once its message was forwarded (FLAWS #8):
+// once its message was forwarded:
 //   - a record whose fingerprint is not in flight reserves it (Reserved: go on; Duplicate:
 //     seen within the window; Busy: another instance holds it, ask again later; Unavailable:
 //     the store cannot answer — back off and pause, or forward unchecked as configured);

@@ -250,7 +250,7 @@ void Engine::on_forward_failed(InFlightRecord* record, ErrorClass error_class, c
   const std::string& sink = destinations_->for_route(record->route).name();
   record->last_error = error;
   // The record leaves this attempt: its fingerprint must not count as seen when it comes
-  // back (FLAWS #8), and an identical record waiting on it may go ahead.
+  // back, and an identical record waiting on it may go ahead.
   give_up_reservation(record);
   if (error_class == ErrorClass::BadData) {
     dead_letter(record, stage_name::kForward, Reason::ForwardRejected, sink + ": " + error);

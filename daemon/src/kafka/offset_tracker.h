@@ -1,5 +1,5 @@
 #pragma once
-// Per-partition commit watermark with out-of-order completion (FLAWS #1).
+// Per-partition commit watermark with out-of-order completion.
 //
 // Offsets are tracked in the order they are consumed (strictly increasing) and completed in
 // any order once their record reaches a terminal outcome (forwarded and acknowledged,
