@@ -3,7 +3,7 @@
 // function, so ownership moves are visible in types and nothing leaks on an early return.
 //
 // Note on rd_kafka_new(): it takes ownership of the conf only on success, so ConfPtr is
-// release()d exactly then (see make_client in client_config.cc).
+// release()d exactly then (see make_client in client.cc).
 
 #include <memory>
 

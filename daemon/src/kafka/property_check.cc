@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kafka/client_properties.h"
+#include "kafka/handles.h"
 
 namespace sluice::kafka {
 namespace {
@@ -43,27 +44,23 @@ void check_client_properties(const config::Config& config, std::vector<config::P
     if (reported.insert(path + "\n" + message).second) problems.push_back({std::move(path), std::move(message)});
   };
   for (const Role& role : kEngineRoles) {
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    ConfPtr conf(rd_kafka_conf_new());
     char error_text[512];
     bool all_set = true;
     for (const auto& [name, value] : client_properties(kafka, role.role)) {
       // Without brokers the throwaway client below has nobody to connect to.
       if (name == "bootstrap.servers") continue;
-      if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error_text, sizeof error_text) != RD_KAFKA_CONF_OK) {
+      if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), error_text, sizeof error_text) != RD_KAFKA_CONF_OK) {
         report(source_key(kafka, name, role.producer), std::string("librdkafka: ") + error_text);
         all_set = false;
       }
     }
-    if (!all_set) {
-      rd_kafka_conf_destroy(conf);
-      continue;
-    }
+    if (!all_set) continue;
     // Creating the client checks what only makes sense together (conflicting properties, TLS
     // files that hold no certificate or key). rd_kafka_new takes `conf` only on success.
-    rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
-    rd_kafka_t* client = rd_kafka_new(role.type, conf, error_text, sizeof error_text);
-    if (client == nullptr) {
-      rd_kafka_conf_destroy(conf);
+    rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t*, int, const char*, const char*) {});
+    HandlePtr client(rd_kafka_new(role.type, conf.get(), error_text, sizeof error_text));
+    if (!client) {
       report(role.producer && !kafka.producer_properties.empty() ? "kafka.producer_properties"
              : !role.producer && !kafka.consumer_properties.empty() ? "kafka.consumer_properties"
                                                                     : "kafka.properties",
@@ -71,7 +68,7 @@ void check_client_properties(const config::Config& config, std::vector<config::P
                  error_text);
       continue;
     }
-    rd_kafka_destroy(client);
+    (void)conf.release();  // the client owns it now and destroys it with itself
   }
 }
 
