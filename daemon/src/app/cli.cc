@@ -89,8 +89,8 @@ int print_errors(const std::vector<std::string>& errors) {
 
 // The same load as `run`, so that whatever run would refuse is refused here too.
 int check_config(const std::string& path) {
-  config::LoadResult loaded = load_checked_config(path, config::process_env());
-  if (!loaded.ok()) return print_errors(loaded.errors);
+  CheckedConfig checked = load_checked_config(path, config::process_env());
+  if (!checked.ok()) return print_errors(checked.loaded.errors);
   std::cout << (path.empty() ? "embedded defaults" : path) << ": ok\n";
   return kExitOk;
 }
@@ -116,9 +116,9 @@ int run_command(const std::vector<std::string>& args) {
   std::string error;
   if (!parse_config_option(args, config_path, error)) return usage_error(command_named("run"), error);
   // Every configuration error stops here with exit 2, before anything connects.
-  config::LoadResult loaded = load_checked_config(config_path, config::process_env());
-  if (!loaded.ok()) return print_errors(loaded.errors);
-  return run_daemon(loaded.config);
+  CheckedConfig checked = load_checked_config(config_path, config::process_env());
+  if (!checked.ok()) return print_errors(checked.loaded.errors);
+  return run_daemon(checked.loaded.config, checked.resources);
 }
 
 int check_config_command(const std::vector<std::string>& args) {
@@ -138,9 +138,9 @@ int replay_command(const std::vector<std::string>& args) {
   ReplayOptions options;
   std::string error = parse_replay_arguments(args, config_path, options);
   if (!error.empty()) return usage_error(command_named("replay"), error);
-  config::LoadResult loaded = load_checked_config(config_path, config::process_env());
-  if (!loaded.ok()) return print_errors(loaded.errors);
-  return run_replay(*loaded.config, options);
+  CheckedConfig checked = load_checked_config(config_path, config::process_env());
+  if (!checked.ok()) return print_errors(checked.loaded.errors);
+  return run_replay(*checked.loaded.config, options);
 }
 
 int config_reference_command(const std::vector<std::string>& args) {

@@ -36,9 +36,12 @@ void check_http_routes(const config::Config& config, std::vector<config::Problem
 }
 
 // Each stage resource's errors go to the key that names it; their text keeps the position
-// inside the resource's own file (a schema or the sender list) when there is one.
-void check_stage_resources(const config::Config& config, std::vector<config::Problem>& problems) {
-  auto add = [&problems](const std::string& key, const std::vector<std::string>& errors) {
+// inside the resource's own file (a schema or the sender list) when there is one. Returns the
+// resources when all of them loaded, so that whoever asked for the check need not load them
+// again.
+std::shared_ptr<const stages::StageResources> check_stage_resources(const config::Config& config,
+                                                                    std::vector<config::Problem>& problems) {
+  auto add = [&problems](const std::string& key, std::vector<std::string>& errors) {
     for (const std::string& error : errors) {
       // "pipeline.filter.spam_keywords[2]: empty keyword" already names its key.
       size_t colon = error.find(": ");
@@ -48,29 +51,32 @@ void check_stage_resources(const config::Config& config, std::vector<config::Pro
         problems.push_back({key, error});
       }
     }
+    errors.clear();
   };
   std::vector<std::string> errors;
-  stages::load_schemas(config.pipeline, errors);
+  stages::StageResources resources;
+  resources.schemas = stages::load_schemas(config.pipeline, errors);
   add("pipeline.schemas_dir", errors);
-  errors.clear();
-  stages::load_blocked_senders(config.pipeline.filter, errors);
+  resources.blocked_senders = stages::load_blocked_senders(config.pipeline.filter, errors);
   add("pipeline.filter.blocked_senders_file", errors);
-  errors.clear();
-  stages::build_spam_keywords(config.pipeline.filter, errors);
+  resources.spam_keywords = stages::build_spam_keywords(config.pipeline.filter, errors);
   add("pipeline.filter.spam_keywords", errors);
+  if (!resources.schemas || !resources.blocked_senders || !resources.spam_keywords) return nullptr;
+  return std::make_shared<const stages::StageResources>(std::move(resources));
 }
 
 }  // namespace
 
-config::LoadOptions checked_load_options() {
+CheckedConfig load_checked_config(const std::string& path, const config::EnvLookup& env) {
+  CheckedConfig checked;
   config::LoadOptions options;
-  options.checks = {kafka::check_client_properties, check_http_routes, check_stage_resources};
-  return options;
-}
-
-config::LoadResult load_checked_config(const std::string& path, const config::EnvLookup& env) {
-  config::LoadOptions options = checked_load_options();
-  return path.empty() ? config::load_defaults(env, options) : config::load_file(path, env, options);
+  options.checks = {kafka::check_client_properties, check_http_routes,
+                    [&checked](const config::Config& config, std::vector<config::Problem>& problems) {
+                      checked.resources = check_stage_resources(config, problems);
+                    }};
+  checked.loaded = path.empty() ? config::load_defaults(env, options) : config::load_file(path, env, options);
+  if (!checked.loaded.ok()) checked.resources = nullptr;
+  return checked;
 }
 
 }  // namespace sluice::app

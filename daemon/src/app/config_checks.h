@@ -6,16 +6,24 @@
 // each error as FILE:LINE:COL: key: what is wrong, all at once, and run refuses a bad
 // configuration (exit 2) before it connects anywhere.
 
+#include <memory>
 #include <string>
 
 #include "config/loader.h"
+#include "stages/stage_chain.h"
 
 namespace sluice::app {
 
-// `path` "" loads the embedded defaults.
-config::LoadResult load_checked_config(const std::string& path, const config::EnvLookup& env);
+struct CheckedConfig {
+  config::LoadResult loaded;
+  // The schemas, blocked senders and spam keywords the check loaded: set when `loaded` is ok,
+  // so start-up and reloads use them instead of reading the files a second time.
+  std::shared_ptr<const stages::StageResources> resources;
 
-// The checks load_checked_config adds to the loader's own.
-config::LoadOptions checked_load_options();
+  bool ok() const { return loaded.ok(); }
+};
+
+// `path` "" loads the embedded defaults.
+CheckedConfig load_checked_config(const std::string& path, const config::EnvLookup& env);
 
 }  // namespace sluice::app

@@ -16,6 +16,7 @@
 #include "app/config_checks.h"
 #include "app/shutdown_watchdog.h"
 #include "app/systemd_notifier.h"
+#include "common/assert.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "config/config_diff.h"
@@ -32,7 +33,6 @@ namespace sluice::app {
 namespace {
 
 constexpr int kExitFailure = 1;
-constexpr int kExitConfig = 2;
 // After a stop request, the process exits within shutdown.drain_timeout plus this: the
 // engine's bounded steps after the drain (outputs given up after 1 s, the final commit and
 // leaving the group 3 s each) and the clients' destruction.
@@ -148,13 +148,12 @@ class DaemonLifecycle final : public engine::LifecycleListener {
   std::shared_ptr<const stages::StageResources> reload() {
     notifier_.status("reloading");
     // The same checks as start-up: a file that `sluice run` would refuse is a failed reload.
-    config::LoadResult loaded = load_checked_config(config_->source_path, config::process_env());
-    std::vector<std::string> errors = loaded.errors;
-    std::shared_ptr<const stages::StageResources> resources;
-    if (loaded.ok()) resources = stages::load_stage_resources(*loaded.config, errors);
+    CheckedConfig checked = load_checked_config(config_->source_path, config::process_env());
     notifier_.status("consuming");
-    if (!resources) {
-      for (const std::string& error : errors) log::error("reload failed; keeping the current set", {{"error", error}});
+    if (!checked.ok()) {
+      for (const std::string& error : checked.loaded.errors) {
+        log::error("reload failed; keeping the current set", {{"error", error}});
+      }
       metrics_.counter(metrics::MetricId::ConfigReloads, {{"result", "failed"}}).Increment();
       return nullptr;
     }
@@ -162,7 +161,7 @@ class DaemonLifecycle final : public engine::LifecycleListener {
     // Compared with the config the daemon started with, so a change that needs a restart is
     // reported at every reload until the restart happens.
     std::string ignored;
-    for (const std::string& key : config::changed_keys(*config_, *loaded.config)) {
+    for (const std::string& key : config::changed_keys(*config_, *checked.loaded.config)) {
       if (config::reloadable_key(key)) continue;
       ignored += (ignored.empty() ? "" : ", ") + key;
     }
@@ -171,11 +170,11 @@ class DaemonLifecycle final : public engine::LifecycleListener {
                 "not applied",
                 {{"config", source}, {"restart_required", ignored}});
       metrics_.counter(metrics::MetricId::ConfigReloads, {{"result", "restart_required"}}).Increment();
-      return resources;
+      return checked.resources;
     }
     log::info("reloaded blocked senders, spam keywords and schemas", {{"config", source}});
     metrics_.counter(metrics::MetricId::ConfigReloads, {{"result", "ok"}}).Increment();
-    return resources;
+    return checked.resources;
   }
 
   std::shared_ptr<const config::Config> config_;
@@ -189,7 +188,7 @@ class DaemonLifecycle final : public engine::LifecycleListener {
 
 }  // namespace
 
-int run_daemon(std::shared_ptr<const config::Config> config) {
+int run_daemon(std::shared_ptr<const config::Config> config, std::shared_ptr<const stages::StageResources> resources) {
   configure_logging(config->logging);
   log::info("starting", {{"version", SLUICE_VERSION},
                          {"config", config->source_path.empty() ? std::string("embedded defaults") : config->source_path}});
@@ -221,12 +220,8 @@ int run_daemon(std::shared_ptr<const config::Config> config) {
     log::info("admin server listening", {{"listen", config->admin.listen}, {"port", admin_server->port()}});
   }
 
+  SLUICE_ASSERT(resources != nullptr, "the daemon started without the stage resources its config check loaded");
   std::vector<std::string> errors;
-  std::shared_ptr<const stages::StageResources> resources = stages::load_stage_resources(*config, errors);
-  if (!resources) {
-    for (const std::string& error : errors) log::error("invalid pipeline resource", {{"error", error}});
-    return kExitConfig;
-  }
 
   dedup::DedupStorePtr dedup;
   try {
