@@ -1,6 +1,8 @@
 #include "admin/status_board.h"
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,66 +12,20 @@
 namespace sluice::admin {
 namespace {
 
-// A small writer: the shape is fixed, so no DOM is built to write it.
-class JsonOut {
- public:
-  JsonOut& key(std::string_view name) {
-    separate();
-    out_ += '"';
-    text::append_json_escaped(out_, name);
-    out_ += "\":";
-    after_key_ = true;
-    return *this;
-  }
-  JsonOut& string(std::string_view value) {
-    separate();
-    out_ += '"';
-    text::append_json_escaped(out_, value);
-    out_ += '"';
-    return *this;
-  }
-  JsonOut& number(int64_t value) {
-    separate();
-    out_ += std::to_string(value);
-    return *this;
-  }
-  // -1 (unknown) is written as null.
-  JsonOut& offset(int64_t value) {
-    separate();
-    out_ += value < 0 ? "null" : std::to_string(value);
-    return *this;
-  }
-  JsonOut& boolean(bool value) {
-    separate();
-    out_ += value ? "true" : "false";
-    return *this;
-  }
-  JsonOut& open(char bracket) {
-    separate();
-    out_ += bracket;
-    first_ = true;
-    return *this;
-  }
-  JsonOut& close(char bracket) {
-    out_ += bracket;
-    first_ = false;
-    return *this;
-  }
-  std::string take() { return std::move(out_); }
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
- private:
-  void separate() {
-    if (after_key_) {
-      after_key_ = false;
-      return;
-    }
-    if (!first_) out_ += ',';
-    first_ = false;
+void write_string(JsonWriter& out, std::string_view text) {
+  out.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+// -1 (unknown) is written as null.
+void write_offset(JsonWriter& out, int64_t offset) {
+  if (offset < 0) {
+    out.Null();
+  } else {
+    out.Int64(offset);
   }
-  std::string out_;
-  bool first_ = true;
-  bool after_key_ = false;
-};
+}
 
 int64_t read_int(const rapidjson::Value& object, const char* name) {
   auto it = object.FindMember(name);
@@ -107,55 +63,86 @@ StatusSnapshot StatusBoard::read() const {
 }
 
 std::string status_to_json(const StatusSnapshot& snapshot) {
-  JsonOut out;
-  out.open('{');
-  out.key("taken_at").string(text::format_rfc3339_utc(std::chrono::system_clock::time_point(
-      std::chrono::milliseconds(snapshot.taken_at_ms))));
-  out.key("taken_at_ms").number(snapshot.taken_at_ms);
-  out.key("group_id").string(snapshot.group_id);
-  out.key("delivery").string(snapshot.delivery);
-  out.key("in_group").boolean(snapshot.in_group);
-  out.key("brokers_reached").boolean(snapshot.brokers_reached);
-  out.key("partitions").open('[');
+  rapidjson::StringBuffer buffer;
+  JsonWriter out(buffer);
+  out.StartObject();
+  out.Key("taken_at");
+  write_string(out, text::format_rfc3339_utc(
+                        std::chrono::system_clock::time_point(std::chrono::milliseconds(snapshot.taken_at_ms))));
+  out.Key("taken_at_ms");
+  out.Int64(snapshot.taken_at_ms);
+  out.Key("group_id");
+  write_string(out, snapshot.group_id);
+  out.Key("delivery");
+  write_string(out, snapshot.delivery);
+  out.Key("in_group");
+  out.Bool(snapshot.in_group);
+  out.Key("brokers_reached");
+  out.Bool(snapshot.brokers_reached);
+  out.Key("partitions");
+  out.StartArray();
   for (const PartitionStatus& partition : snapshot.partitions) {
-    out.open('{');
-    out.key("topic").string(partition.topic);
-    out.key("partition").number(partition.partition);
-    out.key("committed").offset(partition.committed);
-    out.key("position").offset(partition.position);
-    out.key("high_watermark").offset(partition.high_watermark);
-    out.key("lag").offset(partition.lag);
-    out.key("in_flight").number(partition.in_flight);
-    out.key("retry_held").number(partition.retry_held);
-    out.key("paused_for").open('[');
-    for (const std::string& reason : partition.paused_for) out.string(reason);
-    out.close(']');
-    out.close('}');
+    out.StartObject();
+    out.Key("topic");
+    write_string(out, partition.topic);
+    out.Key("partition");
+    out.Int64(partition.partition);
+    out.Key("committed");
+    write_offset(out, partition.committed);
+    out.Key("position");
+    write_offset(out, partition.position);
+    out.Key("high_watermark");
+    write_offset(out, partition.high_watermark);
+    out.Key("lag");
+    write_offset(out, partition.lag);
+    out.Key("in_flight");
+    out.Int64(partition.in_flight);
+    out.Key("retry_held");
+    out.Int64(partition.retry_held);
+    out.Key("paused_for");
+    out.StartArray();
+    for (const std::string& reason : partition.paused_for) write_string(out, reason);
+    out.EndArray();
+    out.EndObject();
   }
-  out.close(']');
-  out.key("destinations").open('[');
+  out.EndArray();
+  out.Key("destinations");
+  out.StartArray();
   for (const DestinationStatus& destination : snapshot.destinations) {
-    out.open('{');
-    out.key("name").string(destination.name);
-    out.key("breaker").string(destination.breaker);
-    out.key("queued").number(destination.queued);
-    out.key("waiting").number(destination.waiting);
-    out.key("in_flight").number(destination.in_flight);
-    out.close('}');
+    out.StartObject();
+    out.Key("name");
+    write_string(out, destination.name);
+    out.Key("breaker");
+    write_string(out, destination.breaker);
+    out.Key("queued");
+    out.Int64(destination.queued);
+    out.Key("waiting");
+    out.Int64(destination.waiting);
+    out.Key("in_flight");
+    out.Int64(destination.in_flight);
+    out.EndObject();
   }
-  out.close(']');
-  out.key("totals").open('{');
-  out.key("assigned_partitions").number(static_cast<int64_t>(snapshot.partitions.size()));
-  out.key("in_flight_records").number(snapshot.in_flight_records);
-  out.key("in_flight_bytes").number(snapshot.in_flight_bytes);
-  out.key("retry_held").number(snapshot.retry_held);
-  out.close('}');
-  out.key("dedup").open('{');
-  out.key("backend").string(snapshot.dedup_backend);
-  out.key("state").string(snapshot.dedup_state);
-  out.close('}');
-  out.close('}');
-  return out.take() + "\n";
+  out.EndArray();
+  out.Key("totals");
+  out.StartObject();
+  out.Key("assigned_partitions");
+  out.Int64(static_cast<int64_t>(snapshot.partitions.size()));
+  out.Key("in_flight_records");
+  out.Int64(snapshot.in_flight_records);
+  out.Key("in_flight_bytes");
+  out.Int64(snapshot.in_flight_bytes);
+  out.Key("retry_held");
+  out.Int64(snapshot.retry_held);
+  out.EndObject();
+  out.Key("dedup");
+  out.StartObject();
+  out.Key("backend");
+  write_string(out, snapshot.dedup_backend);
+  out.Key("state");
+  write_string(out, snapshot.dedup_state);
+  out.EndObject();
+  out.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
 }
 
 std::optional<StatusSnapshot> status_from_json(std::string_view json, std::string& error) {
