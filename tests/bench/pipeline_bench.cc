@@ -8,10 +8,9 @@
 //       every scenario against a fresh sluice-devbroker, the throughput scenarios taking
 //       turns for --rounds rounds (default 3); writes DIR/report.md and DIR/report.json and
 //       prints the Markdown
-//   sluice-bench bare --bootstrap B --topics T1,T2 --to TOPIC [--fetch-wait-ms N]
-//       the physical limit: a plain librdkafka consume→produce copy with the same client
-//       settings as sluice (idempotent producer, acks=all, linger.ms=5), no parsing; runs
-//       until SIGTERM
+//   sluice-bench bare --bootstrap B --group G --topics T1,T2 --output-prefix P [options]
+//       the limit: the strongest plain librdkafka consume→produce copy with sluice's delivery
+//       guarantee (bare_copy.h); runs until SIGTERM
 //
 // The broker keeps about 5 MiB per partition, so every topic of a throughput scenario gets
 // enough partitions that nothing is evicted, and every consumer runs with
@@ -47,8 +46,12 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "bench/bare_copy.h"
+#include "bench/bench_config.h"
 #include "bench/bench_http_sink.h"
+#include "bench/bench_kafka.h"
 #include "bench/bench_report.h"
+#include "bench/proc_stats.h"
 #include "devtools/kafka_tools.h"
 #include "devtools/message_mix.h"
 #include "kafka/handles.h"
@@ -68,10 +71,9 @@ using devtools::MixRecord;
 
 const std::vector<std::string> kInboundTopics = {"inbound.email", "inbound.whatsapp"};
 const std::vector<std::string> kSluiceOutputs = {"clean.email", "clean.whatsapp", "dlq"};
-constexpr char kBareOutput[] = "bare.out";
+// The bare copy writes inbound.X to bare.X, partition for partition.
+constexpr char kBarePrefix[] = "bare.";
 constexpr char kBareGroup[] = "bare";
-constexpr int kSluiceMaxInFlightRecords = 100'000;
-constexpr char kSluiceGroup[] = "sluice-bench";
 // What the bench lets each partition hold; the broker keeps about 5 MiB.
 constexpr double kBytesPerPartition = 2.5 * 1024 * 1024;
 constexpr auto kSamplePeriod = 50ms;
@@ -82,85 +84,6 @@ constexpr double kSaturatedBrokerShare = 0.8;
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // --- processes -----------------------------------------------------------------------------
-
-// utime + stime from a /proc stat file, in seconds, and the command name in it; -1 once the
-// process or thread is gone.
-double cpu_seconds_of(const std::string& stat_path, std::string* name = nullptr) {
-  std::ifstream in(stat_path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t open = text.find('(');
-  size_t paren = text.rfind(')');  // the command name may contain spaces
-  if (open == std::string::npos || paren == std::string::npos || paren + 2 > text.size()) return -1;
-  if (name != nullptr) *name = text.substr(open + 1, paren - open - 1);
-  std::istringstream fields(text.substr(paren + 2));
-  std::string field;
-  // After the name: state(3) ... utime(14) stime(15), counting from pid as field 1.
-  double utime = 0, stime = 0;
-  for (int index = 3; index <= 15 && fields >> field; ++index) {
-    if (index == 14) utime = std::stod(field);
-    if (index == 15) stime = std::stod(field);
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// utime + stime of a process, in seconds; -1 once it is gone.
-double cpu_seconds(pid_t pid) { return cpu_seconds_of("/proc/" + std::to_string(pid) + "/stat"); }
-
-// CPU seconds of a process's threads, summed by thread name.
-std::map<std::string, double> thread_cpu_seconds(pid_t pid) {
-  std::map<std::string, double> by_name;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", error)) {
-    std::string name;
-    const double seconds = cpu_seconds_of((entry.path() / "stat").string(), &name);
-    if (seconds >= 0) by_name[name] += seconds;
-  }
-  return by_name;
-}
-
-// What each thread name used between two thread_cpu_seconds() samples, largest first.
-std::vector<std::pair<std::string, double>> thread_cpu_delta(const std::map<std::string, double>& before,
-                                                             const std::map<std::string, double>& after) {
-  std::vector<std::pair<std::string, double>> delta;
-  for (const auto& [name, seconds] : after) {
-    auto earlier = before.find(name);
-    const double used = seconds - (earlier != before.end() ? earlier->second : 0);
-    if (used > 0) delta.emplace_back(name, used);
-  }
-  std::sort(delta.begin(), delta.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-  return delta;
-}
-
-// A /proc/<pid>/status field in kB, as bytes; -1 when absent.
-int64_t status_bytes(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1)) * 1024;
-  }
-  return -1;
-}
-
-// The child of this process running `command` (RedisServer keeps its pid to itself); -1 if none.
-pid_t child_named(const std::string& command) {
-  const pid_t self = getpid();
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    size_t open = text.find('(');
-    size_t close = text.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close + 2 > text.size()) continue;
-    std::istringstream rest(text.substr(close + 2));
-    std::string state;
-    pid_t parent = 0;
-    rest >> state >> parent;
-    if (parent == self && text.substr(open + 1, close - open - 1) == command) return std::stoi(name);
-  }
-  return -1;
-}
 
 std::string self_path() {
   char buffer[4096];
@@ -205,82 +128,6 @@ class Broker {
 
 // --- Kafka helpers -------------------------------------------------------------------------
 
-kafka::HandlePtr make_client(rd_kafka_type_t type, const std::map<std::string, std::string>& properties,
-                             rd_kafka_conf_t* conf = nullptr) {
-  if (conf == nullptr) conf = rd_kafka_conf_new();
-  char error[512];
-  for (const auto& [name, value] : properties) {
-    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(name + ": " + error);
-    }
-  }
-  rd_kafka_t* handle = rd_kafka_new(type, conf, error, sizeof error);
-  if (handle == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(std::string("rd_kafka_new: ") + error);
-  }
-  return kafka::HandlePtr(handle);
-}
-
-// Sums the end offsets of whole topics with one ListOffsets request per poll, so watching
-// progress costs the broker next to nothing.
-class EndOffsetWatcher {
- public:
-  EndOffsetWatcher(const std::string& bootstrap, const std::map<std::string, int>& topics)
-      : handle_(make_client(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap}, {"log_level", "3"}})),
-        topics_(topics) {}
-
-  // -1 when the broker did not answer in time.
-  int64_t total() {
-    kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(64));
-    for (const auto& [topic, partitions] : topics_) {
-      for (int partition = 0; partition < partitions; ++partition) {
-        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = RD_KAFKA_OFFSET_END;
-      }
-    }
-    if (rd_kafka_offsets_for_times(handle_.get(), list.get(), 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
-    int64_t sum = 0;
-    for (int i = 0; i < list->cnt; ++i) {
-      if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR || list->elems[i].offset < 0) return -1;
-      sum += list->elems[i].offset;
-    }
-    return sum;
-  }
-
- private:
-  kafka::HandlePtr handle_;
-  std::map<std::string, int> topics_;
-};
-
-// Commits offset 0 for `group` on every partition of `topics` without joining the group.
-// With auto.offset.reset=error a group without committed offsets could not even start; with
-// these, it starts at the beginning, and finds it gone only if the broker evicted it.
-void commit_start_offsets(const std::string& bootstrap, const std::string& group,
-                          const std::map<std::string, int>& topics) {
-  kafka::HandlePtr handle = make_client(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap},
-                                                            {"group.id", group},
-                                                            {"enable.auto.commit", "false"},
-                                                            {"log_level", "3"}});
-  kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(64));
-  for (const auto& [topic, partitions] : topics) {
-    for (int partition = 0; partition < partitions; ++partition) {
-      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = 0;
-    }
-  }
-  rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
-  // The group coordinator may take a moment to be known right after the broker started.
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    error = rd_kafka_commit(handle.get(), list.get(), 0);
-    if (error == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-    std::this_thread::sleep_for(100ms);
-  }
-  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    throw std::runtime_error(std::string("committing start offsets: ") + rd_kafka_err2str(error));
-  }
-  rd_kafka_consumer_close(handle.get());
-}
-
 std::map<std::string, int> inbound_of(const std::map<std::string, int>& layout) {
   std::map<std::string, int> inbound;
   for (const std::string& topic : kInboundTopics) inbound[topic] = layout.at(topic);
@@ -299,100 +146,6 @@ void produce_corpus(const std::string& bootstrap, const std::vector<MixRecord>& 
   devtools::RecordProducer producer(bootstrap);
   for (const MixRecord& entry : mix) producer.produce(entry.record);
   producer.flush();
-}
-
-// --- bare: the consume→produce copy ----------------------------------------------------------
-
-std::atomic<bool> bare_stop{false};
-
-void bare_rebalance(rd_kafka_t* handle, rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* partitions,
-                    void*) {
-  if (error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    rd_kafka_assign(handle, partitions);
-    // The driver times the run from this line, as it does from sluice's log line.
-    std::printf("partitions assigned %d\n", partitions->cnt);
-    std::fflush(stdout);
-  } else {
-    rd_kafka_assign(handle, nullptr);
-  }
-}
-
-std::atomic<int64_t> bare_delivery_failures{0};
-
-void bare_delivered(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
-  if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) bare_delivery_failures.fetch_add(1);
-}
-
-int run_bare(const std::string& bootstrap, const std::vector<std::string>& topics, const std::string& to,
-             int fetch_wait_ms) {
-  signal(SIGTERM, [](int) { bare_stop = true; });
-  signal(SIGINT, [](int) { bare_stop = true; });
-  // The same client settings sluice's engine uses, so the difference is sluice's own work.
-  rd_kafka_conf_t* consumer_conf = rd_kafka_conf_new();
-  rd_kafka_conf_set_rebalance_cb(consumer_conf, bare_rebalance);
-  kafka::HandlePtr consumer = make_client(RD_KAFKA_CONSUMER,
-                                          {{"bootstrap.servers", bootstrap},
-                                           {"group.id", kBareGroup},
-                                           {"auto.offset.reset", "error"},
-                                           {"enable.partition.eof", "false"},
-                                           {"socket.nagle.disable", "true"},
-                                           {"queued.max.messages.kbytes", "16384"},
-                                           {"fetch.wait.max.ms", std::to_string(fetch_wait_ms)},
-                                           {"session.timeout.ms", "6000"},
-                                           {"heartbeat.interval.ms", "500"}},
-                                          consumer_conf);
-  rd_kafka_conf_t* producer_conf = rd_kafka_conf_new();
-  rd_kafka_conf_set_dr_msg_cb(producer_conf, bare_delivered);
-  kafka::HandlePtr producer = make_client(RD_KAFKA_PRODUCER,
-                                          {{"bootstrap.servers", bootstrap},
-                                           {"enable.idempotence", "true"},
-                                           {"acks", "all"},
-                                           {"linger.ms", "5"},
-                                           {"socket.nagle.disable", "true"}},
-                                          producer_conf);
-  rd_kafka_poll_set_consumer(consumer.get());
-  kafka::PartitionListPtr subscription(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
-  for (const std::string& topic : topics) {
-    rd_kafka_topic_partition_list_add(subscription.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
-  }
-  if (rd_kafka_subscribe(consumer.get(), subscription.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    std::fprintf(stderr, "bare: subscribe failed\n");
-    return 1;
-  }
-  int status = 0;
-  while (!bare_stop) {
-    kafka::MessagePtr message(rd_kafka_consumer_poll(consumer.get(), 100));
-    rd_kafka_poll(producer.get(), 0);
-    if (!message) continue;
-    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      std::fprintf(stderr, "bare: consume error: %s\n", rd_kafka_message_errstr(message.get()));
-      status = 1;
-      break;
-    }
-    rd_kafka_headers_t* headers = nullptr;
-    rd_kafka_message_detach_headers(message.get(), &headers);
-    while (true) {
-      rd_kafka_resp_err_t error =
-          rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC(to.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_KEY(message->key, message->key_len),
-                            RD_KAFKA_V_VALUE(message->payload, message->len), RD_KAFKA_V_HEADERS(headers),
-                            RD_KAFKA_V_END);
-      if (error == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-      if (error != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        std::fprintf(stderr, "bare: produce error: %s\n", rd_kafka_err2str(error));
-        if (headers != nullptr) rd_kafka_headers_destroy(headers);
-        return 1;
-      }
-      rd_kafka_poll(producer.get(), 10);
-    }
-  }
-  rd_kafka_flush(producer.get(), 10'000);
-  rd_kafka_consumer_close(consumer.get());
-  if (bare_delivery_failures > 0) {
-    std::fprintf(stderr, "bare: %lld deliveries failed\n", static_cast<long long>(bare_delivery_failures.load()));
-    status = 1;
-  }
-  return status;
 }
 
 // --- the process under test ----------------------------------------------------------------
@@ -439,6 +192,7 @@ struct ScenarioSpec {
   std::string what;
   int pipeline_depth = 1;  // HTTP routes
   bool exactly_once = false;  // kafka.delivery: exactly_once
+  BareOptions bare;  // Subject::Bare: the variant (bootstrap and topics are filled in per run)
 };
 
 // Partitions per topic so that no partition holds more than kBytesPerPartition.
@@ -453,7 +207,9 @@ std::map<std::string, int> topic_layout(const Corpus& corpus) {
           {"clean.email", partitions_for(half)},
           {"clean.whatsapp", partitions_for(half)},
           {"dlq", partitions_for(static_cast<double>(corpus.dead_letters) * (average * 3 + 600))},
-          {kBareOutput, partitions_for(static_cast<double>(corpus.bytes) * 1.1)}};
+          // The bare copy keeps each record's partition number, so its outputs have its inputs' counts.
+          {std::string(kBarePrefix) + "email", partitions_for(half * 1.4)},
+          {std::string(kBarePrefix) + "whatsapp", partitions_for(half)}};
 }
 
 // The dev broker finds a fetch's start offset by walking the partition's batches from the
@@ -465,7 +221,10 @@ std::map<std::string, int> topic_layout(const Corpus& corpus) {
 // Eviction loses nothing unnoticed: the consumers are at the end of the log, sluice and the
 // bare copy run with auto.offset.reset=error, and the reader counts every expected output.
 std::map<std::string, int> latency_layout() {
-  std::map<std::string, int> layout = {{"inbound.email", 1}, {"inbound.whatsapp", 1}, {kBareOutput, 1}};
+  std::map<std::string, int> layout = {{"inbound.email", 1},
+                                       {"inbound.whatsapp", 1},
+                                       {std::string(kBarePrefix) + "email", 1},
+                                       {std::string(kBarePrefix) + "whatsapp", 1}};
   for (const std::string& topic : kSluiceOutputs) layout[topic] = 1;
   return layout;
 }
@@ -473,54 +232,37 @@ std::map<std::string, int> latency_layout() {
 // A running sluice or bare copy with its log, started against `broker`.
 class Runner {
  public:
+  // fetch_wait_ms < 0: librdkafka's default (throughput runs); the latency runs set it.
   Runner(const ScenarioSpec& spec, const std::string& bootstrap, int fetch_wait_ms, const std::string& redis_url,
          const std::string& http_url) {
     if (spec.subject == Subject::Bare) {
+      BareOptions bare = spec.bare;
+      bare.bootstrap = bootstrap;
+      bare.group = kBareGroup;
+      bare.topics = kInboundTopics;
+      bare.output_prefix = kBarePrefix;
+      bare.fetch_wait_ms = fetch_wait_ms;
+      std::vector<std::string> argv = {self_path(), "bare"};
+      for (std::string& arg : bare_arguments(bare)) argv.push_back(std::move(arg));
       log_path_ = dir_.file("bare.log");
-      process_ = std::make_unique<test::ChildProcess>(
-          std::vector<std::string>{self_path(), "bare", "--bootstrap", bootstrap, "--topics",
-                                   "inbound.email,inbound.whatsapp", "--to", kBareOutput, "--fetch-wait-ms",
-                                   std::to_string(fetch_wait_ms)},
-          log_path_, log_path_);
+      process_ = std::make_unique<test::ChildProcess>(argv, log_path_, log_path_);
       return;
     }
-    test::TestConfig config;
-    config.bootstrap = bootstrap;
-    config.group_id = kSluiceGroup;
-    config.dedup_backend = spec.dedup;
-    if (!redis_url.empty()) config.redis_url = redis_url;
-    config.commit_interval = "1s";  // the default; it also sets how often SQLite commits
-    // The bare copy's only bound on records between consume and acknowledgement is
-    // librdkafka's producer queue (queue.buffering.max.messages, 100 000); sluice gets the
-    // same instead of its default 20 000. The dev broker acknowledges slowly when the machine
-    // is saturated (40 % of produces take over 100 ms), and at 20 000 the pipeline stalled
-    // waiting for acknowledgements: about 13 % of the throughput.
-    config.max_in_flight_records = kSluiceMaxInFlightRecords;
-    config.admin_listen = "127.0.0.1:0";
-    if (spec.exactly_once) {
-      config.delivery = "exactly_once";
-      config.transactional_id = "sluice-bench";
-    }
-    config.extra_kafka_properties["fetch.wait.max.ms"] = std::to_string(fetch_wait_ms);
-    // librdkafka's default, as the bare copy has it. The test config's 2 s (for tests that
-    // create topics or fail brokers) makes the consumer refresh metadata every 2 s, and each
-    // refresh held up its next fetch by about 50 ms on this machine: most of the p99 gap.
-    config.extra_kafka_properties["topic.metadata.refresh.interval.ms"] = "300000";
+    SluiceSettings settings;
+    settings.dedup = spec.dedup;
+    settings.redis_url = redis_url;
+    settings.exactly_once = spec.exactly_once;
+    settings.fetch_wait_ms = fetch_wait_ms;
     if (spec.subject == Subject::SluiceHttp) {
-      const std::string http = "{url: \"" + http_url + "\", pipeline_depth: " + std::to_string(spec.pipeline_depth) + "}";
-      config.routes_yaml = "  - match: {channel: email}\n    http: " + http + "\n  - match: {channel: whatsapp}\n    http: " +
-                           http + "\n";
+      settings.http_url = http_url;
+      settings.pipeline_depth = spec.pipeline_depth;
     }
-    std::string yaml = test::render_config(config, dir_.path());
-    // A record evicted before it was read must fail the run, not be skipped.
-    size_t at = yaml.find("  properties:\n");
-    if (at == std::string::npos) throw std::runtime_error("unexpected test config layout");
-    yaml.insert(at, "  consumer_properties:\n    auto.offset.reset: error\n");
     std::string config_path = dir_.file("sluice.yaml");
-    test::write_file(config_path, yaml);
+    test::write_file(config_path, shipped_config(settings));
     log_path_ = dir_.file("sluice.log");
     process_ = std::make_unique<test::ChildProcess>(
-        std::vector<std::string>{SLUICE_BIN, "run", "--config", config_path}, log_path_, log_path_);
+        std::vector<std::string>{SLUICE_BIN, "run", "--config", config_path}, log_path_, log_path_,
+        std::map<std::string, std::string>{{"KAFKA_BROKERS", bootstrap}, {"STATE_DIRECTORY", dir_.path()}});
   }
 
   ~Runner() {
@@ -581,7 +323,10 @@ ThroughputResult run_throughput(const ScenarioSpec& spec, const Corpus& corpus) 
     std::map<std::string, int> outputs;
     int64_t expected = 0;
     if (spec.subject == Subject::Bare) {
-      outputs[kBareOutput] = layout.at(kBareOutput);
+      for (const std::string& topic : kInboundTopics) {
+        const std::string output = bare_output_topic(kBarePrefix, topic);
+        outputs[output] = layout.at(output);
+      }
       expected = result.input_messages;
     } else if (spec.subject == Subject::SluiceHttp) {
       outputs["dlq"] = layout.at("dlq");
@@ -597,9 +342,9 @@ ThroughputResult run_throughput(const ScenarioSpec& spec, const Corpus& corpus) 
       return total + (http ? http->requests() : 0);
     };
 
-    commit_start_offsets(broker.bootstrap(), spec.subject == Subject::Bare ? kBareGroup : kSluiceGroup,
+    commit_start_offsets(broker.bootstrap(), spec.subject == Subject::Bare ? kBareGroup : kShippedGroup,
                          inbound_of(layout));
-    Runner runner(spec, broker.bootstrap(), 10, redis ? redis->url() : "", http ? http->url() : "");
+    Runner runner(spec, broker.bootstrap(), -1, redis ? redis->url() : "", http ? http->url() : "");
     if (!runner.wait_joined(60s)) throw std::runtime_error("no group join within 60 s: " + runner.log_tail());
     const auto start = Clock::now();
     const double subject_cpu_start = cpu_seconds(runner.pid());
@@ -651,10 +396,12 @@ ThroughputResult run_throughput(const ScenarioSpec& spec, const Corpus& corpus) 
       throw std::runtime_error("did not exit cleanly after SIGTERM (status " + std::to_string(status.value_or(-1)) +
                                "): " + runner.log_tail());
     }
-    // With exactly-once the offsets go with the transactions, which the dev broker takes but
-    // keeps nothing of: there is no committed offset to look at.
-    if (spec.subject != Subject::Bare && !spec.exactly_once &&
-        !devtools::group_caught_up(broker.bootstrap(), kSluiceGroup, kInboundTopics)) {
+    // Both commit only what was acknowledged. With exactly-once the offsets go with the
+    // transactions, which the dev broker takes but keeps nothing of: there is no committed
+    // offset to look at.
+    if (!spec.exactly_once &&
+        !devtools::group_caught_up(broker.bootstrap(), spec.subject == Subject::Bare ? kBareGroup : kShippedGroup,
+                                   kInboundTopics)) {
       throw std::runtime_error("offsets not committed to the end after the drain");
     }
     int64_t after = arrived();
@@ -697,11 +444,14 @@ LatencyResult run_latency(const ScenarioSpec& spec, double rate, double seconds,
     std::unique_ptr<test::RedisServer> redis;
     if (spec.dedup == "redis") redis = std::make_unique<test::RedisServer>();
     std::vector<std::string> outputs =
-        spec.subject == Subject::Bare ? std::vector<std::string>{kBareOutput} : kSluiceOutputs;
+        spec.subject == Subject::Bare
+            ? std::vector<std::string>{bare_output_topic(kBarePrefix, kInboundTopics[0]),
+                                       bare_output_topic(kBarePrefix, kInboundTopics[1])}
+            : kSluiceOutputs;
     result.expected = spec.subject == Subject::Bare ? static_cast<int64_t>(corpus.mix.size())
                                                     : corpus.forwarded + corpus.dead_letters;
 
-    commit_start_offsets(broker.bootstrap(), spec.subject == Subject::Bare ? kBareGroup : kSluiceGroup,
+    commit_start_offsets(broker.bootstrap(), spec.subject == Subject::Bare ? kBareGroup : kShippedGroup,
                          inbound_of(layout));
     Runner runner(spec, broker.bootstrap(), 5, redis ? redis->url() : "", "");
     if (!runner.wait_joined(60s)) throw std::runtime_error("no group join within 60 s: " + runner.log_tail());
@@ -820,24 +570,14 @@ LatencyResult run_latency(const ScenarioSpec& spec, double rate, double seconds,
 
 // --- idle memory ---------------------------------------------------------------------------
 
-// sluice on config/sluice.yaml as shipped, but with absolute paths and a free admin port, so
-// it neither depends on the working directory nor collides with anything on port 9464.
+// sluice on config/sluice.yaml as shipped (SQLite dedup), with a free admin port.
 int64_t measure_idle_rss(std::string& note) {
   std::fprintf(stderr, "== idle memory on the default config\n");
   try {
     Broker broker(
         {{"inbound.email", 3}, {"inbound.whatsapp", 3}, {"clean.email", 3}, {"clean.whatsapp", 3}, {"dlq", 1}});
     test::TempDir dir;
-    std::string yaml = test::read_file(SLUICE_SOURCE_DIR "/config/sluice.yaml");
-    auto replace = [&](const std::string& from, const std::string& to) {
-      size_t at = yaml.find(from);
-      if (at == std::string::npos) throw std::runtime_error("config/sluice.yaml has no '" + from + "'");
-      yaml.replace(at, from.size(), to);
-    };
-    replace("schemas_dir: config/schemas", "schemas_dir: " SLUICE_SOURCE_DIR "/config/schemas");
-    replace("blocked_senders_file: config/blocked_senders.txt",
-            "blocked_senders_file: " SLUICE_SOURCE_DIR "/config/blocked_senders.txt");
-    replace("listen: 0.0.0.0:9464", "listen: 127.0.0.1:0");
+    const std::string yaml = shipped_config(SluiceSettings{});
     test::write_file(dir.file("sluice.yaml"), yaml);
     test::ChildProcess sluice({SLUICE_BIN, "run", "--config", dir.file("sluice.yaml")}, dir.file("log"),
                               dir.file("log"),
@@ -914,34 +654,62 @@ int usage() {
                "                        [--no-latency] [--no-idle]\n"
                "                        [--latency-dedup memory|sqlite|redis[,...]] [--latency-rounds N]\n"
                "                        [--microbench-json FILE] [--out DIR]\n"
-               "       sluice-bench bare --bootstrap B --topics T1,T2 --to TOPIC [--fetch-wait-ms N]\n";
+               "       sluice-bench bare --bootstrap B --group G --topics T1,T2 --output-prefix P [--consume batch|poll]\n"
+               "                         [--batch-size N] [--linger-ms N] [--batch-num-messages N] [--fetch-wait-ms N]\n"
+               "                         [--commit-interval-ms N]\n";
   return 2;
+}
+
+ScenarioSpec make_spec(std::string name, Subject subject, std::string dedup, std::string what) {
+  ScenarioSpec spec;
+  spec.name = std::move(name);
+  spec.subject = subject;
+  spec.dedup = std::move(dedup);
+  spec.what = std::move(what);
+  return spec;
 }
 
 ScenarioSpec scenario(const std::string& name) {
   if (name == "bare") {
-    return {"bare", Subject::Bare, "",
-            "plain librdkafka consume→produce copy of every record into one topic, no parsing (the physical limit)"};
+    return make_spec("bare", Subject::Bare, "",
+            "the strongest plain librdkafka copy: consume batches of 1000, produce each record to the same partition "
+            "of bare.<channel> (linger.ms 5), commit acknowledged offsets each second; no parsing");
+  }
+  // Variants of the bare copy, to show that `bare` is the fastest (--scenarios bare,bare-poll,...).
+  const std::map<std::string, std::pair<std::string, std::function<void(BareOptions&)>>> variants = {
+      {"bare-poll", {"as bare, one record per rd_kafka_consumer_poll", [](BareOptions& o) { o.consume = "poll"; }}},
+      {"bare-batch100", {"as bare, consume batches of 100", [](BareOptions& o) { o.batch_size = 100; }}},
+      {"bare-batch10k", {"as bare, consume batches of 10 000", [](BareOptions& o) { o.batch_size = 10'000; }}},
+      {"bare-linger0", {"as bare, linger.ms 0", [](BareOptions& o) { o.linger_ms = 0; }}},
+      {"bare-linger20", {"as bare, linger.ms 20", [](BareOptions& o) { o.linger_ms = 20; }}},
+      {"bare-linger100", {"as bare, linger.ms 100", [](BareOptions& o) { o.linger_ms = 100; }}},
+      {"bare-bnm1k", {"as bare, batch.num.messages 1000", [](BareOptions& o) { o.batch_num_messages = 1000; }}},
+      {"bare-bnm100k", {"as bare, batch.num.messages 100 000", [](BareOptions& o) { o.batch_num_messages = 100'000; }}},
+  };
+  if (auto variant = variants.find(name); variant != variants.end()) {
+    ScenarioSpec spec = make_spec(name, Subject::Bare, "", variant->second.first);
+    variant->second.second(spec.bare);
+    return spec;
   }
   if (name == "memory" || name == "sqlite" || name == "redis") {
-    return {"sluice " + name, Subject::SluiceTopic, name,
-            "sluice, " + name + " dedup, topic routes (clean.email, clean.whatsapp) and the DLQ"};
+    return make_spec("sluice " + name, Subject::SluiceTopic, name,
+            "sluice, " + name + " dedup, topic routes (clean.email, clean.whatsapp) and the DLQ");
   }
   if (name == "exactly-once") {
-    ScenarioSpec spec{"sluice exactly-once", Subject::SluiceTopic, "memory",
+    ScenarioSpec spec = make_spec("sluice exactly-once", Subject::SluiceTopic, "memory",
                       "as sluice memory, with kafka.delivery: exactly_once (each round's outputs and offsets in one "
-                      "transaction; the dev broker takes the calls but keeps no transactions)"};
+                      "transaction; the dev broker takes the calls but keeps no transactions)");
     spec.exactly_once = true;
     return spec;
   }
   if (name == "http") {
-    return {"sluice http", Subject::SluiceHttp, "memory",
+    return make_spec("sluice http", Subject::SluiceHttp, "memory",
             "sluice, memory dedup, both routes to a minimal keep-alive HTTP server in the bench process "
-            "(ordering: partition, max_connections 16), DLQ to Kafka"};
+            "(ordering: partition, max_connections 16), DLQ to Kafka");
   }
   if (name == "http-pipelined") {
-    ScenarioSpec spec{"sluice http pipelined", Subject::SluiceHttp, "memory",
-                      "as sluice http, with pipeline_depth 8 (HTTP/1.1 pipelining once all 16 connections are busy)"};
+    ScenarioSpec spec = make_spec("sluice http pipelined", Subject::SluiceHttp, "memory",
+                      "as sluice http, with pipeline_depth 8 (HTTP/1.1 pipelining once all 16 connections are busy)");
     spec.pipeline_depth = 8;
     return spec;
   }
@@ -1033,10 +801,11 @@ int run_all(const RunOptions& options) {
       report.notes.push_back(std::string("microbenchmarks not included: ") + error.what());
     }
   }
-  report.notes.push_back("sluice runs with pipeline.max_in_flight_records: " +
-                         std::to_string(kSluiceMaxInFlightRecords) +
-                         " (default 20000), the bound the bare copy has in librdkafka's producer queue; both "
-                         "use the " SLUICE_ALLOCATOR_NAME " allocator");
+  report.notes.push_back(
+      "sluice runs config/sluice.yaml as shipped; only the broker address, the dedup backend, the admin port (a free "
+      "one), the paths of the schemas and blocked senders (absolute) and auto.offset.reset: error (a record evicted "
+      "before it was read fails the run) differ; exactly-once and the HTTP routes are scenarios of their own. Both "
+      "sluice and the bare copy use the " SLUICE_ALLOCATOR_NAME " allocator");
   report.notes.push_back(
       "the broker, sluice, Redis and the bench's own clients share this machine's CPUs: rates are for the whole "
       "set-up on " + std::to_string(std::thread::hardware_concurrency()) +
@@ -1061,25 +830,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) return usage();
   try {
-    if (args[0] == "bare") {
-      std::string bootstrap, to, topics;
-      int fetch_wait_ms = 10;
-      for (size_t i = 1; i + 1 < args.size(); i += 2) {
-        if (args[i] == "--bootstrap") {
-          bootstrap = args[i + 1];
-        } else if (args[i] == "--topics") {
-          topics = args[i + 1];
-        } else if (args[i] == "--to") {
-          to = args[i + 1];
-        } else if (args[i] == "--fetch-wait-ms") {
-          fetch_wait_ms = std::stoi(args[i + 1]);
-        } else {
-          return usage();
-        }
-      }
-      if (bootstrap.empty() || to.empty() || topics.empty()) return usage();
-      return run_bare(bootstrap, split(topics, ','), to, fetch_wait_ms);
-    }
+    if (args[0] == "bare") return run_bare(parse_bare_arguments({args.begin() + 1, args.end()}));
     if (args[0] != "run") return usage();
     RunOptions options;
     for (size_t i = 1; i < args.size(); ++i) {
