@@ -107,6 +107,10 @@ TEST_CASE("a fresh daemon exports every metric family at zero that promtool acce
       {"sluice_breaker_transitions_total", {{"sink", "topic:clean.email"}, {"to", "open"}}},
       {"sluice_consumer_errors_total", {{"error", "_ALL_BROKERS_DOWN"}}},
       {"sluice_dedup_store_errors_total", {{"backend", "sqlite"}, {"operation", "flush"}}},
+      {"sluice_pipeline_records_by_step", {{"step", "forwarding"}}},
+      {"sluice_pipeline_step_records_total", {{"step", "waiting_on_peer"}}},
+      {"sluice_pipeline_step_seconds_total", {{"step", "dead_lettering"}}},
+      {"sluice_pipeline_intake_stopped_seconds_total", {}},
   };
   for (const auto& [name, labels] : zeros) {
     INFO(name << " " << labels.size() << " labels, first " << (labels.empty() ? "" : labels.begin()->second));

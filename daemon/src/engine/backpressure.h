@@ -49,6 +49,7 @@ class Backpressure {
     }
     if (stopped_ && records <= max_records_ * 8 / 10 && bytes <= max_bytes_ * 8 / 10) {
       stopped_ = false;
+      stopped_before_ += now - since_;
       if (paused_) {
         paused_ = false;
         return Change::ResumeAll;
@@ -66,6 +67,11 @@ class Backpressure {
   bool stopped() const { return stopped_; }
   // ... for so long that every partition is paused (and the consumer is polled again).
   bool paused() const { return paused_; }
+  // How long taking was stopped in all, up to `now` (the stop going on counts so far), for
+  // sluice_pipeline_intake_stopped_seconds_total. `now` is never earlier than update()'s.
+  std::chrono::nanoseconds stopped_time(TimePoint now) const {
+    return stopped_ ? stopped_before_ + (now - since_) : stopped_before_;
+  }
 
  private:
   const int64_t max_records_;
@@ -74,7 +80,8 @@ class Backpressure {
   int64_t recent_record_bytes_ = 0;  // mean value size of the last batch taken
   bool stopped_ = false;
   bool paused_ = false;
-  TimePoint since_{};
+  TimePoint since_{};  // when taking stopped
+  std::chrono::nanoseconds stopped_before_{0};  // the stops that ended
 };
 
 }  // namespace sluice::engine

@@ -58,11 +58,11 @@ bool DedupCoordinator::enqueue(InFlightRecord& record) {
   auto [owner, inserted] = owners_.try_emplace(record.fingerprint, &record);
   if (!inserted && *owner != &record) {
     // The same content is already in flight: its outcome decides this one's.
-    record.step = Step::WaitingOnPeer;
+    record.set_step(Step::WaitingOnPeer);
     (*owner)->waiters.push_back(&record);
     return true;
   }
-  record.step = Step::Dedup;
+  record.set_step(Step::Dedup);
   queue_.push_back(&record);
   return true;
 }

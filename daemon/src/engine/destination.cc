@@ -54,7 +54,7 @@ void Destination::offer(InFlightRecord& record, TimePoint now) {
 }
 
 void Destination::enqueue(Gate& gate, InFlightRecord& record, bool at_head) {
-  record.step = Step::Queued;
+  record.set_step(Step::Queued);
   record.permit = {};
   if (!at_head) {
     gate.queued.push_back(&record);
@@ -87,7 +87,7 @@ void Destination::make_ready(Gate& gate) {
 
 bool Destination::dispatch(Gate& gate, InFlightRecord& record, CircuitBreaker::Permit permit, TimePoint now) {
   record.permit = permit;
-  record.step = Step::Forwarding;
+  record.set_step(Step::Forwarding);
   record.sent_at = now;
   SendResult result = sink_->send(record);
   switch (result.status) {

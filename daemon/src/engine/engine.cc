@@ -25,6 +25,10 @@ constexpr milliseconds kMaxIdleWait{200};
 constexpr milliseconds kTickInterval{1000};
 // How often the loop's gauges (in-flight records and bytes, paused partitions) are set.
 constexpr milliseconds kGaugeInterval{10};
+// How often the records by step, the time per step and the budget's stops are published: the
+// engine counts them in plain integers (StepLedger), and this keeps the metric updates off
+// the per-record path.
+constexpr milliseconds kStepInterval{100};
 // How long backpressure only stops taking records before it pauses the partitions; well
 // inside librdkafka's max.poll.interval.ms (5 minutes by default).
 constexpr milliseconds kBackpressurePauseAfter{10'000};
@@ -279,7 +283,13 @@ void Engine::iterate() {
                               static_cast<int64_t>(partitions_->size()));
     destinations_->update_gauges();
   }
+  if (now >= next_steps_) {
+    next_steps_ = now + kStepInterval;
+    publish_steps();
+  }
 }
+
+void Engine::publish_steps() { probe_.publish_steps(steps_, backpressure_.stopped_time(clock_.now())); }
 
 // A transaction round waiting for its outputs: deliveries are handled meanwhile (they may
 // add outputs), a fatal error ends the wait, and a stop request is noticed — the round may
@@ -326,7 +336,7 @@ void Engine::fire_due_timers() {
     }
     InFlightRecord* record = timer.record;
     const bool revoked = record->partition->revoked;
-    if (record->step == Step::Dedup) {
+    if (record->step() == Step::Dedup) {
       dedup_->recheck_due(*record, !revoked);
       if (revoked) abandon(record);
       continue;
@@ -394,6 +404,7 @@ void Engine::stop_in_bounded_steps() {
   rd_kafka_resp_err_t error = consumer_->close(kStopClose);
   if (error != RD_KAFKA_RESP_ERR_NO_ERROR) log::warn("consumer close failed", {{"error", kafka::error_name(error)}});
   destinations_->report_http_stats();
+  publish_steps();
   log::info("stopped", {{"unfinished_records", pool_.live()}, {"unacknowledged_produces", unacknowledged}});
   // Every counter that moved, in one line: what this run did, for whoever reads the logs.
   std::vector<std::pair<std::string, double>> counters = metrics_.nonzero_counters();

@@ -120,6 +120,7 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   void run_commit(bool final);
   bool between_flushes();
   void observe_periodically();
+  void publish_steps();
   void wake();
 
   // ---- /readyz and /status (engine_status.cc)
@@ -210,9 +211,22 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   LifecycleListener* lifecycle_;
   const bool watch_paused_watermarks_;
 
+  // The clocks as read at the start of an iteration, of each consumed batch and of each
+  // hand-over of HTTP responses: records taken or finished then are stamped with it rather
+  // than each reading the clocks several times (about 50 ns per read here). A step takes well
+  // under a millisecond at moderate rates and a few at full speed (a batch of 1 000 records):
+  // outcome times, the latency histograms and the time per step are that coarse.
+  struct Now {
+    std::chrono::steady_clock::time_point steady;
+    int64_t epoch_ms = 0;
+  } now_;
+  // Records by step and the time spent in each (read from now_.steady), published as metrics
+  // every kStepInterval.
+  StepLedger steps_{now_.steady};
+
   // Declaration order is destruction order in reverse: the clients go first (no callback
   // can run after that), then the destinations, the pool and every record in it.
-  RecordPool pool_;
+  RecordPool pool_{&steps_};
   std::unique_ptr<StageRunner> stage_runner_;
   // With pipeline.stage_thread; declared after the pool and the runner, so it is stopped
   // before either goes (and ~Engine stops it before the wake pipe closes).
@@ -235,15 +249,6 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   int64_t in_flight_bytes_ = 0;
   bool consumer_may_have_more_ = true;
 
-  // The clocks as read at the start of an iteration, of each consumed batch and of each
-  // hand-over of HTTP responses: records taken or finished then are stamped with it rather
-  // than each reading the clocks several times (about 50 ns per read here). A step takes well
-  // under a millisecond at moderate rates and a few at full speed (a batch of 1 000 records):
-  // outcome times and the latency histograms are that coarse.
-  struct Now {
-    std::chrono::steady_clock::time_point steady;
-    int64_t epoch_ms = 0;
-  } now_;
   bool in_round_poll_ = false;  // delivery reports come from iterate()'s non-blocking poll
   struct Delivery {
     InFlightRecord* record;
@@ -262,6 +267,7 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   std::chrono::steady_clock::time_point next_expire_;
   std::chrono::steady_clock::time_point next_tick_;
   std::chrono::steady_clock::time_point next_gauges_;
+  std::chrono::steady_clock::time_point next_steps_;
   bool joined_ = false;
   int64_t stalled_partitions_ = 0;
   int wake_read_fd_ = -1;

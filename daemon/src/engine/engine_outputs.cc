@@ -74,7 +74,7 @@ void Engine::dead_letter(InFlightRecord* record, std::string_view stage, Reason 
 }
 
 void Engine::start_dead_letter(InFlightRecord* record) {
-  record->step = Step::DeadLettering;
+  record->set_step(Step::DeadLettering);
   if (!may_produce(record)) return;
   while (true) {
     DeadLetterRecord dlq;
@@ -97,7 +97,7 @@ void Engine::start_dead_letter(InFlightRecord* record) {
 }
 
 void Engine::start_reject(InFlightRecord* record) {
-  record->step = Step::Rejecting;
+  record->set_step(Step::Rejecting);
   if (!may_produce(record)) return;
   const std::string& topic = config_->pipeline.filter.rejected_topic;
   kafka::OutboundRecord out = build_rejected_record(*record, topic);
@@ -113,7 +113,7 @@ void Engine::start_reject(InFlightRecord* record) {
 // Produces the record to its retry tier: value, key and headers unchanged, plus the retry
 // headers. The input offset completes once the tier acknowledged it.
 void Engine::start_retry(InFlightRecord* record) {
-  record->step = Step::Retrying;
+  record->set_step(Step::Retrying);
   if (!may_produce(record)) return;
   SLUICE_ASSERT(record->retry_tier >= 0, "a retrying record has its tier");
   const size_t tier = static_cast<size_t>(record->retry_tier);
@@ -161,7 +161,7 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
   record->awaiting_delivery = false;
   record->partition->awaiting_delivery -= 1;
   const bool ok = error == RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (record->step == Step::Forwarding) {
+  if (record->step() == Step::Forwarding) {
     Destination::Result result = Destination::Result::Delivered;
     if (purged(error)) {
       result = Destination::Result::Cancelled;
@@ -179,7 +179,7 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
     abandon(record);
     return;
   }
-  switch (record->step) {
+  switch (record->step()) {
     case Step::Retrying:
       if (ok) {
         probe_.count_tier_send(tiers_.topic(static_cast<size_t>(record->retry_tier)));

@@ -34,6 +34,13 @@ EngineProbe::EngineProbe(metrics::Metrics& metrics, const config::Config& config
   loop_gauges_ = {&metrics_.gauge(metrics::MetricId::InFlightRecords), &metrics_.gauge(metrics::MetricId::InFlightBytes),
                   &metrics_.gauge(metrics::MetricId::PausedPartitions),
                   &metrics_.gauge(metrics::MetricId::AssignedPartitions)};
+  for (size_t i = 0; i < kStepCount; ++i) {
+    const std::map<std::string, std::string> labels{{"step", std::string(step_name(static_cast<Step>(i)))}};
+    steps_[i] = {&metrics_.gauge(metrics::MetricId::RecordsByStep, labels),
+                 &metrics_.counter(metrics::MetricId::StepSeconds, labels),
+                 &metrics_.counter(metrics::MetricId::StepRecords, labels)};
+  }
+  intake_stopped_ = &metrics_.counter(metrics::MetricId::IntakeStoppedSeconds);
   for (const ReasonInfo& info : kReasons) {
     outcome_counters_[static_cast<size_t>(info.reason)] = &metrics_.counter(
         metrics::MetricId::Outcomes,
@@ -160,6 +167,21 @@ void EngineProbe::update_loop_gauges(int64_t records, int64_t bytes, int64_t pau
   loop_gauges_.in_flight_bytes->Set(static_cast<double>(bytes));
   loop_gauges_.paused_partitions->Set(static_cast<double>(paused));
   loop_gauges_.assigned_partitions->Set(static_cast<double>(assigned));
+}
+
+void EngineProbe::publish_steps(StepLedger& ledger, std::chrono::nanoseconds intake_stopped) {
+  using Seconds = std::chrono::duration<double>;
+  const std::array<StepLedger::Left, kStepCount> left = ledger.take_left();
+  for (size_t i = 0; i < kStepCount; ++i) {
+    steps_[i].records->Set(static_cast<double>(ledger.in(static_cast<Step>(i))));
+    if (left[i].records == 0) continue;
+    steps_[i].left->Increment(static_cast<double>(left[i].records));
+    steps_[i].seconds->Increment(Seconds(left[i].time).count());
+  }
+  if (intake_stopped > intake_stopped_published_) {
+    intake_stopped_->Increment(Seconds(intake_stopped - intake_stopped_published_).count());
+    intake_stopped_published_ = intake_stopped;
+  }
 }
 
 int64_t EngineProbe::observe(const PartitionTable& partitions, kafka::ConsumerApi& consumer, WatermarkPoller* poller,

@@ -1,7 +1,7 @@
 #pragma once
 // What the engine shows of itself: the outcome counters (looked up once per outcome and
-// reason), forwards per route, failed deliveries per sink, the loop's gauges, consumer lag, the age of the oldest unfinished record, stalled
-// partitions, and rate-limited log lines for events that can flood (bad data, client errors,
+// reason), forwards per route, failed deliveries per sink, the loop's gauges, records by step,
+// consumer lag, the age of the oldest unfinished record, stalled partitions, and rate-limited log lines for events that can flood (bad data, client errors,
 // failed deliveries).
 //
 // Threading: engine thread only (prometheus-cpp's counters and gauges are atomic for the
@@ -58,6 +58,10 @@ class EngineProbe {
   void on_client_error(std::string_view client, rd_kafka_resp_err_t error, const std::string& reason, TimePoint now);
 
   void update_loop_gauges(int64_t records, int64_t bytes, int64_t paused, int64_t assigned);
+  // About every 100 ms and at the stop: the records in each step, what left each since the
+  // last call (taken from the ledger), and how long the in-flight budget has held intake
+  // stopped in all.
+  void publish_steps(StepLedger& ledger, std::chrono::nanoseconds intake_stopped);
   // Once a second: lag per partition (the consumer's cached watermark, or the poller's for a
   // paused partition), the oldest unfinished record, stalled partitions. Returns how many
   // partitions are stalled.
@@ -86,6 +90,15 @@ class EngineProbe {
     prometheus::Gauge* paused_partitions = nullptr;
     prometheus::Gauge* assigned_partitions = nullptr;
   } loop_gauges_;
+  // sluice_pipeline_{records_by_step,step_seconds_total,step_records_total}, per Step.
+  struct StepSeries {
+    prometheus::Gauge* records = nullptr;
+    prometheus::Counter* seconds = nullptr;
+    prometheus::Counter* left = nullptr;
+  };
+  std::array<StepSeries, kStepCount> steps_{};
+  prometheus::Counter* intake_stopped_ = nullptr;
+  std::chrono::nanoseconds intake_stopped_published_{0};
   struct EventLogState {
     TimePoint last{};
     int64_t suppressed = 0;

@@ -109,7 +109,7 @@ void Engine::handle_message(kafka::Message message) {
 }
 
 void Engine::process(InFlightRecord* record) {
-  record->step = Step::Staging;
+  record->set_step(Step::Staging);
   if (stage_thread_ == nullptr) {
     stage_runner_->run(*record);
     act_on_stages(record);
@@ -163,7 +163,7 @@ void Engine::act_on_stages(InFlightRecord* record) {
 // A retry-tier record that is not due yet: it waits, and so does its partition (paused), while
 // every other partition keeps flowing and the consumer keeps polling.
 void Engine::hold(InFlightRecord* record) {
-  record->step = Step::Held;
+  record->set_step(Step::Held);
   PartitionState& partition = *record->partition;
   partition.held.push_back(record);
   if (!partition.release_scheduled) {
@@ -227,7 +227,7 @@ void Engine::complete_duplicates(std::vector<InFlightRecord*>& duplicates) {
 
 // Reserved: on to its destination, which sends it when its turn comes and the breaker allows.
 void Engine::forward(InFlightRecord* record) {
-  record->step = Step::Queued;
+  record->set_step(Step::Queued);
   if (!may_produce(record)) return;
   if (!committer_->before_produce()) {
     fatal_error_.store(true);
@@ -318,7 +318,7 @@ void Engine::redrive(InFlightRecord* record) {
     abandon(record);
     return;
   }
-  switch (record->step) {
+  switch (record->step()) {
     case Step::Queued: forward(record); break;
     case Step::Retrying: start_retry(record); break;
     case Step::DeadLettering: start_dead_letter(record); break;

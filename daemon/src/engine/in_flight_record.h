@@ -18,23 +18,12 @@
 #include "common/outcome.h"
 #include "engine/circuit_breaker.h"
 #include "engine/partition_state.h"
+#include "engine/step_ledger.h"
 #include "fingerprint/fingerprint.h"
 #include "kafka/message.h"
 #include "stages/stage.h"
 
 namespace sluice::engine {
-
-enum class Step {
-  Staging,         // with the stage runner (on the stage thread, if there is one)
-  Held,            // from a retry tier, not yet due: held (its partition paused) until due
-  Dedup,           // waiting for a dedup answer (batched)
-  WaitingOnPeer,   // a record with the same fingerprint is in flight; wait for its outcome
-  Queued,          // in its destination's queue: waiting for its turn (ordering) or the breaker
-  Forwarding,      // dispatched to the route's sink; the result comes later
-  Retrying,        // the record for the next retry tier is being produced
-  DeadLettering,   // the DLQ record is being produced
-  Rejecting,       // the rejected_topic record is being produced
-};
 
 // How much of the original a DLQ record carries. A level is given up for the next when the
 // record is too large for the producer or the broker refuses it as bad data; the last level
@@ -53,7 +42,6 @@ struct InFlightRecord {
   // The record's Kafka timestamp (-1: none), read while the consumed message is still in the
   // cache rather than at completion, when it no longer is.
   int64_t timestamp_ms = -1;
-  Step step = Step::Dedup;
   bool awaiting_delivery = false;  // a produce or request for this record is not answered yet
   bool holds_reservation = false;  // it owns the dedup reservation of `fingerprint`
   // Exactly-once: an output of this record is in the open transaction (or it needs none any
@@ -95,10 +83,32 @@ struct InFlightRecord {
   std::string_view value() const { return message.value(); }
   bool value_is_null() const { return message.value_is_null(); }
   std::string_view key() const { return message.key(); }
+
+  Step step() const { return step_; }
+  // The one way a record changes step, so its pool's ledger always agrees with the records.
+  // A record made outside a pool (in tests) has no ledger and only changes step.
+  void set_step(Step to) {
+    if (ledger_ != nullptr) {
+      if (in_ledger_) ledger_->leave(step_, step_since_);
+      ledger_->enter(to, step_since_);
+      in_ledger_ = true;
+    }
+    step_ = to;
+  }
+
+ private:
+  friend class RecordPool;
+  Step step_ = Step::Dedup;
+  StepLedger* ledger_ = nullptr;
+  bool in_ledger_ = false;  // counted in a step of ledger_ (from its first set_step on)
+  std::chrono::steady_clock::time_point step_since_;
 };
 
 class RecordPool {
  public:
+  // With a ledger, every record acquired counts in it from its first set_step() until released.
+  explicit RecordPool(StepLedger* ledger = nullptr) : ledger_(ledger) {}
+
   InFlightRecord* acquire() {
     ++live_;
     if (!free_.empty()) {
@@ -106,14 +116,18 @@ class RecordPool {
       free_.pop_back();
       return record;
     }
-    return &storage_.emplace_back();
+    InFlightRecord* record = &storage_.emplace_back();
+    record->ledger_ = ledger_;
+    return record;
   }
   void release(InFlightRecord* record) {
     --live_;
+    if (record->in_ledger_) record->ledger_->leave(record->step_, record->step_since_);
+    record->in_ledger_ = false;
+    record->step_ = Step::Dedup;
     record->message.reset();
     record->partition.reset();
     record->timestamp_ms = -1;
-    record->step = Step::Dedup;
     record->awaiting_delivery = false;
     record->holds_reservation = false;
     record->output_released = false;
@@ -149,6 +163,7 @@ class RecordPool {
  private:
   std::deque<InFlightRecord> storage_;  // deque: growing never moves existing records
   std::vector<InFlightRecord*> free_;
+  StepLedger* const ledger_;
   int64_t live_ = 0;
 };
 

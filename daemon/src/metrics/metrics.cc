@@ -11,6 +11,10 @@
 namespace sluice::metrics {
 namespace {
 
+// The steps of a record in flight (engine::step_name()).
+constexpr const char* kStepValues =
+    "staging,held,dedup,waiting_on_peer,queued,forwarding,retrying,dead_lettering,rejecting";
+
 constexpr MetricSpec kMetricTable[] = {
     {MetricId::RecordsConsumed, MetricType::Counter, "sluice_pipeline_records_consumed_total",
      "Records taken from the inbound topics, by topic.", {"topic"}},
@@ -78,6 +82,21 @@ constexpr MetricSpec kMetricTable[] = {
     {MetricId::DedupStoreErrors, MetricType::Counter, "sluice_dedup_store_errors_total",
      "Calls of the dedup store that failed (a full disk, an I/O error, Redis unreachable), by backend and operation (reserve, confirm, release, flush, expire).",
      {"backend", "operation"}},
+    {MetricId::RecordsByStep, MetricType::Gauge, "sluice_pipeline_records_by_step",
+     "Records in flight by the step they are in (staging: CPU stages; held: retry record not due; dedup: waiting "
+     "for the dedup store; waiting_on_peer: an identical record is in flight; queued: in its destination's queue; "
+     "forwarding: sent, waiting for the sink's answer; retrying, dead_lettering, rejecting: sluice's own record "
+     "being produced). Set about every 100 ms.",
+     {"step"}, kStepValues},
+    {MetricId::StepSeconds, MetricType::Counter, "sluice_pipeline_step_seconds_total",
+     "Seconds records spent in each step, counted when they left it; its rate divided by the rate of "
+     "sluice_pipeline_step_records_total is the mean time a record spends in that step.",
+     {"step"}, kStepValues},
+    {MetricId::StepRecords, MetricType::Counter, "sluice_pipeline_step_records_total",
+     "Records that left each step (to the next one or to their final outcome).", {"step"}, kStepValues},
+    {MetricId::IntakeStoppedSeconds, MetricType::Counter, "sluice_pipeline_intake_stopped_seconds_total",
+     "Seconds consumption was stopped because the in-flight budget (pipeline.max_in_flight_records, "
+     "max_in_flight_bytes) was used up.", {}},
     {MetricId::ProcessCpuSeconds, MetricType::Counter, "process_cpu_seconds_total",
      "User and system CPU time spent, in seconds.", {}, nullptr, MetricSource::Process},
     {MetricId::ProcessResidentMemory, MetricType::Gauge, "process_resident_memory_bytes", "Resident memory size in bytes.",
@@ -177,8 +196,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
       if (spec.type == MetricType::Histogram) histogram(spec.id);
     }
     for (const std::string& value : split_values(spec.fixed_values)) {
-      SLUICE_ASSERT(spec.type == MetricType::Counter && spec.label_count() == 1, "fixed values: counters of one label");
-      counter(spec.id, {{spec.labels[0], value}});
+      SLUICE_ASSERT(spec.type != MetricType::Histogram && spec.label_count() == 1,
+                    "fixed values: counters or gauges of one label");
+      if (spec.type == MetricType::Counter) counter(spec.id, {{spec.labels[0], value}});
+      if (spec.type == MetricType::Gauge) gauge(spec.id, {{spec.labels[0], value}});
     }
   }
   collectables_.push_back(std::make_shared<ProcessCollector>());

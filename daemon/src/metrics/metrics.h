@@ -62,6 +62,10 @@ enum class MetricId {
   DedupBatchDuration,
   RouteForwarded,
   DedupStoreErrors,
+  RecordsByStep,
+  StepSeconds,
+  StepRecords,
+  IntakeStoppedSeconds,
   // Read from /proc/self at scrape time by ProcessCollector (process_collector.h).
   ProcessCpuSeconds,
   ProcessResidentMemory,
@@ -86,8 +90,8 @@ struct MetricSpec {
   const char* help;
   // The label names of every series, in this order; unused slots are null.
   std::array<const char*, kMaxLabels> labels{};
-  // For a family with one label from a fixed set: its values, comma-separated. Their series
-  // are created at zero with the family; families whose label values come from config are
+  // For a family (counter or gauge) with one label from a fixed set: its values,
+  // comma-separated. Their series are created at zero with the family; families whose label values come from config are
   // pre-created by the code that counts them.
   const char* fixed_values = nullptr;
   MetricSource source = MetricSource::Instrumented;

@@ -66,3 +66,17 @@ TEST_CASE("backpressure: a stop that ends before pause_after only resumes taking
   CHECK(budget.update(8, 0, kStart + 4s) == Change::ResumeTaking);
   CHECK(budget.update(9, 0, kStart + 10s) == Change::None);
 }
+
+TEST_CASE("backpressure: the time taking was stopped adds up over stops, the one going on included",
+          "[engine][backpressure]") {
+  Backpressure budget(1000, 1'000'000, 5s);
+  CHECK(budget.stopped_time(kStart) == 0s);
+  CHECK(budget.update(1000, 0, kStart) == Change::StopTaking);
+  CHECK(budget.stopped_time(kStart + 3s) == 3s);  // still stopped: counted so far
+  CHECK(budget.update(800, 0, kStart + 4s) == Change::ResumeTaking);
+  CHECK(budget.stopped_time(kStart + 60s) == 4s);  // running again: no more
+  CHECK(budget.update(1000, 0, kStart + 70s) == Change::StopTaking);
+  CHECK(budget.update(1000, 0, kStart + 75s) == Change::PauseAll);
+  CHECK(budget.update(0, 0, kStart + 76s) == Change::ResumeAll);
+  CHECK(budget.stopped_time(kStart + 100s) == 10s);
+}

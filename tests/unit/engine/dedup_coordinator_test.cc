@@ -65,7 +65,7 @@ TEST_CASE("dedup: an identical record waits behind the one in flight instead of 
   f.coordinator.enqueue(first);
   f.coordinator.enqueue(copy);
   f.coordinator.enqueue(other);
-  CHECK(copy.step == Step::WaitingOnPeer);
+  CHECK(copy.step() == Step::WaitingOnPeer);
   CHECK(first.waiters == std::vector<InFlightRecord*>{&copy});
 
   auto answers = f.round();
@@ -96,7 +96,7 @@ TEST_CASE("dedup: once the owner is forwarded its waiters are duplicates and its
   // The fingerprint is no longer in flight: the next copy asks the store.
   InFlightRecord& later = f.record(1);
   f.coordinator.enqueue(later);
-  CHECK(later.step == Step::Dedup);
+  CHECK(later.step() == Step::Dedup);
   CHECK(f.coordinator.has_queued());
 }
 
@@ -117,8 +117,8 @@ TEST_CASE("dedup: when the owner gives up, the first waiter takes over and revok
   CHECK(abandoned == std::vector<InFlightRecord*>{&gone});
   CHECK(owner.waiters.empty());
   // `next` asks the store itself now; `after` waits behind it.
-  CHECK(next.step == Step::Dedup);
-  CHECK(after.step == Step::WaitingOnPeer);
+  CHECK(next.step() == Step::Dedup);
+  CHECK(after.step() == Step::WaitingOnPeer);
   CHECK(next.waiters == std::vector<InFlightRecord*>{&after});
 
   // The reservation is released before the successor reserves it again, in the same round.
@@ -279,7 +279,7 @@ TEST_CASE("dedup: with exactly-once a record identical to one forwarded in the o
   f.coordinator.transaction_committed();
   InFlightRecord& after_commit = f.record(1);
   CHECK(f.coordinator.enqueue(after_commit));  // now the store knows it
-  CHECK(after_commit.step == Step::Dedup);
+  CHECK(after_commit.step() == Step::Dedup);
 
   Fixture aborted(false, true);
   InFlightRecord& forwarded = aborted.record(2);

@@ -159,8 +159,8 @@ TEST_CASE("destination: failures after the breaker opened wait at the head of th
   // `a` opens the breaker; `b` was sent before that, with a permit of the closed breaker.
   CHECK(f.fail(a) == Verdict::Waiting);
   CHECK(f.fail(b) == Verdict::Waiting);
-  CHECK(a.step == Step::Queued);
-  CHECK(b.step == Step::Queued);
+  CHECK(a.step() == Step::Queued);
+  CHECK(b.step() == Step::Queued);
   CHECK(f.destination.queued() == 5);
 
   f.now += 60s;

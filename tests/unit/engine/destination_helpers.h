@@ -105,7 +105,7 @@ struct DestinationFixture {
                               std::optional<std::chrono::milliseconds> retry_after = std::nullopt) {
     Destination::Verdict verdict = destination.on_result(record, result, now, retry_after);
     // Answered and not queued again: no longer in flight for first_in_flight().
-    if (record.step == Step::Forwarding) record.step = Step::Dedup;
+    if (record.step() == Step::Forwarding) record.set_step(Step::Dedup);
     destination.pump(now);
     return verdict;
   }
@@ -115,7 +115,7 @@ struct DestinationFixture {
   // The earliest sent record not answered yet, nullptr when none is.
   InFlightRecord* first_in_flight() const {
     for (InFlightRecord* sent : sink->sent) {
-      if (sent->step == Step::Forwarding) return sent;
+      if (sent->step() == Step::Forwarding) return sent;
     }
     return nullptr;
   }

@@ -82,7 +82,7 @@ TEST_CASE("destination: a full local queue puts the record back at the head and 
   InFlightRecord& first = f.offer(0, 0);
   CHECK(f.sink->sent.size() == 1);  // tried once
   CHECK(f.events.dispatched.empty());
-  CHECK(first.step == Step::Queued);
+  CHECK(first.step() == Step::Queued);
   CHECK(f.destination.queued() == 1);
   REQUIRE(f.events.wakes.size() == 1);
   const TimePoint retry_at = f.events.wakes[0];

@@ -51,3 +51,72 @@ TEST_CASE("engine on fakes: each input reaches its outcome and the offsets of al
   CHECK(keys_in(cluster, "dlq") == std::vector<std::string>{"b"});
   CHECK(harness.stop() == 0);
 }
+
+TEST_CASE("engine on fakes: records the broker has not acknowledged show as forwarding, and their time there "
+          "counts once they are",
+          "[engine][flow][steps]") {
+  FakeCluster cluster;
+  topology(cluster);
+  ManualClock clock;
+  produce_inputs(cluster, {{"a", valid_email("a")}, {"b", valid_email("b")}, {"c", valid_email("c")}});
+  EngineHarness harness(cluster, clock, harness_yaml("at_least_once"));
+  harness.producer().set_auto_settle(false);  // the broker answers when the test says so
+  harness.consumer().assign({{"inbound.email", 0}});
+  auto by_step = [&](const std::string& step) { return harness.metric("sluice_pipeline_records_by_step", {{"step", step}}); };
+  auto left = [&](const std::string& step) { return harness.metric("sluice_pipeline_step_records_total", {{"step", step}}); };
+  auto seconds = [&](const std::string& step) { return harness.metric("sluice_pipeline_step_seconds_total", {{"step", step}}); };
+
+  REQUIRE(harness.run_until([&] { return harness.producer().in_flight().size() == 3; }, 100, 0ms));
+  clock.advance(500ms);
+  harness.step();  // published: every record waits on the broker
+  CHECK(by_step("forwarding") == 3);
+  CHECK(by_step("staging") == 0);
+  CHECK(by_step("dedup") == 0);
+  CHECK(by_step("queued") == 0);
+  CHECK(left("staging") == 3);
+  CHECK(left("dedup") == 3);
+  CHECK(left("forwarding") == 0);
+  CHECK(seconds("forwarding") == 0);
+
+  harness.producer().settle_all();  // acknowledged; the engine hears of it at its next poll
+  clock.advance(250ms);
+  harness.step();
+  CHECK(by_step("forwarding") == 0);
+  CHECK(left("forwarding") == 3);
+  CHECK(seconds("forwarding") == Approx(3 * 0.75));  // dispatched together, acknowledged 750 ms later
+  CHECK(seconds("dedup") == 0);  // the dedup store answered in the round they asked
+  // The budget (20 000 records) was never used up.
+  CHECK(harness.metric("sluice_pipeline_intake_stopped_seconds_total") == 0);
+  CHECK(harness.stop() == 0);
+}
+
+TEST_CASE("engine on fakes: the time the in-flight budget stops intake is counted, while it lasts and in all",
+          "[engine][flow][steps]") {
+  FakeCluster cluster;
+  topology(cluster);
+  ManualClock clock;
+  produce_inputs(cluster, {{"a", valid_email("a")}, {"b", valid_email("b")}, {"c", valid_email("c")}});
+  std::string yaml = harness_yaml("at_least_once");
+  yaml.insert(yaml.find("  batch_size: 10\n"), "  max_in_flight_records: 2\n");
+  EngineHarness harness(cluster, clock, yaml);
+  harness.producer().set_auto_settle(false);
+  harness.consumer().assign({{"inbound.email", 0}});
+  auto stopped_seconds = [&] { return harness.metric("sluice_pipeline_intake_stopped_seconds_total"); };
+
+  REQUIRE(harness.run_until([&] { return harness.producer().in_flight().size() == 2; }, 100, 0ms));
+  for (int i = 0; i < 5; ++i) harness.step();
+  CHECK(harness.producer().in_flight().size() == 2);  // the third record is not taken
+  CHECK(stopped_seconds() == 0);
+  clock.advance(2s);
+  harness.step();
+  CHECK(stopped_seconds() == Approx(2.0));  // still stopped: counted so far
+  harness.producer().settle_all();
+  clock.advance(1s);
+  harness.step();  // both finish, intake resumes
+  CHECK(stopped_seconds() == Approx(3.0));
+  REQUIRE(harness.run_until([&] { return harness.producer().in_flight().size() == 1; }, 100, 0ms));
+  clock.advance(10s);
+  harness.step();
+  CHECK(stopped_seconds() == Approx(3.0));  // one record in flight is within the budget
+  CHECK(harness.stop() == 0);
+}
