@@ -13,6 +13,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "bench/bench_kafka.h"
+#include "kafka/fetch_waker.h"
 #include "kafka/handles.h"
 
 namespace sluice::bench {
@@ -175,6 +176,13 @@ int run_bare(const BareOptions& options) {
     }
   };
 
+  std::unique_ptr<kafka::FetchWaker> waker;
+  if (options.wake_fetchers) {
+    waker = std::make_unique<kafka::FetchWaker>(
+        [handle = consumer.get()](std::chrono::milliseconds timeout) { kafka::wake_fetchers_of(handle, timeout); });
+  }
+  bool queue_was_ahead = false;
+
   int status = 0;
   std::vector<rd_kafka_message_t*> batch(static_cast<size_t>(std::max(1, options.batch_size)));
   auto next_commit = Clock::now() + std::chrono::milliseconds(options.commit_interval_ms);
@@ -184,6 +192,12 @@ int run_bare(const BareOptions& options) {
       if (message && !copy(message.get())) status = 1;
     } else {
       ssize_t count = rd_kafka_consume_batch_queue(queue.get(), 100, batch.data(), batch.size());
+      if (count == static_cast<ssize_t>(batch.size())) {
+        queue_was_ahead = true;
+      } else if (queue_was_ahead && waker) {
+        queue_was_ahead = false;
+        waker->request();
+      }
       for (ssize_t i = 0; i < count; ++i) {
         if (status == 0 && !copy(batch[static_cast<size_t>(i)])) status = 1;
         rd_kafka_message_destroy(batch[static_cast<size_t>(i)]);
@@ -195,6 +209,7 @@ int run_bare(const BareOptions& options) {
       next_commit = Clock::now() + std::chrono::milliseconds(options.commit_interval_ms);
     }
   }
+  waker.reset();  // its thread uses the consumer
   outputs.clear();
   if (rd_kafka_flush(producer.get(), 10'000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     std::fprintf(stderr, "bare: records still unacknowledged after 10 s\n");
@@ -236,6 +251,9 @@ BareOptions parse_bare_arguments(const std::vector<std::string>& args) {
       options.batch_num_messages = std::stoi(value);
     } else if (name == "--fetch-wait-ms") {
       options.fetch_wait_ms = std::stoi(value);
+    } else if (name == "--wake-fetchers") {
+      if (value != "true" && value != "false") throw std::invalid_argument("--wake-fetchers is true or false");
+      options.wake_fetchers = value == "true";
     } else if (name == "--commit-interval-ms") {
       options.commit_interval_ms = std::stoi(value);
     } else {
@@ -263,7 +281,8 @@ std::vector<std::string> bare_arguments(const BareOptions& options) {
           options.output_prefix, "--consume", options.consume, "--batch-size", std::to_string(options.batch_size),
           "--linger-ms", std::to_string(options.linger_ms), "--batch-num-messages",
           std::to_string(options.batch_num_messages), "--fetch-wait-ms", std::to_string(options.fetch_wait_ms),
-          "--commit-interval-ms", std::to_string(options.commit_interval_ms)};
+          "--commit-interval-ms", std::to_string(options.commit_interval_ms), "--wake-fetchers",
+          options.wake_fetchers ? "true" : "false"};
 }
 
 }  // namespace sluice::bench

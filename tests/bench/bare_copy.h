@@ -23,6 +23,10 @@ struct BareOptions {
   int batch_num_messages = 10'000;    // librdkafka's default
   int fetch_wait_ms = -1;             // < 0: librdkafka's default
   int commit_interval_ms = 1000;      // sluice's kafka.commit_interval default
+  // After a batch that drained a consumer queue that had been ahead (a full batch before it),
+  // wake librdkafka's fetchers (kafka/fetch_waker.h): without it, a full prefetch queue stops
+  // fetching for up to a second.
+  bool wake_fetchers = true;
 };
 
 // The output topic of an input topic ("inbound.email" → prefix + "email").

@@ -672,12 +672,17 @@ ScenarioSpec make_spec(std::string name, Subject subject, std::string dedup, std
 ScenarioSpec scenario(const std::string& name) {
   if (name == "bare") {
     return make_spec("bare", Subject::Bare, "",
-            "the strongest plain librdkafka copy: consume batches of 1000, produce each record to the same partition "
-            "of bare.<channel> (linger.ms 5), commit acknowledged offsets each second; no parsing");
+            "the strongest plain librdkafka copy: consume batches of 1000, wake the fetchers after draining a full "
+            "queue, produce each record to the same partition of bare.<channel> (linger.ms 5), commit acknowledged "
+            "offsets each second; no parsing");
   }
   // Variants of the bare copy, to show that `bare` is the fastest (--scenarios bare,bare-poll,...).
   const std::map<std::string, std::pair<std::string, std::function<void(BareOptions&)>>> variants = {
-      {"bare-poll", {"as bare, one record per rd_kafka_consumer_poll", [](BareOptions& o) { o.consume = "poll"; }}},
+      {"bare-poll", {"as bare, one record per rd_kafka_consumer_poll (no fetcher wakes)", [](BareOptions& o) {
+                       o.consume = "poll";
+                       o.wake_fetchers = false;
+                     }}},
+      {"bare-nowake", {"as bare, without waking the fetchers after a drain", [](BareOptions& o) { o.wake_fetchers = false; }}},
       {"bare-batch100", {"as bare, consume batches of 100", [](BareOptions& o) { o.batch_size = 100; }}},
       {"bare-batch10k", {"as bare, consume batches of 10 000", [](BareOptions& o) { o.batch_size = 10'000; }}},
       {"bare-linger0", {"as bare, linger.ms 0", [](BareOptions& o) { o.linger_ms = 0; }}},

@@ -59,6 +59,7 @@ class FakeConsumer final : public kafka::ConsumerApi {
   std::optional<kafka::Watermarks> cached_watermarks(const kafka::TopicPartition& partition) override;
   std::optional<kafka::Watermarks> query_watermarks(const kafka::TopicPartition& partition,
                                                     std::chrono::milliseconds timeout) override;
+  void wake_fetchers() override { calls.push_back("wake_fetchers"); }
   rd_kafka_resp_err_t close(std::chrono::milliseconds timeout) override;
 
  private:

@@ -135,6 +135,7 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
 
   // ---- records (engine_records.cc)
   void consume_available();
+  void note_queue_level(size_t count, size_t room);
   void handle_message(kafka::Message message);
   void process(InFlightRecord* record);
   void submit_to_stages();
@@ -248,6 +249,8 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   std::vector<DedupCoordinator::Answer> dedup_answers_;
   int64_t in_flight_bytes_ = 0;
   bool consumer_may_have_more_ = true;
+  // A poll since the queue was last drained took all it had room for (note_queue_level).
+  bool queue_was_ahead_ = false;
 
   bool in_round_poll_ = false;  // delivery reports come from iterate()'s non-blocking poll
   struct Delivery {

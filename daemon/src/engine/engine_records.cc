@@ -31,6 +31,7 @@ void Engine::consume_available() {
     }
     batch_.clear();
     const size_t count = consumer_->poll_batch(batch_, room);
+    note_queue_level(count, room);
     if (count == 0) {
       consumer_may_have_more_ = false;
       break;
@@ -57,6 +58,20 @@ void Engine::consume_available() {
     run_dedup();
     run_turns();
     update_backpressure();
+  }
+}
+
+// A poll that filled its room left records behind: the prefetch queue was ahead of us, and
+// may have reached librdkafka's limit, after which its fetchers look again only when woken.
+// The poll that drains it wakes them (kafka/fetch_waker.h), once per fill-and-drain.
+void Engine::note_queue_level(size_t count, size_t room) {
+  if (count == room) {
+    queue_was_ahead_ = true;
+    return;
+  }
+  if (queue_was_ahead_) {
+    queue_was_ahead_ = false;
+    consumer_->wake_fetchers();
   }
 }
 

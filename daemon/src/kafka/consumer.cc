@@ -74,10 +74,13 @@ std::unique_ptr<KafkaConsumer> KafkaConsumer::create(const Properties& propertie
   // Serve the consumer's callbacks (rebalance, commits, errors) from the consumer queue.
   rd_kafka_poll_set_consumer(consumer->handle_.get());
   consumer->queue_.reset(rd_kafka_queue_get_consumer(consumer->handle_.get()));
+  consumer->fetch_waker_ = std::make_unique<FetchWaker>(
+      [handle = consumer->handle_.get()](std::chrono::milliseconds timeout) { wake_fetchers_of(handle, timeout); });
   return consumer;
 }
 
 KafkaConsumer::~KafkaConsumer() {
+  fetch_waker_.reset();  // its thread uses the client
   queue_.reset();
   // close() already left the group (or gave up after its timeout): destroying must not try
   // again, which would wait for the group without a bound.

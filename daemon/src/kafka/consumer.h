@@ -12,6 +12,7 @@
 
 #include "kafka/client.h"
 #include "kafka/consumer_api.h"
+#include "kafka/fetch_waker.h"
 
 namespace sluice::kafka {
 
@@ -34,6 +35,7 @@ class KafkaConsumer final : public ConsumerApi {
   GroupMetadata group_metadata() override;
   std::optional<Watermarks> cached_watermarks(const TopicPartition& partition) override;
   std::optional<Watermarks> query_watermarks(const TopicPartition& partition, std::chrono::milliseconds timeout) override;
+  void wake_fetchers() override { fetch_waker_->request(); }
   rd_kafka_resp_err_t close(std::chrono::milliseconds timeout) override;
 
  private:
@@ -50,6 +52,7 @@ class KafkaConsumer final : public ConsumerApi {
   HandlePtr handle_;
   QueuePtr queue_;
   std::vector<rd_kafka_message_t*> batch_;
+  std::unique_ptr<FetchWaker> fetch_waker_;  // uses handle_: reset first in the destructor
   bool closed_ = false;
 };
 

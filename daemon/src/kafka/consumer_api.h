@@ -97,6 +97,10 @@ class ConsumerApi {
   virtual std::optional<Watermarks> query_watermarks(const TopicPartition& partition,
                                                      std::chrono::milliseconds timeout) = 0;
 
+  // The prefetch queue was drained after it had filled up: makes sure the fetchers look again
+  // now rather than up to a second later (fetch_waker.h). Returns at once.
+  virtual void wake_fetchers() = 0;
+
   // Leaves the group, waiting at most `timeout` (rebalance callbacks are served meanwhile).
   // Afterwards the consumer only needs destroying, which then does not wait for the group.
   virtual rd_kafka_resp_err_t close(std::chrono::milliseconds timeout) = 0;

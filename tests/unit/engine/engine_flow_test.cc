@@ -1,5 +1,7 @@
 // The engine on fakes: the whole record flow, step by step, with every Kafka call recorded.
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "fakes/engine_harness.h"
@@ -118,5 +120,34 @@ TEST_CASE("engine on fakes: the time the in-flight budget stops intake is counte
   clock.advance(10s);
   harness.step();
   CHECK(stopped_seconds() == Approx(3.0));  // one record in flight is within the budget
+  CHECK(harness.stop() == 0);
+}
+
+TEST_CASE("engine on fakes: the fetchers are woken once each time a queue that was ahead of the engine is drained",
+          "[engine][flow][fetch]") {
+  FakeCluster cluster;
+  topology(cluster);
+  ManualClock clock;
+  EngineHarness harness(cluster, clock, harness_yaml("at_least_once"));  // batch_size 10
+  harness.consumer().assign({{"inbound.email", 0}});
+  auto wakes = [&] {
+    const auto& calls = harness.consumer().calls;
+    return std::count(calls.begin(), calls.end(), "wake_fetchers");
+  };
+  auto add_and_finish = [&](int count, int& next) {
+    std::vector<std::pair<std::string, std::string>> records;
+    for (int i = 0; i < count; ++i, ++next) records.emplace_back(std::to_string(next), valid_email(std::to_string(next)));
+    produce_inputs(cluster, records);
+    REQUIRE(harness.run_until([&] { return cluster.committed_offset({"inbound.email", 0}) == next; }));
+  };
+  int next = 0;
+  add_and_finish(25, next);  // full polls, then one that drains the queue
+  CHECK(wakes() == 1);
+  add_and_finish(3, next);  // drained by a poll with room to spare: the queue was never ahead
+  CHECK(wakes() == 1);
+  for (int i = 0; i < 20; ++i) harness.step();  // empty polls wake nothing
+  CHECK(wakes() == 1);
+  add_and_finish(12, next);
+  CHECK(wakes() == 2);
   CHECK(harness.stop() == 0);
 }

@@ -62,6 +62,7 @@ class RecordingConsumer final : public kafka::ConsumerApi {
   }
 
   std::optional<kafka::Watermarks> cached_watermarks(const kafka::TopicPartition&) override { return std::nullopt; }
+  void wake_fetchers() override { events.push_back("wake_fetchers"); }
 
   // Any thread: answers from `marks`, counting every query; `hold` keeps a query of that
   // partition waiting until release() (to look at the poller while it asks).
