@@ -10,6 +10,8 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include "bench/bench_summary.h"
+
 namespace sluice::bench {
 namespace {
 
@@ -23,111 +25,73 @@ std::string mib(int64_t bytes) {
   return bytes > 0 ? format("%.1f", static_cast<double>(bytes) / (1024.0 * 1024.0)) : "-";
 }
 
-// CPU seconds per million input messages, which is CPU µs per message.
-double us_per_message(double cpu_seconds, int64_t messages) {
-  return messages > 0 ? cpu_seconds * 1e6 / static_cast<double>(messages) : 0;
-}
-
 std::string per_million(double cpu_seconds, int64_t messages) {
   if (cpu_seconds < 0 || messages <= 0) return "-";
   return format("%.2f", us_per_message(cpu_seconds, messages));
 }
 
-// The bare run of `round`, if it completed.
-template <typename Result>
-const Result* bare_in_round(const std::vector<Result>& results, int round) {
-  for (const Result& result : results) {
-    if (result.scenario == "bare" && result.round == round && result.ok) return &result;
+// sluice's scenarios, as opposed to bare and its variants.
+bool is_sluice(const std::string& scenario) { return scenario.rfind("sluice ", 0) == 0; }
+
+// The steps a record of the shipped config mostly waits in; the others are in the JSON.
+constexpr const char* kWaitColumns[] = {"staging", "dedup", "queued", "forwarding", "dead_lettering"};
+
+// One row of the "Where sluice waits" tables: per step "ms (records)", "-" for what was not measured.
+std::string waits_cells(const PipelineWaits& waits) {
+  std::string cells;
+  for (const char* step : kWaitColumns) {
+    auto ms = waits.step_ms.find(step);
+    auto records = waits.step_records.find(step);
+    // Memory dedup and an empty queue take microseconds: two decimals would say 0.00.
+    const char* ms_format = ms != waits.step_ms.end() && ms->second < 1 ? "%.3f" : "%.1f";
+    cells += " | " + (ms != waits.step_ms.end() ? format(ms_format, ms->second) : std::string("-")) + " (" +
+             (records != waits.step_records.end() ? format("%.0f", records->second) : std::string("-")) + ")";
   }
-  return nullptr;
+  cells += " | " + (waits.measured ? format("%.1f %%", 100 * waits.intake_stopped_share) : std::string("-"));
+  cells += " | " + (waits.peak_in_flight >= 0 ? std::to_string(waits.peak_in_flight) : std::string("-"));
+  return cells + " |\n";
 }
 
-double median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t middle = values.size() / 2;
-  return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+void write_waits(std::ostringstream& out, const Report& report, int rounds) {
+  const std::vector<ThroughputSummary> summaries = summarize_throughput(report.throughput);
+  if (std::none_of(summaries.begin(), summaries.end(), [](const auto& s) { return is_sluice(s.scenario); })) return;
+  out << "## Where sluice waits\n\n";
+  out << "From sluice's /metrics: the step counters scraped when the timed interval starts and when it ends, the "
+         "gauges sampled every 200 ms in between. Per step: the mean time in ms a record that left the step during "
+         "the interval spent in it, and in parentheses the mean number of records in it. *intake stopped* is the "
+         "share of the interval in which the in-flight budget stopped intake; *peak in-flight* the highest sampled "
+         "in-flight records. The gauges are snapshots sluice sets about every 100 ms, not all at the same instant, "
+         "so the records by step need not add up to the in-flight records of the same sample; a run of a second "
+         "has only a few samples. \"-\": not measured (a failed scrape) or no record left the step. held, "
+         "waiting_on_peer, retrying and rejecting are in report.json.\n\n";
+  const std::string header = std::string(" | staging ms (records) | dedup | queued | forwarding | dead_lettering | ") +
+                             "intake stopped | peak in-flight |\n";
+  out << (rounds > 1 ? "Medians over the rounds:\n\n" : "") << "| scenario | runs" << header
+      << "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const ThroughputSummary& summary : summaries) {
+    if (!is_sluice(summary.scenario)) continue;
+    out << "| " << summary.scenario << " | " << summary.runs << waits_cells(summary.waits);
+  }
+  if (rounds > 1) {
+    out << "\nEvery run:\n\n| round | scenario" << header << "|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const ThroughputResult& result : report.throughput) {
+      if (!result.ok || !is_sluice(result.scenario)) continue;
+      out << "| " << result.round << " | " << result.scenario << waits_cells(result.waits);
+    }
+  }
+  out << "\n";
 }
 
-// The scenarios in the order they first appear.
-template <typename Result>
-std::vector<std::string> scenario_order(const std::vector<Result>& results) {
-  std::vector<std::string> order;
-  for (const Result& result : results) {
-    if (std::find(order.begin(), order.end(), result.scenario) == order.end()) order.push_back(result.scenario);
+void write_targets(std::ostringstream& out, const Report& report) {
+  out << "## Targets\n\n| target | value | status | how |\n|---|---:|---|---|\n";
+  for (const TargetResult& target : evaluate_targets(report)) {
+    out << "| " << target.target << " | " << (target.measured ? target.value_text : "-") << " | " << target.status()
+        << " | " << target.how << " |\n";
   }
-  return order;
+  out << "\n";
 }
 
 }  // namespace
-
-std::vector<ThroughputSummary> summarize_throughput(const std::vector<ThroughputResult>& results) {
-  std::vector<ThroughputSummary> summaries;
-  for (const std::string& scenario : scenario_order(results)) {
-    ThroughputSummary summary;
-    summary.scenario = scenario;
-    std::vector<double> rates, subject_us, redis_us, ratios;
-    for (const ThroughputResult& result : results) {
-      if (result.scenario != scenario || !result.ok) continue;
-      rates.push_back(result.rate());
-      subject_us.push_back(us_per_message(result.subject_cpu_seconds, result.input_messages));
-      if (result.redis_cpu_seconds >= 0) {
-        redis_us.push_back(us_per_message(result.redis_cpu_seconds, result.input_messages));
-      }
-      summary.subject_peak_rss = std::max(summary.subject_peak_rss, result.subject_peak_rss);
-      const ThroughputResult* bare = bare_in_round(results, result.round);
-      if (bare != nullptr && bare->rate() > 0) ratios.push_back(result.rate() / bare->rate());
-    }
-    summary.runs = static_cast<int>(rates.size());
-    summary.rate = median(rates);
-    summary.subject_us_per_message = median(subject_us);
-    if (!subject_us.empty()) {
-      summary.subject_us_min = *std::min_element(subject_us.begin(), subject_us.end());
-      summary.subject_us_max = *std::max_element(subject_us.begin(), subject_us.end());
-    }
-    if (!redis_us.empty()) summary.redis_us_per_message = median(redis_us);
-    summary.compared = static_cast<int>(ratios.size());
-    if (!ratios.empty()) {
-      summary.vs_bare = median(ratios);
-      summary.vs_bare_min = *std::min_element(ratios.begin(), ratios.end());
-      summary.vs_bare_max = *std::max_element(ratios.begin(), ratios.end());
-    }
-    summaries.push_back(summary);
-  }
-  return summaries;
-}
-
-std::vector<LatencySummary> summarize_latency(const std::vector<LatencyResult>& results) {
-  std::vector<LatencySummary> summaries;
-  for (const std::string& scenario : scenario_order(results)) {
-    LatencySummary summary;
-    summary.scenario = scenario;
-    std::vector<double> p50, p99, p999, p50_delta, p99_delta;
-    for (const LatencyResult& result : results) {
-      if (result.scenario != scenario || !result.ok) continue;
-      p50.push_back(result.p50_ms);
-      p99.push_back(result.p99_ms);
-      p999.push_back(result.p999_ms);
-      const LatencyResult* bare = scenario == "bare" ? nullptr : bare_in_round(results, result.round);
-      if (bare == nullptr) continue;
-      p50_delta.push_back(result.p50_ms - bare->p50_ms);
-      p99_delta.push_back(result.p99_ms - bare->p99_ms);
-    }
-    summary.runs = static_cast<int>(p50.size());
-    summary.p50_ms = median(p50);
-    summary.p99_ms = median(p99);
-    summary.p999_ms = median(p999);
-    summary.compared = static_cast<int>(p99_delta.size());
-    if (!p99_delta.empty()) {
-      summary.p50_minus_bare_ms = median(p50_delta);
-      summary.p99_minus_bare_ms = median(p99_delta);
-      summary.p99_minus_bare_min_ms = *std::min_element(p99_delta.begin(), p99_delta.end());
-      summary.p99_minus_bare_max_ms = *std::max_element(p99_delta.begin(), p99_delta.end());
-    }
-    summaries.push_back(summary);
-  }
-  return summaries;
-}
 
 std::string to_markdown(const Report& report) {
   std::ostringstream out;
@@ -151,11 +115,11 @@ std::string to_markdown(const Report& report) {
     out << "Medians over " << rounds << " rounds; in each round the scenarios take turns (in a rotated order), "
            "and each run is compared with the bare run of its round, so both saw the same machine:\n\n";
     out << "| scenario | runs | msgs/s | vs bare | vs bare, lowest … highest | CPU µs/msg (subject) | "
-           "CPU µs/msg, lowest … highest | peak RSS MiB (highest) |\n";
-    out << "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+           "CPU µs/msg, lowest … highest | CPU vs bare | CPU vs bare, lowest … highest | peak RSS MiB (highest) |\n";
+    out << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for (const ThroughputSummary& summary : summarize_throughput(report.throughput)) {
       if (summary.runs == 0) {
-        out << "| " << summary.scenario << " | 0 | failed | | | | | |\n";
+        out << "| " << summary.scenario << " | 0 | failed | | | | | | | |\n";
         continue;
       }
       const bool compared = summary.compared > 0;
@@ -167,22 +131,30 @@ std::string to_markdown(const Report& report) {
           << (compared ? format("%.2f", summary.vs_bare) : "-") << " | "
           << (compared ? format("%.2f", summary.vs_bare_min) + " … " + format("%.2f", summary.vs_bare_max) : "-")
           << " | " << subject_cpu << " | " << format("%.2f", summary.subject_us_min) << " … "
-          << format("%.2f", summary.subject_us_max) << " | " << mib(summary.subject_peak_rss) << " |\n";
+          << format("%.2f", summary.subject_us_max) << " | "
+          << (compared ? format("%.2f", summary.cpu_vs_bare) : "-") << " | "
+          << (compared ? format("%.2f", summary.cpu_vs_bare_min) + " … " + format("%.2f", summary.cpu_vs_bare_max)
+                       : "-")
+          << " | " << mib(summary.subject_peak_rss) << " |\n";
     }
     out << "\nEvery run:\n\n";
   }
-  out << "| round | scenario | msgs/s | steady msgs/s | MB/s | vs bare | CPU s/M msgs (subject) | "
+  out << "| round | scenario | msgs/s | steady msgs/s | MB/s | vs bare | CPU s/M msgs (subject) | CPU vs bare | "
          "CPU s/M msgs (broker) | peak RSS MiB (subject) | peak RSS MiB (broker) |\n";
-  out << "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  out << "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const ThroughputResult& result : report.throughput) {
     if (!result.ok) {
       out << "| " << result.round << " | " << result.scenario << " | failed: " << result.error
-          << " | | | | | | | |\n";
+          << " | | | | | | | | |\n";
       continue;
     }
     const ThroughputResult* bare = bare_in_round(report.throughput, result.round);
     double megabytes = static_cast<double>(result.input_bytes) / 1e6 / result.seconds;
     std::string ratio = bare != nullptr ? format("%.2f", result.rate() / bare->rate()) : "-";
+    std::string cpu_ratio = bare != nullptr && bare->subject_cpu_seconds > 0
+                                ? format("%.2f", us_per_message(result.subject_cpu_seconds, result.input_messages) /
+                                                     us_per_message(bare->subject_cpu_seconds, bare->input_messages))
+                                : "-";
     std::string subject_cpu = per_million(result.subject_cpu_seconds, result.input_messages);
     if (result.redis_cpu_seconds >= 0) {
       subject_cpu += " (+ redis " + per_million(result.redis_cpu_seconds, result.input_messages) + ")";
@@ -190,7 +162,7 @@ std::string to_markdown(const Report& report) {
     out << "| " << result.round << " | " << result.scenario << " | " << format("%.0f", result.rate()) << " | "
         << (result.steady_rate > 0 ? format("%.0f", result.steady_rate) : "-") << " | "
         << format("%.1f", megabytes) << " | " << ratio << " | "
-        << subject_cpu << " | " << per_million(result.broker_cpu_seconds, result.input_messages) << " | "
+        << subject_cpu << " | " << cpu_ratio << " | " << per_million(result.broker_cpu_seconds, result.input_messages) << " | "
         << mib(result.subject_peak_rss) << " | " << mib(result.broker_peak_rss) << " |\n";
   }
   out << "\n";
@@ -218,6 +190,9 @@ std::string to_markdown(const Report& report) {
     }
   }
   out << "\n";
+
+  write_waits(out, report, rounds);
+  write_targets(out, report);
 
   if (!report.latency.empty()) {
     out << "## Latency\n\n";
@@ -303,6 +278,26 @@ std::string to_json(const Report& report) {
     w.Key(key);
     w.Int64(value);
   };
+  // `counted`: what PipelineWaits::samples counts here (gauge samples of a run, or the runs
+  // of a summary that were measured at both ends).
+  auto waits = [&](const PipelineWaits& waits, const char* counted) {
+    w.Key("pipeline_waits");
+    w.StartObject();
+    w.Key("measured");
+    w.Bool(waits.measured);
+    integer(counted, waits.samples);
+    if (waits.measured) number("intake_stopped_share", waits.intake_stopped_share);
+    if (waits.peak_in_flight >= 0) integer("peak_in_flight_records", waits.peak_in_flight);
+    w.Key("mean_ms_in_step");
+    w.StartObject();
+    for (const auto& [step, ms] : waits.step_ms) number(step.c_str(), ms);
+    w.EndObject();
+    w.Key("mean_records_in_step");
+    w.StartObject();
+    for (const auto& [step, records] : waits.step_records) number(step.c_str(), records);
+    w.EndObject();
+    w.EndObject();
+  };
   w.StartObject();
   string("started_at", report.started_at);
   string("machine", report.machine);
@@ -335,6 +330,7 @@ std::string to_json(const Report& report) {
     w.StartObject();
     for (const auto& [name, seconds] : r.subject_thread_cpu_seconds) number(name.c_str(), seconds);
     w.EndObject();
+    if (is_sluice(r.scenario)) waits(r.waits, "gauge_samples");
     w.EndObject();
   }
   w.EndArray();
@@ -354,8 +350,30 @@ std::string to_json(const Report& report) {
       number("median_ratio_to_bare", s.vs_bare);
       number("lowest_ratio_to_bare", s.vs_bare_min);
       number("highest_ratio_to_bare", s.vs_bare_max);
+      number("median_cpu_ratio_to_bare", s.cpu_vs_bare);
+      number("lowest_cpu_ratio_to_bare", s.cpu_vs_bare_min);
+      number("highest_cpu_ratio_to_bare", s.cpu_vs_bare_max);
     }
     integer("highest_subject_peak_rss_bytes", s.subject_peak_rss);
+    if (is_sluice(s.scenario)) waits(s.waits, "runs_measured");  // medians over the runs
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("targets");
+  w.StartArray();
+  for (const TargetResult& target : evaluate_targets(report)) {
+    w.StartObject();
+    string("name", target.name);
+    string("target", target.target);
+    number("threshold", target.threshold);
+    string("comparison", target.at_most ? "at most" : "at least");
+    string("how", target.how);
+    string("status", target.measured ? (target.reached ? "reached" : "not reached") : "not measured");
+    if (target.measured) {
+      number("value", target.value);
+    } else {
+      string("why_not_measured", target.why);
+    }
     w.EndObject();
   }
   w.EndArray();

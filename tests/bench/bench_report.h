@@ -2,12 +2,32 @@
 // What sluice-bench measured, and the two forms scripts/bench publishes it in: Markdown
 // for people and JSON for comparing runs.
 
+#include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace sluice::bench {
+
+// sluice's pipeline steps as its metrics name them, in the order a record meets them.
+inline constexpr std::array<const char*, 9> kPipelineSteps = {
+    "staging", "held", "dedup", "waiting_on_peer", "queued", "forwarding", "retrying", "dead_lettering", "rejecting"};
+
+// Where sluice's records waited during a run's timed interval, from its /metrics: the step
+// counters scraped at the start and at the end, the gauges sampled in between.
+struct PipelineWaits {
+  bool measured = false;  // false: not sluice, or the scrape at the start or the end failed
+  // Mean time in the step of the records that left it in the interval (Δseconds / Δrecords);
+  // only steps that records left.
+  std::map<std::string, double> step_ms;
+  // Mean of the records-by-step gauge over the samples; empty without samples.
+  std::map<std::string, double> step_records;
+  double intake_stopped_share = 0;  // of the interval between the two scrapes
+  int64_t peak_in_flight = -1;      // highest sampled in-flight records; < 0: no sample
+  int samples = 0;                  // gauge samples that answered
+};
 
 struct ThroughputResult {
   std::string scenario;  // "bare", "sluice memory", ...
@@ -28,25 +48,10 @@ struct ThroughputResult {
   // The subject's CPU seconds over the same interval by thread name, largest first (threads
   // that ended within the interval are missing here, not from subject_cpu_seconds).
   std::vector<std::pair<std::string, double>> subject_thread_cpu_seconds;
+  PipelineWaits waits;  // sluice only
 
   double rate() const { return seconds > 0 ? static_cast<double>(input_messages) / seconds : 0; }
 };
-
-// One throughput scenario over all rounds: medians of its runs and, for sluice, of the ratios
-// to the bare run of the same round (only rounds where both completed).
-struct ThroughputSummary {
-  std::string scenario;
-  int runs = 0;
-  double rate = 0;                  // input messages/s
-  double subject_us_per_message = 0;  // CPU µs of the process under test per input message
-  double subject_us_min = 0, subject_us_max = 0;
-  double redis_us_per_message = -1;  // < 0: no Redis in this scenario
-  int compared = 0;                  // rounds with a bare run to compare with
-  double vs_bare = 0, vs_bare_min = 0, vs_bare_max = 0;
-  int64_t subject_peak_rss = 0;  // the highest of its runs, bytes
-};
-
-std::vector<ThroughputSummary> summarize_throughput(const std::vector<ThroughputResult>& results);
 
 struct LatencyResult {
   std::string scenario;
@@ -63,19 +68,6 @@ struct LatencyResult {
   double subject_cpu_share = 0;  // CPU seconds of the process under test per wall second
   double broker_cpu_share = 0;   // the same for the broker: near 1, it is what is measured
 };
-
-// One latency subject over all rounds: medians of its runs and, for sluice, of the
-// differences from the bare run of the same round (only rounds where both completed).
-struct LatencySummary {
-  std::string scenario;
-  int runs = 0;
-  double p50_ms = 0, p99_ms = 0, p999_ms = 0;
-  int compared = 0;  // rounds with a bare run to compare with
-  double p50_minus_bare_ms = 0, p99_minus_bare_ms = 0;
-  double p99_minus_bare_min_ms = 0, p99_minus_bare_max_ms = 0;
-};
-
-std::vector<LatencySummary> summarize_latency(const std::vector<LatencyResult>& results);
 
 struct MicroResult {
   std::string name;

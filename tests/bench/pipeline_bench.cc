@@ -19,7 +19,6 @@
 
 #include <signal.h>
 #include <sys/utsname.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -35,8 +34,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <optional>
-#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -48,16 +45,15 @@
 
 #include "bench/bare_copy.h"
 #include "bench/bench_config.h"
-#include "bench/bench_http_sink.h"
 #include "bench/bench_kafka.h"
 #include "bench/bench_report.h"
+#include "bench/bench_setup.h"
 #include "bench/proc_stats.h"
-#include "devtools/kafka_tools.h"
+#include "bench/throughput_run.h"
 #include "devtools/message_mix.h"
 #include "kafka/handles.h"
 #include "support/process.h"
 #include "support/redis_server.h"
-#include "support/sluice_daemon.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
 
@@ -65,358 +61,10 @@ namespace sluice::bench {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-using devtools::Expected;
-using devtools::MixRecord;
 
-const std::vector<std::string> kInboundTopics = {"inbound.email", "inbound.whatsapp"};
-const std::vector<std::string> kSluiceOutputs = {"clean.email", "clean.whatsapp", "dlq"};
-// The bare copy writes inbound.X to bare.X, partition for partition.
-constexpr char kBarePrefix[] = "bare.";
-constexpr char kBareGroup[] = "bare";
-// What the bench lets each partition hold; the broker keeps about 5 MiB.
-constexpr double kBytesPerPartition = 2.5 * 1024 * 1024;
-constexpr auto kSamplePeriod = 50ms;
 constexpr auto kLatencyWarmUp = 2s;
 // A latency run whose broker used this much of a core measured the broker's queue.
 constexpr double kSaturatedBrokerShare = 0.8;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-// --- processes -----------------------------------------------------------------------------
-
-std::string self_path() {
-  char buffer[4096];
-  ssize_t length = readlink("/proc/self/exe", buffer, sizeof buffer - 1);
-  if (length <= 0) throw std::runtime_error("cannot resolve /proc/self/exe");
-  return std::string(buffer, static_cast<size_t>(length));
-}
-
-// A private sluice-devbroker, started like tests/support's DevBroker but with its pid at hand.
-class Broker {
- public:
-  explicit Broker(const std::map<std::string, int>& topics) {
-    std::string bootstrap_file = dir_.file("bootstrap");
-    std::vector<std::string> argv = {SLUICE_DEVBROKER_BIN, "--brokers", "1", "--bootstrap-file", bootstrap_file,
-                                     "--max-lifetime", "3600"};
-    for (const auto& [name, partitions] : topics) {
-      argv.push_back("--topic");
-      argv.push_back(name + ":" + std::to_string(partitions));
-    }
-    process_ = std::make_unique<test::ChildProcess>(argv, dir_.file("stdout"), dir_.file("stderr"));
-    bool ready =
-        test::wait_until([&] { return access(bootstrap_file.c_str(), R_OK) == 0 || !process_->running(); }, 20s);
-    if (!ready || !process_->running()) {
-      throw std::runtime_error("sluice-devbroker did not start: " + test::read_file(dir_.file("stderr")));
-    }
-    bootstrap_ = test::read_file(bootstrap_file);
-    while (!bootstrap_.empty() && (bootstrap_.back() == '\n' || bootstrap_.back() == '\r')) bootstrap_.pop_back();
-  }
-  ~Broker() {
-    process_->signal(SIGTERM);
-    if (!process_->wait(5s)) process_->signal(SIGKILL);
-  }
-
-  const std::string& bootstrap() const { return bootstrap_; }
-  pid_t pid() const { return process_->pid(); }
-
- private:
-  test::TempDir dir_;
-  std::unique_ptr<test::ChildProcess> process_;
-  std::string bootstrap_;
-};
-
-// --- Kafka helpers -------------------------------------------------------------------------
-
-std::map<std::string, int> inbound_of(const std::map<std::string, int>& layout) {
-  std::map<std::string, int> inbound;
-  for (const std::string& topic : kInboundTopics) inbound[topic] = layout.at(topic);
-  return inbound;
-}
-
-// Error text fit for one table cell.
-std::string one_line(std::string text) {
-  for (char& c : text) {
-    if (c == '\n' || c == '\r' || c == '|') c = ' ';
-  }
-  return text.size() > 400 ? text.substr(0, 400) + "..." : text;
-}
-
-void produce_corpus(const std::string& bootstrap, const std::vector<MixRecord>& mix) {
-  devtools::RecordProducer producer(bootstrap);
-  for (const MixRecord& entry : mix) producer.produce(entry.record);
-  producer.flush();
-}
-
-// --- the process under test ----------------------------------------------------------------
-
-struct Corpus {
-  std::vector<MixRecord> mix;
-  int64_t bytes = 0;
-  int64_t forwarded = 0;  // distinct content groups: what reaches a route
-  int64_t dead_letters = 0;
-  std::map<std::string, int64_t> kinds;
-};
-
-Corpus make_corpus(int count, const std::string& id_prefix, uint64_t seed) {
-  Corpus corpus;
-  devtools::MixOptions options;
-  options.count = count;
-  options.seed = seed;
-  options.id_prefix = id_prefix;
-  corpus.mix = devtools::make_mix(options);
-  std::set<std::string> groups;
-  for (const MixRecord& entry : corpus.mix) {
-    corpus.bytes += static_cast<int64_t>(entry.record.value ? entry.record.value->size() : 0);
-    if (entry.expected == Expected::Forwarded || entry.expected == Expected::Duplicate) {
-      groups.insert(entry.content_group);
-    } else if (entry.expected == Expected::DeadLetter) {
-      ++corpus.dead_letters;
-    }
-    std::string kind = entry.expected == Expected::Forwarded   ? "valid"
-                       : entry.expected == Expected::Duplicate ? "duplicate"
-                       : entry.expected == Expected::Filtered  ? "filtered"
-                                                               : "dlq";
-    corpus.kinds[kind] += 1;
-  }
-  corpus.forwarded = static_cast<int64_t>(groups.size());
-  return corpus;
-}
-
-enum class Subject { Bare, SluiceTopic, SluiceHttp };
-
-struct ScenarioSpec {
-  std::string name;
-  Subject subject = Subject::SluiceTopic;
-  std::string dedup = "memory";
-  std::string what;
-  int pipeline_depth = 1;  // HTTP routes
-  bool exactly_once = false;  // kafka.delivery: exactly_once
-  BareOptions bare;  // Subject::Bare: the variant (bootstrap and topics are filled in per run)
-};
-
-// Partitions per topic so that no partition holds more than kBytesPerPartition.
-int partitions_for(double bytes) { return std::max(2, static_cast<int>(std::ceil(bytes / kBytesPerPartition))); }
-
-std::map<std::string, int> topic_layout(const Corpus& corpus) {
-  // DLQ envelopes carry the original plus metadata: count them at three times the input.
-  double average = static_cast<double>(corpus.bytes) / static_cast<double>(std::max<size_t>(1, corpus.mix.size()));
-  double half = static_cast<double>(corpus.bytes) / 2;
-  return {{"inbound.email", partitions_for(half * 1.4)},
-          {"inbound.whatsapp", partitions_for(half)},
-          {"clean.email", partitions_for(half)},
-          {"clean.whatsapp", partitions_for(half)},
-          {"dlq", partitions_for(static_cast<double>(corpus.dead_letters) * (average * 3 + 600))},
-          // The bare copy keeps each record's partition number, so its outputs have its inputs' counts.
-          {std::string(kBarePrefix) + "email", partitions_for(half * 1.4)},
-          {std::string(kBarePrefix) + "whatsapp", partitions_for(half)}};
-}
-
-// The dev broker finds a fetch's start offset by walking the partition's batches from the
-// oldest, so its work per fetch grows with the batches it keeps. With the throughput layout
-// (about 20 input partitions of small batches at 10 000 msgs/s) that walk was 88 % of the
-// broker's samples, the broker used a whole core after 6 s, and the latency of bare and sluice
-// alike grew from 10 to 50 ms over a 20 s run: the runs measured the broker's queue. One
-// partition per topic holds the fewest batches (at most 5 MiB of them; older ones are evicted).
-// Eviction loses nothing unnoticed: the consumers are at the end of the log, sluice and the
-// bare copy run with auto.offset.reset=error, and the reader counts every expected output.
-std::map<std::string, int> latency_layout() {
-  std::map<std::string, int> layout = {{"inbound.email", 1},
-                                       {"inbound.whatsapp", 1},
-                                       {std::string(kBarePrefix) + "email", 1},
-                                       {std::string(kBarePrefix) + "whatsapp", 1}};
-  for (const std::string& topic : kSluiceOutputs) layout[topic] = 1;
-  return layout;
-}
-
-// A running sluice or bare copy with its log, started against `broker`.
-class Runner {
- public:
-  // fetch_wait_ms < 0: librdkafka's default (throughput runs); the latency runs set it.
-  Runner(const ScenarioSpec& spec, const std::string& bootstrap, int fetch_wait_ms, const std::string& redis_url,
-         const std::string& http_url) {
-    if (spec.subject == Subject::Bare) {
-      BareOptions bare = spec.bare;
-      bare.bootstrap = bootstrap;
-      bare.group = kBareGroup;
-      bare.topics = kInboundTopics;
-      bare.output_prefix = kBarePrefix;
-      bare.fetch_wait_ms = fetch_wait_ms;
-      std::vector<std::string> argv = {self_path(), "bare"};
-      for (std::string& arg : bare_arguments(bare)) argv.push_back(std::move(arg));
-      log_path_ = dir_.file("bare.log");
-      process_ = std::make_unique<test::ChildProcess>(argv, log_path_, log_path_);
-      return;
-    }
-    SluiceSettings settings;
-    settings.dedup = spec.dedup;
-    settings.redis_url = redis_url;
-    settings.exactly_once = spec.exactly_once;
-    settings.fetch_wait_ms = fetch_wait_ms;
-    if (spec.subject == Subject::SluiceHttp) {
-      settings.http_url = http_url;
-      settings.pipeline_depth = spec.pipeline_depth;
-    }
-    std::string config_path = dir_.file("sluice.yaml");
-    test::write_file(config_path, shipped_config(settings));
-    log_path_ = dir_.file("sluice.log");
-    process_ = std::make_unique<test::ChildProcess>(
-        std::vector<std::string>{SLUICE_BIN, "run", "--config", config_path}, log_path_, log_path_,
-        std::map<std::string, std::string>{{"KAFKA_BROKERS", bootstrap}, {"STATE_DIRECTORY", dir_.path()}});
-  }
-
-  ~Runner() {
-    if (process_->running()) {
-      process_->signal(SIGKILL);
-      process_->wait(10s);
-    }
-  }
-
-  pid_t pid() const { return process_->pid(); }
-  bool running() { return process_->running(); }
-  std::string log_tail() const {
-    std::string text = test::read_file(log_path_);
-    return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
-  }
-  // Waits for the first "partitions assigned" line; false when the process died or timed out.
-  bool wait_joined(std::chrono::milliseconds timeout) {
-    return test::wait_until([&] { return test::read_file(log_path_).find("partitions assigned") != std::string::npos; },
-                            timeout, 5ms);
-  }
-  // SIGTERM and the exit status (nullopt when it did not stop in time).
-  std::optional<int> stop() {
-    process_->signal(SIGTERM);
-    return process_->wait(60s);
-  }
-
- private:
-  test::TempDir dir_;
-  std::string log_path_;
-  std::unique_ptr<test::ChildProcess> process_;
-};
-
-// --- throughput ----------------------------------------------------------------------------
-
-ThroughputResult run_throughput(const ScenarioSpec& spec, const Corpus& corpus) {
-  ThroughputResult result;
-  result.scenario = spec.name;
-  result.what = spec.what;
-  result.input_messages = static_cast<int64_t>(corpus.mix.size());
-  result.input_bytes = corpus.bytes;
-  std::fprintf(stderr, "== throughput: %s\n", spec.name.c_str());
-  try {
-    std::map<std::string, int> layout = topic_layout(corpus);
-    Broker broker(layout);
-    auto preload_started = Clock::now();
-    produce_corpus(broker.bootstrap(), corpus.mix);
-    std::fprintf(stderr, "   preloaded %zu records in %.1f s\n", corpus.mix.size(), seconds_since(preload_started));
-
-    std::unique_ptr<test::RedisServer> redis;
-    pid_t redis_pid = -1;
-    if (spec.dedup == "redis") {
-      redis = std::make_unique<test::RedisServer>();
-      redis_pid = child_named("redis-server");
-    }
-    std::unique_ptr<HttpSink> http;
-    if (spec.subject == Subject::SluiceHttp) http = std::make_unique<HttpSink>();
-
-    std::map<std::string, int> outputs;
-    int64_t expected = 0;
-    if (spec.subject == Subject::Bare) {
-      for (const std::string& topic : kInboundTopics) {
-        const std::string output = bare_output_topic(kBarePrefix, topic);
-        outputs[output] = layout.at(output);
-      }
-      expected = result.input_messages;
-    } else if (spec.subject == Subject::SluiceHttp) {
-      outputs["dlq"] = layout.at("dlq");
-      expected = corpus.forwarded + corpus.dead_letters;
-    } else {
-      for (const std::string& topic : kSluiceOutputs) outputs[topic] = layout.at(topic);
-      expected = corpus.forwarded + corpus.dead_letters;
-    }
-    EndOffsetWatcher watcher(broker.bootstrap(), outputs);
-    auto arrived = [&]() -> int64_t {
-      int64_t total = watcher.total();
-      if (total < 0) return -1;
-      return total + (http ? http->requests() : 0);
-    };
-
-    commit_start_offsets(broker.bootstrap(), spec.subject == Subject::Bare ? kBareGroup : kShippedGroup,
-                         inbound_of(layout));
-    Runner runner(spec, broker.bootstrap(), -1, redis ? redis->url() : "", http ? http->url() : "");
-    if (!runner.wait_joined(60s)) throw std::runtime_error("no group join within 60 s: " + runner.log_tail());
-    const auto start = Clock::now();
-    const double subject_cpu_start = cpu_seconds(runner.pid());
-    const std::map<std::string, double> subject_threads_start = thread_cpu_seconds(runner.pid());
-    const double broker_cpu_start = cpu_seconds(broker.pid());
-    const double redis_cpu_start = redis_pid > 0 ? cpu_seconds(redis_pid) : 0;
-
-    // Generous: a tenth of the slowest rate anyone would accept, plus start-up.
-    const auto deadline = start + std::chrono::seconds(60 + result.input_messages / 1000);
-    std::vector<std::pair<double, int64_t>> samples;
-    int64_t done = 0;
-    while (true) {
-      done = arrived();
-      double at = seconds_since(start);
-      if (done >= 0) samples.emplace_back(at, done);
-      if (done >= expected) break;
-      if (!runner.running()) throw std::runtime_error("the process under test exited: " + runner.log_tail());
-      if (Clock::now() > deadline) {
-        throw std::runtime_error("only " + std::to_string(done) + " of " + std::to_string(expected) +
-                                 " outputs arrived in time");
-      }
-      std::this_thread::sleep_for(kSamplePeriod);
-    }
-    result.seconds = seconds_since(start);
-    result.subject_cpu_seconds = cpu_seconds(runner.pid()) - subject_cpu_start;
-    result.subject_thread_cpu_seconds = thread_cpu_delta(subject_threads_start, thread_cpu_seconds(runner.pid()));
-    result.broker_cpu_seconds = cpu_seconds(broker.pid()) - broker_cpu_start;
-    if (redis_pid > 0) result.redis_cpu_seconds = cpu_seconds(redis_pid) - redis_cpu_start;
-    result.subject_peak_rss = status_bytes(runner.pid(), "VmHWM");
-    result.broker_peak_rss = status_bytes(broker.pid(), "VmHWM");
-    result.outputs = done;
-
-    // The steady part: from 10% to 90% of the outputs.
-    auto time_at = [&](double fraction) {
-      for (const auto& [at, count] : samples) {
-        if (static_cast<double>(count) >= fraction * static_cast<double>(expected)) return at;
-      }
-      return result.seconds;
-    };
-    // Outputs arrive in produce batches, so a window of only a few samples says nothing:
-    // then there is no steady figure (a short run is mostly start-up anyway).
-    double steady = time_at(0.9) - time_at(0.1);
-    result.steady_rate = steady >= 20 * std::chrono::duration<double>(kSamplePeriod).count()
-                             ? 0.8 * static_cast<double>(result.input_messages) / steady
-                             : 0;
-
-    std::optional<int> status = runner.stop();
-    if (!status || *status != 0) {
-      throw std::runtime_error("did not exit cleanly after SIGTERM (status " + std::to_string(status.value_or(-1)) +
-                               "): " + runner.log_tail());
-    }
-    // Both commit only what was acknowledged. With exactly-once the offsets go with the
-    // transactions, which the dev broker takes but keeps nothing of: there is no committed
-    // offset to look at.
-    if (!spec.exactly_once &&
-        !devtools::group_caught_up(broker.bootstrap(), spec.subject == Subject::Bare ? kBareGroup : kShippedGroup,
-                                   kInboundTopics)) {
-      throw std::runtime_error("offsets not committed to the end after the drain");
-    }
-    int64_t after = arrived();
-    if (after > expected) {
-      throw std::runtime_error(std::to_string(after - expected) + " outputs more than expected (duplicates forwarded)");
-    }
-    result.ok = true;
-    std::fprintf(stderr, "   %.0f msgs/s (steady %.0f), %.1f s\n", result.rate(), result.steady_rate, result.seconds);
-  } catch (const std::exception& error) {
-    result.ok = false;
-    result.error = one_line(error.what());
-    std::fprintf(stderr, "   FAILED: %s\n", error.what());
-  }
-  return result;
-}
 
 // --- latency -------------------------------------------------------------------------------
 
