@@ -56,9 +56,12 @@ struct TargetResult {
   double value = 0;
   std::string value_text;  // the value with its unit
   bool reached = false;
-  std::string why;     // !measured: why not
+  // Not measured: why not; measured: what the value is made of (shown when not reached).
+  std::string why;
   std::string status() const {
-    return !measured ? "not measured (" + why + ")" : reached ? "reached" : "not reached";
+    if (!measured) return "not measured (" + why + ")";
+    if (reached) return "reached";
+    return why.empty() ? "not reached" : "not reached: " + why;
   }
 };
 
