@@ -1,7 +1,7 @@
 // sluice-bench: end-to-end measurements against dev brokers (scripts/bench runs it).
 //
 //   sluice-bench run [--messages N] [--rounds N] [--latency-rate R] [--latency-seconds S] [--quick]
-//                    [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined]
+//                    [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined,bare-*]
 //                    [--no-latency] [--no-idle]
 //                    [--latency-dedup memory|sqlite|redis[,...]] [--latency-rounds N]
 //                    [--microbench-json FILE] [--out DIR]
@@ -298,7 +298,7 @@ struct RunOptions {
 
 int usage() {
   std::cerr << "usage: sluice-bench run [--messages N] [--rounds N] [--latency-rate R] [--latency-seconds S] [--quick]\n"
-               "                        [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined]\n"
+               "                        [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined,bare-*]\n"
                "                        [--no-latency] [--no-idle]\n"
                "                        [--latency-dedup memory|sqlite|redis[,...]] [--latency-rounds N]\n"
                "                        [--microbench-json FILE] [--out DIR]\n"
