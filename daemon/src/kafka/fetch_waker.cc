@@ -17,8 +17,8 @@ void wake_fetchers_of(rd_kafka_t* handle, std::chrono::milliseconds timeout) {
   if (error != RD_KAFKA_RESP_ERR_NO_ERROR) log::debug("waking the fetchers failed", {{"error", error_name(error)}});
 }
 
-FetchWaker::FetchWaker(Round round, std::chrono::milliseconds timeout)
-    : round_(std::move(round)), timeout_(timeout), thread_([this] { loop(); }) {}
+FetchWaker::FetchWaker(Round round, std::chrono::milliseconds timeout, std::chrono::milliseconds min_interval)
+    : round_(std::move(round)), timeout_(timeout), min_interval_(min_interval), thread_([this] { loop(); }) {}
 
 FetchWaker::~FetchWaker() {
   {
@@ -45,9 +45,13 @@ uint64_t FetchWaker::rounds() const {
 
 void FetchWaker::loop() {
   std::unique_lock<std::mutex> lock(mutex_);
+  auto next_start = std::chrono::steady_clock::now();
   while (true) {
     wake_.wait(lock, [this] { return stopping_ || requested_; });
+    // Requests made meanwhile join this round.
+    wake_.wait_until(lock, next_start, [this] { return stopping_; });
     if (stopping_) return;
+    next_start = std::chrono::steady_clock::now() + min_interval_;
     // Taken before the round: a request made while it runs asks for one more after it, since
     // the queue may have been drained again after this round's requests reached the brokers.
     requested_ = false;

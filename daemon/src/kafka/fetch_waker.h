@@ -13,8 +13,10 @@
 // A wake is one ListOffsets request per leader of the assigned partitions
 // (rd_kafka_offsets_for_times groups them by leader): a request for a broker wakes its
 // thread, which then decides again which partitions to fetch. It waits for the answer, so it
-// runs on a thread of its own. Requests coalesce: one round at a time, and at most one more
-// behind it, however often request() is called meanwhile.
+// runs on a thread of its own. Requests coalesce: one round at a time, at most one more behind
+// it however often request() is called meanwhile, and rounds start at least `min_interval`
+// apart (a stall of up to a second is what a round saves; a few hundredths of it waiting
+// bounds the requests a busy instance sends its brokers to 50 rounds a second).
 //
 // Threading: request() and rounds() from any thread; the rounds on the waker's thread. Stop:
 // the destructor wakes and joins the thread, at most one round's timeout later; it must run
@@ -41,7 +43,8 @@ class FetchWaker {
   // repeated: the next request makes another).
   using Round = std::function<void(std::chrono::milliseconds timeout)>;
 
-  explicit FetchWaker(Round round, std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));
+  explicit FetchWaker(Round round, std::chrono::milliseconds timeout = std::chrono::milliseconds(1000),
+                      std::chrono::milliseconds min_interval = std::chrono::milliseconds(20));
   ~FetchWaker();
   FetchWaker(const FetchWaker&) = delete;
   FetchWaker& operator=(const FetchWaker&) = delete;
@@ -56,6 +59,7 @@ class FetchWaker {
 
   const Round round_;
   const std::chrono::milliseconds timeout_;
+  const std::chrono::milliseconds min_interval_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool requested_ = false;  // guarded by mutex_
