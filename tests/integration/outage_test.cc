@@ -109,17 +109,21 @@ double scrape(uint16_t admin_port, const std::string& name, const std::map<std::
 int64_t source_offset(const std::string& source) { return std::stoll(source.substr(source.rfind('/') + 1)); }
 
 // An endpoint that is down for `outage` from the first request it receives: it answers 503
-// until then and 200 afterwards. Every answer is recorded in the order given.
+// until then and 200 afterwards, each 200 after `delay`. Every answer is recorded in the order
+// given.
 class ScriptedOutage {
  public:
   struct Answer {
     std::string source;  // X-Sluice-Source: topic/partition/offset
     std::string body;
     int status;
+    std::chrono::steady_clock::time_point at;  // when the request came
   };
 
-  ScriptedOutage(HttpTestServer& server, std::chrono::milliseconds outage) : outage_(outage) {
-    server.set_handler([this](const ReceivedRequest& request) {
+  ScriptedOutage(HttpTestServer& server, std::chrono::milliseconds outage,
+                 std::chrono::milliseconds delay = std::chrono::milliseconds(0))
+      : outage_(outage) {
+    server.set_handler([this, delay](const ReceivedRequest& request) {
       std::lock_guard<std::mutex> lock(mutex_);
       const auto now = std::chrono::steady_clock::now();
       if (!first_) first_ = now;
@@ -127,10 +131,12 @@ class ScriptedOutage {
       if (now - *first_ < outage_) {
         response.status = 503;
         response.body = "unavailable";
+      } else {
+        response.delay = delay;
       }
       auto source = request.headers.find("x-sluice-source");
       answers_.push_back({source == request.headers.end() ? std::string() : source->second, request.body,
-                          response.status});
+                          response.status, now});
       return response;
     });
   }
@@ -378,4 +384,40 @@ TEST_CASE("outage with ordering: partition: a failed probe keeps its place, so t
   check_each_delivered_once(endpoint.delivered(), records);
   CHECK(read_topic(broker.bootstrap(), "retry.1s").empty());
   CHECK(read_topic(broker.bootstrap(), "dlq").empty());
+}
+
+TEST_CASE("outage of 10 s, then up: after the breaker closes requests ramp up from 1 (slow start), not all at once",
+          "[integration][outage][breaker][concurrency]") {
+  // 64 connections, ordering none and a backlog: without slow start, the first round trip
+  // after the breaker closes would carry 64 requests.
+  constexpr auto kRoundTrip = 100ms;
+  DevBroker broker(topics(4));
+  HttpTestServer server;
+  ScriptedOutage endpoint(server, 10s, kRoundTrip);
+  TempDir dir;
+  const std::string group = "outage-slow-start";
+  SluiceDaemon daemon(outage_config(broker, group, server.url(), "    ordering: none\n",
+                                    "      timeout: 5s\n      max_connections: 64\n", breaker_settings(3, 1s)),
+                      dir);
+  auto records = backlog(400, 4, "slow-start");
+  deliver_through_outage(daemon, broker, group, endpoint, records, 10s);
+  check_each_delivered_once(endpoint.delivered(), records);
+
+  // The probe that closed the breaker is the first request answered 200; it is answered one
+  // round trip later, and the limit starts again at 1 then. Round trip k after it carries at
+  // most 2^k requests, so by the end of round trip k at most 2^(k+1) - 1 have come (each
+  // window ends half a round trip before round trip k + 1 can start).
+  const std::vector<ScriptedOutage::Answer> answers = endpoint.answers();
+  auto probe = std::find_if(answers.begin(), answers.end(), [](const auto& answer) { return answer.status == 200; });
+  REQUIRE(probe != answers.end());
+  for (int trip = 0; trip < 4; ++trip) {
+    const auto end = probe->at + kRoundTrip * (trip + 1) + kRoundTrip / 2;
+    const auto came = std::count_if(probe + 1, answers.end(), [&](const auto& answer) { return answer.at < end; });
+    INFO("round trip " << trip << ": " << came << " requests after the probe");
+    CHECK(came <= (2 << trip) - 1);
+  }
+  // And within the first second it did ramp up (1 + 2 + 4 + 8 by the fourth round trip).
+  const auto first_second = std::count_if(probe + 1, answers.end(),
+                                          [&](const auto& answer) { return answer.at < probe->at + 1s; });
+  CHECK(first_second >= 15);
 }

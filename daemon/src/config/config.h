@@ -88,6 +88,15 @@ struct HttpRouteConfig {
   StringMap headers;  // sent with every request; values may hold secrets (redacted in dumps)
   std::string ca_file;
   bool verify = true;
+  // Requests in flight at once: "adaptive" (slow start after an outage, halved on overload)
+  // or a fixed count, as written (fixed_concurrency() in validate.h reads it).
+  std::string concurrency = "adaptive";
+};
+
+// A route's rate limit: a token bucket.
+struct RateLimitConfig {
+  int64_t records_per_second = 0;
+  int64_t burst = 0;  // 0: records_per_second
 };
 
 // How much a route may reorder: `partition` delivers the records of one input partition one
@@ -110,6 +119,7 @@ struct RouteConfig {
   std::string topic;                  // a topic route (exactly one of topic and http is set)
   std::optional<HttpRouteConfig> http;  // an HTTP route
   Ordering ordering = Ordering::Partition;
+  std::optional<RateLimitConfig> rate_limit;  // absent: no limit
   StringMap errors;  // error name or HTTP status → "bad_data" | "transient", as written (for dumps)
   RouteErrorTable error_table;  // `errors`, typed: what the engine reads
   int line = 0;  // where the route starts in the file, for messages that name it

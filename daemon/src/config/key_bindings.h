@@ -63,23 +63,37 @@ Binding route_field(Access access) {
   });
 }
 
-// A field of one route's `http` object, which exists only on HTTP routes: storing any of its
-// keys makes the route an HTTP route; reading it from a topic route finds nothing.
-template <typename Access>
-Binding http_field(Access access) {
-  using Field = std::remove_cvref_t<decltype(access(std::declval<HttpRouteConfig&>()))>;
+// A field of an optional object of one route (`Member`): storing any of its keys makes the
+// object exist; reading it from a route without the object finds nothing.
+template <auto Member, typename Access>
+Binding optional_route_object_field(Access access) {
+  using Object = typename std::remove_cvref_t<decltype(std::declval<RouteConfig&>().*Member)>::value_type;
+  using Field = std::remove_cvref_t<decltype(access(std::declval<Object&>()))>;
   Binding binding;
   binding.store = [access](Config& config, size_t item, Value&& value) {
     SLUICE_ASSERT(item < config.routes.size(), "route index past the routes read so far");
-    std::optional<HttpRouteConfig>& http = config.routes[item].http;
-    if (!http) http.emplace();
-    access(*http) = take<Field>(std::move(value));
+    std::optional<Object>& object = config.routes[item].*Member;
+    if (!object) object.emplace();
+    access(*object) = take<Field>(std::move(value));
   };
   binding.read = [access](const Config& config, size_t item) -> Value {
-    const std::optional<HttpRouteConfig>& http = config.routes[item].http;
-    return http ? Value(access(*http)) : Value();
+    const std::optional<Object>& object = config.routes[item].*Member;
+    return object ? Value(access(*object)) : Value();
   };
   return binding;
+}
+
+// A field of one route's `http` object, which exists only on HTTP routes: storing any of its
+// keys makes the route an HTTP route.
+template <typename Access>
+Binding http_field(Access access) {
+  return optional_route_object_field<&RouteConfig::http>(access);
+}
+
+// A field of one route's `rate_limit` object.
+template <typename Access>
+Binding rate_limit_field(Access access) {
+  return optional_route_object_field<&RouteConfig::rate_limit>(access);
 }
 
 template <typename E>

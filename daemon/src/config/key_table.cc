@@ -311,6 +311,14 @@ KeyTable build_table() {
               "When a request fails, those pipelined behind it are ConnectionLost (they may have been handled), "
               "except behind a response announcing Connection: close, where they are sent again.",
        .bind = http_field([](auto& h) -> auto& { return h.pipeline_depth; })});
+  add({.path = "routes[].http.concurrency",
+       .type = KeyType::String,
+       .default_text = "adaptive",
+       .doc = "Requests in flight at once: adaptive starts at max_connections × pipeline_depth, drops to 1 when "
+              "the breaker closes after an outage and doubles every round trip from there (slow start), halves on "
+              "429, 503 or a timeout and then grows by one a round trip, never above max_connections × "
+              "pipeline_depth; a number N keeps it at N (at most max_connections × pipeline_depth).",
+       .bind = http_field([](auto& h) -> auto& { return h.concurrency; })});
   add({.path = "routes[].http.headers",
        .type = KeyType::StringMap,
        .default_text = "{}",
@@ -338,6 +346,24 @@ KeyTable build_table() {
        .doc = "partition: one record of an input partition at a time, in order; key: in order per key; "
               "none: up to max_connections (times pipeline_depth) at once.",
        .bind = enum_route_field(kOrderings, [](auto& r) -> auto& { return r.ordering; })});
+  add({.path = "routes[].rate_limit",
+       .type = KeyType::Object,
+       .flags = {.optional_object = true},
+       .doc = "At most this many records a second to the route's destination (a token bucket); when records "
+              "wait for it, the partitions feeding them are paused. Absent: no limit."});
+  add({.path = "routes[].rate_limit.records_per_second",
+       .type = KeyType::Int,
+       .min = 1,
+       .max = 1'000'000,
+       .flags = {.required = true},
+       .doc = "Records sent a second, on average.",
+       .bind = rate_limit_field([](auto& l) -> auto& { return l.records_per_second; })});
+  add({.path = "routes[].rate_limit.burst",
+       .type = KeyType::Int,
+       .min = 1,
+       .max = 1'000'000,
+       .doc = "Records that may go at once after a quiet spell (the bucket's size); left out: records_per_second.",
+       .bind = rate_limit_field([](auto& l) -> auto& { return l.burst; })});
 
   add({.path = "routes[].errors",
        .type = KeyType::StringMap,

@@ -1,7 +1,11 @@
 #include "config/validate.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
+#include <tuple>
+
+#include "common/text.h"
 
 namespace sluice::config {
 namespace {
@@ -28,6 +32,50 @@ void check_owned_properties(std::string_view map_path, const StringMap& properti
     if (properties.count(std::string(owned.name)) != 0) {
       out.push_back({std::string(map_path) + "." + std::string(owned.name),
                      "sluice owns this librdkafka property; " + std::string(owned.instead)});
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<int64_t> fixed_concurrency(const HttpRouteConfig& http) {
+  if (http.concurrency == "adaptive") return std::nullopt;
+  return text::parse_int(http.concurrency);
+}
+
+namespace {
+
+// Checks of a route's flow limits: `concurrency` is adaptive or a count within the room the
+// connections give; routes that share a destination (same topic, or same method and URL)
+// share its limits, so they must not ask for different ones.
+void check_flow_limits(const Config& config, std::vector<Problem>& out) {
+  std::map<std::string, size_t> first_of_target;
+  for (size_t i = 0; i < config.routes.size(); ++i) {
+    const RouteConfig& route = config.routes[i];
+    const std::string path = "routes[" + std::to_string(i) + "]";
+    if (route.http) {
+      const int64_t room = route.http->max_connections * route.http->pipeline_depth;
+      std::optional<int64_t> fixed = fixed_concurrency(*route.http);
+      if (route.http->concurrency != "adaptive" && !fixed) {
+        out.push_back({path + ".http.concurrency",
+                       "expected adaptive or a number of requests, found \"" + route.http->concurrency + "\""});
+      } else if (fixed && (*fixed < 1 || *fixed > room)) {
+        out.push_back({path + ".http.concurrency", std::to_string(*fixed) + " is out of range 1.." +
+                                                       std::to_string(room) + " (max_connections × pipeline_depth)"});
+      }
+    }
+    const std::string target = route.http ? "http " + route.http->method + " " + route.http->url : "topic " + route.topic;
+    auto [first, inserted] = first_of_target.try_emplace(target, i);
+    if (inserted) continue;
+    const RouteConfig& other = config.routes[first->second];
+    auto limits = [](const RouteConfig& r) {
+      const RateLimitConfig none{};
+      const RateLimitConfig& rate = r.rate_limit ? *r.rate_limit : none;
+      return std::make_tuple(rate.records_per_second, rate.burst, r.http ? r.http->concurrency : std::string());
+    };
+    if (limits(route) != limits(other)) {
+      out.push_back({path, "delivers to the same destination as routes[" + std::to_string(first->second) +
+                               "], which shares its rate_limit and concurrency; give both the same ones"});
     }
   }
 }
@@ -90,6 +138,7 @@ std::vector<Problem> validate(const Config& config) {
     check_not_inbound("pipeline.filter.rejected_topic", config.pipeline.filter.rejected_topic);
   }
 
+  check_flow_limits(config, problems);
   check_owned_properties("kafka.properties", config.kafka.properties, problems);
   check_owned_properties("kafka.consumer_properties", config.kafka.consumer_properties, problems);
   check_owned_properties("kafka.producer_properties", config.kafka.producer_properties, problems);

@@ -6,6 +6,8 @@
 // Checks of a single value (type, range, enum, non-empty, topic name) are driven by the key
 // table and happen while loading; they are not repeated here.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +22,10 @@ struct Problem {
 };
 
 std::vector<Problem> validate(const Config& config);
+
+// An HTTP route's `concurrency` as a fixed count; nullopt for "adaptive" (and for anything
+// else, which validate() reports).
+std::optional<int64_t> fixed_concurrency(const HttpRouteConfig& http);
 
 // Kafka's rule for topic names: 1..249 of [A-Za-z0-9._-], and neither "." nor "..".
 bool is_valid_topic_name(std::string_view name);

@@ -20,7 +20,30 @@ Destination::Destination(int index, std::unique_ptr<Sink> sink, HttpSink* http, 
       ordering_(ordering),
       capacity_(capacity),
       events_(events),
-      breaker_(breaker, [this](BreakerState from, BreakerState to) { events_.on_breaker_transition(index_, from, to); }) {}
+      breaker_(breaker, [this](BreakerState from, BreakerState to) {
+        // The endpoint is back: its concurrency starts small again rather than every queued
+        // record going at once.
+        if (to == BreakerState::Closed && limit_) limit_->restart();
+        events_.on_breaker_transition(index_, from, to);
+      }) {}
+
+int Destination::concurrency_limit() const {
+  if (!limit_) return capacity_;
+  return capacity_ == 0 ? limit_->limit() : std::min(capacity_, limit_->limit());
+}
+
+bool Destination::rate_allows(InFlightRecord& waiting, TimePoint now) {
+  if (!rate_ || rate_->ready(now)) return true;
+  if (rate_waiting_ != &waiting) {
+    rate_waiting_ = &waiting;
+    events_.on_rate_limited(waiting);
+  }
+  if (!rate_wake_scheduled_) {
+    rate_wake_scheduled_ = true;
+    events_.wake_destination_at(index_, rate_->next_token());
+  }
+  return false;
+}
 
 Destination::GateKey Destination::key_of(const InFlightRecord& record) const {
   switch (ordering_) {
@@ -40,15 +63,19 @@ Destination::Gate& Destination::gate_of(const InFlightRecord& record) {
 void Destination::offer(InFlightRecord& record, TimePoint now) {
   Gate& gate = gate_of(record);
   // The common case: nothing waits before it, so it goes at once if the breaker allows.
-  if (gate.queued.empty() && gate_has_room(gate) && has_room() && now >= send_blocked_until_) {
+  // Without a token it joins the queue, and pump() counts the wait of the queue's head (so a
+  // record is counted once, when it is the one waiting).
+  if (gate.queued.empty() && gate_has_room(gate) && has_room() && now >= send_blocked_until_ &&
+      (!rate_ || rate_->ready(now))) {
     CircuitBreaker::Permit permit = breaker_.try_acquire(now);
     if (permit.granted) {
       dispatch(gate, record, permit, now);
-      update_outage();
+      update_holds();
       return;
     }
   }
   enqueue(gate, record, false);
+  if (rate_held_) hold(*record.partition);
   if (gate_has_room(gate)) make_ready(gate);
   pump(now);
 }
@@ -92,6 +119,7 @@ bool Destination::dispatch(Gate& gate, InFlightRecord& record, CircuitBreaker::P
   SendResult result = sink_->send(record);
   switch (result.status) {
     case SendStatus::Accepted:
+      if (rate_) rate_->take(now);
       gate.in_flight += 1;
       in_flight_ += 1;
       events_.on_dispatched(record);
@@ -121,9 +149,11 @@ void Destination::pump(TimePoint now) {
       ready_.pop_front();
       continue;
     }
+    InFlightRecord* record = gate->queued.front();
+    // Before the breaker: a permit asked for and not used would hold a probe slot.
+    if (!rate_allows(*record, now)) break;
     CircuitBreaker::Permit permit = breaker_.try_acquire(now);
     if (!permit.granted) break;
-    InFlightRecord* record = gate->queued.front();
     gate->queued.pop_front();
     queued_ -= 1;
     if (!dispatch(*gate, *record, permit, now)) break;
@@ -136,7 +166,7 @@ void Destination::pump(TimePoint now) {
     wake_scheduled_ = true;
     events_.wake_destination_at(index_, breaker_.open_until());
   }
-  update_outage();
+  update_holds();
 }
 
 Destination::Verdict Destination::on_result(InFlightRecord& record, Result result, TimePoint now,
@@ -157,11 +187,14 @@ Destination::Verdict Destination::on_result(InFlightRecord& record, Result resul
   Verdict verdict = Verdict::Delivered;
   switch (result) {
     case Result::Delivered:
+      // The limit first: a probe's success that closes the breaker restarts it from 1.
+      if (limit_) limit_->on_success();
       breaker_.on_success(permit, now);
       verdict = Verdict::Delivered;
       break;
     case Result::BadData:
       // The destination answered, so it is up; it refuses this record as it is.
+      if (limit_) limit_->on_success();
       breaker_.on_success(permit, now);
       verdict = Verdict::BadData;
       break;
@@ -169,7 +202,9 @@ Destination::Verdict Destination::on_result(InFlightRecord& record, Result resul
       breaker_.cancel(permit);
       verdict = Verdict::Cancelled;
       break;
+    case Result::Overloaded:
     case Result::Transient:
+      if (result == Result::Overloaded && limit_) limit_->on_overload(record.sent_at, now);
       breaker_.on_failure(permit, now, retry_after);
       if (breaker_.state(now) != BreakerState::Closed) {
         // An outage, not this record's fault: it waits at the head of its gate.
@@ -208,8 +243,8 @@ void Destination::withdraw(const PartitionState* partition, std::vector<InFlight
       ++it;
     }
   }
-  // Nothing of the withdrawn partitions is queued any more: their outage holds go.
-  update_outage();
+  // Nothing of the withdrawn partitions is queued any more: their holds go.
+  update_holds(true);
 }
 
 void Destination::withdraw_from(Gate& gate, const PartitionState* partition, std::vector<InFlightRecord*>& out) {
@@ -225,13 +260,24 @@ void Destination::withdraw_from(Gate& gate, const PartitionState* partition, std
   gate.queued.swap(keep);
 }
 
-void Destination::update_outage() {
+void Destination::hold(PartitionState& partition) {
+  if (held_partitions_.insert(&partition).second) events_.hold_for_outage(partition, true);
+}
+
+void Destination::update_holds(bool walk) {
   const bool outage = breaker_.current_state() != BreakerState::Closed;
-  if (!outage && held_partitions_.empty()) return;
-  // Only during an outage (or right after it) are the queues looked at: keeping a count per
+  const bool was_rate_held = rate_held_;
+  if (rate_ && !rate_held_ && queued_ > kRateQueueBound) rate_held_ = true;
+  if (rate_held_ && queued_ <= kRateQueueBound / 2) rate_held_ = false;
+  const bool holding = outage || rate_held_;
+  if (!holding && held_partitions_.empty()) return;
+  // While only the rate limit holds, the queues are walked when the hold starts (offer()
+  // holds the partition of each record queued meanwhile), not at every record sent.
+  if (!outage && rate_held_ && was_rate_held && !walk) return;
+  // Only during a hold (or right after it) are the queues looked at: keeping a count per
   // partition at every record queued and sent would cost the common case instead.
   std::unordered_set<PartitionState*> queued;
-  if (outage) queued = partitions_queued();
+  if (holding) queued = partitions_queued();
   for (auto it = held_partitions_.begin(); it != held_partitions_.end();) {
     if (queued.count(*it) == 0) {
       events_.hold_for_outage(**it, false);
@@ -240,9 +286,7 @@ void Destination::update_outage() {
       ++it;
     }
   }
-  for (PartitionState* partition : queued) {
-    if (held_partitions_.insert(partition).second) events_.hold_for_outage(*partition, true);
-  }
+  for (PartitionState* partition : queued) hold(*partition);
 }
 
 }  // namespace sluice::engine

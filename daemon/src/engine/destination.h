@@ -15,6 +15,12 @@
 // While the breaker is not closed, every partition with records queued here is paused (its
 // consumption stops; nothing goes to a retry tier or the DLQ because of the outage); when it
 // closes they are resumed.
+// Two optional limits narrow "has room": an HTTP destination's concurrency limit (fixed, or
+// adaptive: slow start after the breaker closes, halved on overload; concurrency_limit.h),
+// and a route's rate limit (a token bucket; rate_limiter.h). A record due without a token
+// waits for the wake-up at the next token; when more than kRateQueueBound records wait here
+// for tokens, the partitions feeding them are paused (as in an outage) until the queue is
+// down to half of it.
 //
 // Threading: engine thread only.
 
@@ -29,8 +35,10 @@
 
 #include "config/config.h"
 #include "engine/circuit_breaker.h"
+#include "engine/concurrency_limit.h"
 #include "engine/error_classes.h"
 #include "engine/in_flight_record.h"
+#include "engine/rate_limiter.h"
 #include "engine/sink.h"
 
 namespace sluice::engine {
@@ -51,6 +59,8 @@ class DestinationEvents {
   virtual void hold_for_outage(PartitionState& partition, bool held) = 0;
   // The breaker changed state (for metrics and logs).
   virtual void on_breaker_transition(int destination, BreakerState from, BreakerState to) = 0;
+  // `record` was due but had to wait for a token of the rate limit (counted once per wait).
+  virtual void on_rate_limited(InFlightRecord& record) = 0;
 };
 
 class Destination {
@@ -68,6 +78,15 @@ class Destination {
   HttpSink* http() const { return http_; }
   CircuitBreaker& breaker() { return breaker_; }
 
+  // Narrows the room to `limit` (HTTP destinations; set once, before the first record).
+  void set_concurrency_limit(ConcurrencyLimit limit) { limit_ = limit; }
+  // Sends records only with a token of `rate` (set once, before the first record).
+  void set_rate_limit(RateLimiter rate) { rate_ = rate; }
+  // Records in flight at once now: the concurrency limit, else the capacity (0: no limit).
+  int concurrency_limit() const;
+  // More records queued than this while a rate limit holds them back pauses their partitions.
+  static constexpr size_t kRateQueueBound = 256;
+
   // Queues `record` behind its gate (step Queued) and sends what may go.
   void offer(InFlightRecord& record, TimePoint now);
   // Sends what the gates, the capacity and the breaker allow now.
@@ -75,10 +94,13 @@ class Destination {
   // The wake-up asked for through DestinationEvents::wake_destination_at came.
   void wake(TimePoint now) {
     wake_scheduled_ = false;
+    rate_wake_scheduled_ = false;
     pump(now);
   }
 
-  enum class Result { Delivered, BadData, Transient, Cancelled };
+  // Overloaded: a transient failure that says the destination takes too much (HTTP 429 or 503,
+  // a timeout); it also cuts an adaptive concurrency limit.
+  enum class Result { Delivered, BadData, Transient, Overloaded, Cancelled };
   enum class Verdict {
     Delivered,  // done: complete it
     BadData,    // the destination refuses this record: DLQ
@@ -121,7 +143,13 @@ class Destination {
   GateKey key_of(const InFlightRecord& record) const;
   Gate& gate_of(const InFlightRecord& record);
   bool gate_has_room(const Gate& gate) const { return ordering_ == config::Ordering::None || gate.in_flight == 0; }
-  bool has_room() const { return capacity_ == 0 || in_flight_ < capacity_; }
+  bool has_room() const {
+    const int room = concurrency_limit();
+    return room == 0 || in_flight_ < room;
+  }
+  // Whether a token is there now; if not, counts `waiting`'s wait (once) and asks for a
+  // wake-up at the next token.
+  bool rate_allows(InFlightRecord& waiting, TimePoint now);
   // Sends `record` with `permit`; false when the sink could not take it now (it is queued
   // again at its gate's head).
   bool dispatch(Gate& gate, InFlightRecord& record, CircuitBreaker::Permit permit, TimePoint now);
@@ -129,9 +157,11 @@ class Destination {
   void enqueue(Gate& gate, InFlightRecord& record, bool at_head);
   // The partitions with records queued here (a walk over the queues).
   std::unordered_set<PartitionState*> partitions_queued() const;
-  // Pauses partitions with queued records while the breaker is not closed; resumes them when
-  // it closes (or they have nothing queued any more).
-  void update_outage();
+  // Pauses partitions with queued records while the breaker is not closed or the rate limit
+  // holds too many back; resumes them when it closes (or they have nothing queued any more).
+  // `walk`: look at the queues even if only the rate limit holds them, and held them before.
+  void update_holds(bool walk = false);
+  void hold(PartitionState& partition);
   void drop_gate_if_idle(const GateKey& key, Gate& gate);
   void withdraw_from(Gate& gate, const PartitionState* partition, std::vector<InFlightRecord*>& out);
 
@@ -150,6 +180,11 @@ class Destination {
   std::unordered_set<PartitionState*> held_partitions_;  // paused for this destination's outage
   bool wake_scheduled_ = false;
   TimePoint send_blocked_until_{};  // the sink's local queue was full
+  std::optional<ConcurrencyLimit> limit_;
+  std::optional<RateLimiter> rate_;
+  bool rate_held_ = false;                      // kRateQueueBound passed: partitions paused
+  bool rate_wake_scheduled_ = false;            // a wake-up at the next token is asked for
+  const InFlightRecord* rate_waiting_ = nullptr;  // the record whose wait was counted last
 };
 
 }  // namespace sluice::engine

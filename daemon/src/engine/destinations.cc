@@ -3,6 +3,7 @@
 #include <map>
 
 #include "engine/http_sink.h"
+#include "config/validate.h"
 #include "engine/kafka_topic_sink.h"
 
 namespace sluice::engine {
@@ -71,10 +72,30 @@ std::unique_ptr<Destinations> Destinations::create(const config::Config& config,
         metrics.counter(id, labels);
       }
     }
-    all->destinations_.push_back(
-        std::make_unique<Destination>(index, std::move(sink), http, ordering, capacity, breaker, events));
+    auto destination = std::make_unique<Destination>(index, std::move(sink), http, ordering, capacity, breaker, events);
+    if (route.http) {
+      std::optional<int64_t> fixed = config::fixed_concurrency(*route.http);
+      destination->set_concurrency_limit(fixed ? ConcurrencyLimit::fixed(static_cast<int>(*fixed), capacity)
+                                               : ConcurrencyLimit::adaptive(capacity));
+    }
+    if (route.rate_limit) {
+      const auto rate = static_cast<double>(route.rate_limit->records_per_second);
+      destination->set_rate_limit(
+          RateLimiter(rate, route.rate_limit->burst > 0 ? static_cast<double>(route.rate_limit->burst) : rate));
+    }
+    all->destinations_.push_back(std::move(destination));
   }
   if (!errors.empty()) return nullptr;
+  // The per-route series exist from start-up, at their first value.
+  for (size_t i = 0; i < config.routes.size(); ++i) {
+    Destination& destination = all->for_route(static_cast<int>(i));
+    const std::map<std::string, std::string> labels{{"route", std::to_string(i)}, {"sink", destination.name()}};
+    all->route_rate_waits_.push_back(&metrics.counter(metrics::MetricId::RouteRateLimitedWaits, labels));
+    all->route_limit_.push_back(destination.http() != nullptr
+                                    ? &metrics.gauge(metrics::MetricId::RouteConcurrencyLimit, labels)
+                                    : nullptr);
+  }
+  all->update_gauges();
   return all;
 }
 
@@ -129,6 +150,10 @@ void Destinations::update_gauges() {
   for (auto& destination : destinations_) {
     instruments_[static_cast<size_t>(destination->index())].waiting->Set(
         static_cast<double>(destination->waiting_on_breaker()));
+  }
+  for (size_t route = 0; route < route_limit_.size(); ++route) {
+    if (route_limit_[route] == nullptr) continue;
+    route_limit_[route]->Set(static_cast<double>(for_route(static_cast<int>(route)).concurrency_limit()));
   }
 }
 

@@ -52,6 +52,8 @@ class Destinations {
 
   void observe_request(Destination& destination, double seconds);
   void record_transition(Destination& destination, BreakerState to);
+  // A record of `route` waited for a token of its rate limit.
+  void count_rate_limited(int route) { route_rate_waits_[static_cast<size_t>(route)]->Increment(); }
   void update_gauges();
   // Adds what the HTTP clients counted since the last call to their counters.
   void report_http_stats();
@@ -77,6 +79,10 @@ class Destinations {
   std::vector<Instruments> instruments_;
   std::vector<int> route_destination_;
   std::vector<RouteErrors> route_errors_;
+  // Per route: sluice_route_concurrency_limit (HTTP routes; nullptr for topic routes) and
+  // sluice_route_rate_limited_waits_total.
+  std::vector<prometheus::Gauge*> route_limit_;
+  std::vector<prometheus::Counter*> route_rate_waits_;
 };
 
 }  // namespace sluice::engine

@@ -199,6 +199,7 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   void wake_destination_at(int destination, std::chrono::steady_clock::time_point when) override;
   void hold_for_outage(PartitionState& partition, bool held) override;
   void on_breaker_transition(int destination, BreakerState from, BreakerState to) override;
+  void on_rate_limited(InFlightRecord& record) override;
 
   // Immutable after start.
   std::shared_ptr<const config::Config> config_;

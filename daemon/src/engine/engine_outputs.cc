@@ -274,9 +274,15 @@ void Engine::on_http_response(int index, const http::Response& response) {
     record->http_status = response.status;
     record->response_excerpt = response.body_excerpt;
     if (response.retry_after) retry_after = http::parse_retry_after(*response.retry_after, clock_.wall());
+    // "Too many requests" and "unavailable" ask for less: they also cut an adaptive limit.
+    if (result == Destination::Result::Transient && (response.status == 429 || response.status == 503)) {
+      result = Destination::Result::Overloaded;
+    }
   } else {
     // Timed out, refused, reset, TLS: always transient (a probe that times out is a failed one).
+    // A timeout says the endpoint did not keep up: an overload.
     error = std::string(http::outcome_name(response.outcome));
+    if (response.outcome == Outcome::TimedOut) result = Destination::Result::Overloaded;
   }
   record->retry_after = retry_after;
   on_destination_result(record, result, error, retry_after);
@@ -292,7 +298,7 @@ void Engine::on_destination_result(InFlightRecord* record, Destination::Result r
   if (record->partition->revoked && (result != Destination::Result::Delivered || output_order_.enabled())) {
     result = Destination::Result::Cancelled;
   }
-  if (result == Destination::Result::BadData || result == Destination::Result::Transient) {
+  if (result != Destination::Result::Delivered && result != Destination::Result::Cancelled) {
     probe_.count_route_error(record->route,
                              result == Destination::Result::BadData ? ErrorClass::BadData : ErrorClass::Transient);
   }
@@ -339,6 +345,8 @@ void Engine::hold_for_outage(PartitionState& partition, bool held) {
   SLUICE_ASSERT(partition.outage_holds >= 0, "outage holds never go below zero");
   if (!partition.revoked) partitions_->set_pause(partition, kPauseOutage, partition.outage_holds > 0);
 }
+
+void Engine::on_rate_limited(InFlightRecord& record) { destinations_->count_rate_limited(record.route); }
 
 void Engine::on_breaker_transition(int index, BreakerState from, BreakerState to) {
   Destination& destination = destinations_->at(index);

@@ -79,6 +79,13 @@ constexpr MetricSpec kMetricTable[] = {
     {MetricId::RouteForwarded, MetricType::Counter, "sluice_route_forwarded_records_total",
      "Records a route delivered (acknowledged by its sink), by route index in the config and sink.",
      {"route", "sink"}},
+    {MetricId::RouteConcurrencyLimit, MetricType::Gauge, "sluice_route_concurrency_limit",
+     "Requests an HTTP route may have in flight now (routes[].http.concurrency: the adaptive limit, or the fixed "
+     "one), by route index and sink.",
+     {"route", "sink"}},
+    {MetricId::RouteRateLimitedWaits, MetricType::Counter, "sluice_route_rate_limited_waits_total",
+     "Records that were due but waited for a token of their route's rate_limit, by route index and sink.",
+     {"route", "sink"}},
     {MetricId::DedupStoreErrors, MetricType::Counter, "sluice_dedup_store_errors_total",
      "Calls of the dedup store that failed (a full disk, an I/O error, Redis unreachable), by backend and operation (reserve, confirm, release, flush, expire).",
      {"backend", "operation"}},

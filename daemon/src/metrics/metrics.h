@@ -61,6 +61,8 @@ enum class MetricId {
   SinkRequestDuration,
   DedupBatchDuration,
   RouteForwarded,
+  RouteConcurrencyLimit,
+  RouteRateLimitedWaits,
   DedupStoreErrors,
   RecordsByStep,
   StepSeconds,

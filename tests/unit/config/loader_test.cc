@@ -366,7 +366,7 @@ TEST_CASE("route errors point at the route", "[config][loader][routes][errors]")
   CHECK(errors_of("routes:\n  - topic: t\n    match: {}\n") ==
         Errors{"t.yaml:3:12: routes[0].match: needs channel, message_type, or both"});
   CHECK(errors_of("routes:\n  - match: {channel: email}\n    topic: t\n    priority: 1\n") ==
-        Errors{"t.yaml:4:5: routes[0].priority: unknown key; known keys here: match, topic, http, ordering, errors"});
+        Errors{"t.yaml:4:5: routes[0].priority: unknown key; known keys here: match, topic, http, ordering, rate_limit, errors"});
   CHECK(errors_of("routes: []\n") == Errors{"t.yaml:1:9: routes: needs at least one entry"});
   CHECK(errors_of("routes:\n  - clean.email\n") ==
         Errors{"t.yaml:2:5: routes[0]: expected a map, found the value \"clean.email\""});

@@ -109,6 +109,7 @@ TEST_CASE("validate works on a Config built in code", "[config][validate]") {
                   .topic = "out",
                   .http = std::nullopt,
                   .ordering = Ordering::Partition,
+                  .rate_limit = std::nullopt,
                   .errors = {},
                   .error_table = {},
                   .line = 3});

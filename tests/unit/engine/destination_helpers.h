@@ -54,6 +54,7 @@ class RecordingEvents final : public DestinationEvents {
     hold_calls.emplace_back(&partition, held);
   }
   void on_breaker_transition(int, BreakerState from, BreakerState to) override { transitions.emplace_back(from, to); }
+  void on_rate_limited(InFlightRecord& record) override { rate_limited.push_back(&record); }
 
   bool held(const PartitionState& partition) const {
     auto it = holds.find(&partition);
@@ -66,6 +67,7 @@ class RecordingEvents final : public DestinationEvents {
   std::map<const PartitionState*, int> holds;
   std::vector<std::pair<PartitionState*, bool>> hold_calls;
   std::vector<std::pair<BreakerState, BreakerState>> transitions;
+  std::vector<InFlightRecord*> rate_limited;
 };
 
 // A destination with its fakes, records made on demand and a clock moved by hand.
