@@ -87,11 +87,17 @@ void Destination::enqueue(Gate& gate, InFlightRecord& record, bool at_head) {
     gate.queued.push_back(&record);
   } else {
     // Ahead of every later record of its partition (with `none` a gate mixes partitions and
-    // several of one partition may be in flight, so the front is not always the place).
+    // several of one partition may be in flight, so the front is not always the place), or,
+    // with none queued, behind the earlier ones already back (a batch's come back in order).
+    auto same_partition = [&](const InFlightRecord* other) { return other->partition == record.partition; };
     auto later = std::find_if(gate.queued.begin(), gate.queued.end(), [&](const InFlightRecord* other) {
-      return other->partition == record.partition && other->offset > record.offset;
+      return same_partition(other) && other->offset > record.offset;
     });
-    gate.queued.insert(later == gate.queued.end() ? gate.queued.begin() : later, &record);
+    if (later == gate.queued.end()) {
+      auto earlier = std::find_if(gate.queued.rbegin(), gate.queued.rend(), same_partition);
+      later = earlier == gate.queued.rend() ? gate.queued.begin() : earlier.base();
+    }
+    gate.queued.insert(later, &record);
   }
   queued_ += 1;
   count_queued(gate, record, 1);

@@ -162,15 +162,11 @@ Destination::TimePoint Destination::on_batch_result(uint64_t id, Result result, 
     case Result::Overloaded:
     case Result::Transient:
       if (breaker_.state(now) != BreakerState::Closed) {
-        // An outage: every record goes back to the head of its gate — the parts still to
-        // send too, or a later record could overtake them. Last first, so that each goes in
-        // front of those after it.
-        for (auto part = batch.rest.rbegin(); part != batch.rest.rend(); ++part) {
-          for (auto record = part->rbegin(); record != part->rend(); ++record) finish(**record, Verdict::Waiting, out);
-        }
-        for (auto record = batch.records.rbegin(); record != batch.records.rend(); ++record) {
-          finish(**record, Verdict::Waiting, out);
-        }
+        // An outage: every record goes back to the head of its gate, in order — the parts
+        // still to send too, or a later record could overtake them. The gates get ready in
+        // the same order, so the batch that goes next holds the same records as this one.
+        finish_all(batch.records, Verdict::Waiting);
+        for (const BatchRecords& part : batch.rest) finish_all(part, Verdict::Waiting);
       } else {
         finish_all(batch.records, Verdict::Retry);
         send_next_part();

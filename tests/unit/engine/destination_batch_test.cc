@@ -191,6 +191,24 @@ TEST_CASE("batch: in an outage the records go back to the head of their partitio
   CHECK_FALSE(f.events.held(*f.partition(0)));
 }
 
+TEST_CASE("batch: after an outage the same records go again in the same order (the same Idempotency-Key)",
+          "[engine][destination][batch][order]") {
+  BatchFixture f(Ordering::Partition, 10, 16, breaker_settings(1, 1, 1, 10s));
+  f.offer(0, 0);
+  f.offer(1, 0);
+  f.offer(0, 1);
+  f.offer(1, 1);
+  f.linger();
+  const Names first = f.batch(0);
+  CHECK(first == Names{"0/0", "0/1", "1/0", "1/1"});
+  f.answer_batch(0, Result::Transient);
+  f.now += 10s;
+  f.destination.wake(f.now);
+  f.linger();
+  CHECK(f.batch(1) == first);
+  CHECK(batch_idempotency_key(f.sink->batches[1].records) == batch_idempotency_key(f.sink->batches[0].records));
+}
+
 TEST_CASE("batch: an outage while a refused batch is split puts every part back, in order",
           "[engine][destination][batch][order]") {
   BatchFixture f(Ordering::Partition, 10, 16, breaker_settings(1, 1, 1, 10s));
