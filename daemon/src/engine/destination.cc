@@ -148,9 +148,8 @@ bool Destination::dispatch(Gate& gate, InFlightRecord& record, CircuitBreaker::P
   return true;
 }
 
-void Destination::pump(TimePoint now) {
-  if (batching_) pump_batches(now);
-  while (!batching_ && !ready_.empty() && has_room() && now >= send_blocked_until_) {
+void Destination::pump_records(TimePoint now) {
+  while (!ready_.empty() && has_room() && now >= send_blocked_until_) {
     Gate* gate = ready_.front();
     if (gate->queued.empty() || !gate_has_room(*gate)) {
       gate->ready = false;
@@ -169,6 +168,14 @@ void Destination::pump(TimePoint now) {
       gate->ready = false;
       ready_.pop_front();
     }
+  }
+}
+
+void Destination::pump(TimePoint now) {
+  if (batching_) {
+    pump_batches(now);
+  } else {
+    pump_records(now);
   }
   if ((queued_ > 0 || !resend_.empty()) && breaker_.current_state() == BreakerState::Open && !wake_scheduled_) {
     wake_scheduled_ = true;

@@ -180,6 +180,8 @@ class Destination {
   // Whether a token is there now; if not, counts `waiting`'s wait (once) and asks for a
   // wake-up at the next token.
   bool rate_allows(InFlightRecord& waiting, TimePoint now);
+  // Sends what may go one record at a time (pump() of a destination without batches).
+  void pump_records(TimePoint now);
   // Sends `record` with `permit`; false when the sink could not take it now (it is queued
   // again at its gate's head).
   bool dispatch(Gate& gate, InFlightRecord& record, CircuitBreaker::Permit permit, TimePoint now);

@@ -56,11 +56,11 @@ void Destination::pump_batches(TimePoint now) {
     }
     // The first record a batch would take: a ready gate with room holds it (stale entries of
     // ready_ are dropped on the way).
-    while (ready_.front()->queued.empty() || !gate_has_room(*ready_.front())) {
+    while (!ready_.empty() && (ready_.front()->queued.empty() || !gate_has_room(*ready_.front()))) {
       ready_.front()->ready = false;
       ready_.pop_front();
-      SLUICE_ASSERT(!ready_.empty(), "records available to a batch are at a ready gate");
     }
+    SLUICE_ASSERT(!ready_.empty(), "records available to a batch are at a ready gate");
     // Before the breaker: a permit asked for and not used would hold a probe slot.
     if (!rate_allows(*ready_.front()->queued.front(), now)) break;
     CircuitBreaker::Permit permit = breaker_.try_acquire(now);
