@@ -131,6 +131,7 @@ Destination::TimePoint Destination::on_batch_result(uint64_t id, Result result, 
   SLUICE_ASSERT(it != batches_.end(), "a result for a batch this destination sent");
   Batch batch = std::move(it->second);
   batches_.erase(it);
+  const TimePoint sent_at = batch.sent_at;
   in_flight_ -= 1;
   judge(batch.permit, result, batch.sent_at, now, retry_after);
   auto finish_all = [&](const BatchRecords& records, Verdict verdict) {
@@ -174,7 +175,7 @@ Destination::TimePoint Destination::on_batch_result(uint64_t id, Result result, 
       break;
   }
   if (wake_scheduled_ && breaker_.current_state() != BreakerState::Open) wake_scheduled_ = false;
-  return batch.sent_at;
+  return sent_at;
 }
 
 void Destination::finish(InFlightRecord& record, Verdict verdict, BatchVerdicts& out) {
