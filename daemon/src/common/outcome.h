@@ -64,8 +64,8 @@ inline constexpr std::array<ReasonInfo, kReasonCount> kReasons = {{
     {Reason::SeenWithinWindow, "seen_within_window", Outcome::Duplicate,
      "the same content was forwarded within pipeline.dedup.window"},
     {Reason::SpareCopy, "spare_copy", Outcome::Duplicate,
-     "a second copy of a retry-tier record (one left behind when a rebalance kept the first from being "
-     "committed) while the first is still in flight (retry.ordering: key)"},
+     "an older copy of a retry-tier record left behind by a rebalance, or one whose record comes again from its "
+     "input partition (retry.ordering: key)"},
     {Reason::BlockedSender, "blocked_sender", Outcome::Filtered, "from a blocked sender"},
     {Reason::Spam, "spam", Outcome::Filtered, "a spam keyword in its text"},
     {Reason::TransientError, "transient_error", Outcome::Retry,

@@ -176,8 +176,9 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   // in the tier until its DLQ record is written.
   void key_dead_lettered(InFlightRecord* record);
   void key_finished(InFlightRecord* record);
-  // A tier record's copy leaves the engine (complete or abandon).
-  void key_copy_released(InFlightRecord* record);
+  // A record waits for an identical one (in flight here, or held by another instance in the
+  // dedup store) while records of its key behind it would pass it: they park behind it.
+  void hold_key_for_peer(InFlightRecord* record);
   // Takes the records of `record`'s key and order partition queued behind it in its gate.
   void take_followers(InFlightRecord* record, std::vector<InFlightRecord*>& out);
   void refuse_parking(const InFlightRecord& record, int64_t offset);

@@ -136,6 +136,16 @@ void Engine::rewind() {
     return;
   }
   partitions_->apply_pauses({});
+  if (parked_) {
+    // The parked keys of the old states go with them; the tiers are read again to rebuild them,
+    // as after an assignment.
+    std::vector<kafka::TopicPartition> all;
+    for (const auto& state : old) {
+      parked_->forget(state.get());
+      all.push_back({state->topic, state->partition});
+    }
+    start_parking_scans(all);
+  }
   // Delivery reports of the purged outputs: their records belong to revoked states now.
   producer_->poll(milliseconds(0));
   consumer_may_have_more_ = true;

@@ -19,7 +19,9 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "engine/engine.h"
+#include "engine/record_headers.h"
 #include "kafka/client.h"
 
 namespace sluice::engine {
@@ -68,7 +70,7 @@ bool Engine::track_key_order(InFlightRecord* record) {
   // ahead of records of its key before it that come again from there too (a restart can leave
   // a parked record's copy in the tier and lose the copy of the one before it).
   if (record->offset < partition.spare_below && origin.offset >= input->spare_from) return false;
-  switch (parked_->read_from_tier(input.get(), record->key(), origin.offset, partition.retry_tier)) {
+  switch (parked_->read_from_tier(input.get(), record->key(), origin.offset, partition.retry_tier, record->tier_writes)) {
     case ParkedKeys::Read::Joined: break;
     case ParkedKeys::Read::SpareCopy: return false;
     case ParkedKeys::Read::Refused: refuse_parking(*record, origin.offset); return true;
@@ -81,6 +83,16 @@ bool Engine::track_key_order(InFlightRecord* record) {
 bool Engine::follow_key_order(InFlightRecord* record) {
   PartitionState& input = *record->order_partition;
   if (input.revoked) return true;  // given up where it goes next
+  // A record back from a tier goes on only once every record before it in its input partition
+  // is finished: a record of its key still on its way there (consumed before the key was
+  // parked, so no member) must not be overtaken. Until then it is parked again.
+  if (record->partition->retry_tier >= 0) {
+    std::optional<int64_t> oldest = input.offsets.oldest_pending();
+    if (oldest && *oldest < record->order_offset && parked_->parked(&input, record->key())) {
+      park(record);
+      return false;
+    }
+  }
   const ParkedKeys::Gate gate{destinations_->for_route(record->route).index(), record->partition.get()};
   switch (parked_->before_forward(&input, record->key(), record->order_offset, gate)) {
     case ParkedKeys::Decision::Go: return true;
@@ -101,7 +113,7 @@ void Engine::park(InFlightRecord* record) {
   PartitionState* input = record->order_partition.get();
   record->parked_behind = parked_->head_of(input, record->key());
   const int tier = parked_->tier_of(input, record->key());
-  const bool parked = parked_->to_tier(input, record->key(), record->order_offset, tier);
+  const bool parked = parked_->to_tier(input, record->key(), record->order_offset, tier, record->tier_writes + 1);
   SLUICE_ASSERT(parked, "a record of a parked key is always taken");
   record->retry_tier = tier;
   record->attempts = 0;
@@ -112,7 +124,7 @@ void Engine::park(InFlightRecord* record) {
 void Engine::key_to_tier(InFlightRecord* record) {
   PartitionState* input = record->order_partition.get();
   if (input->revoked) return;
-  if (!parked_->to_tier(input, record->key(), record->order_offset, record->retry_tier)) {
+  if (!parked_->to_tier(input, record->key(), record->order_offset, record->retry_tier, record->tier_writes + 1)) {
     refuse_parking(*record, record->order_offset);
     return;
   }
@@ -145,18 +157,19 @@ void Engine::key_dead_lettered(InFlightRecord* record) {
   for (InFlightRecord* follower : followers) park(follower);
 }
 
+void Engine::hold_key_for_peer(InFlightRecord* record) {
+  if (!record->order_partition || record->order_partition->revoked) return;
+  if (!parked_->wait_at_dedup(record->order_partition.get(), record->key(), record->order_offset)) {
+    refuse_parking(*record, record->order_offset);
+  }
+}
+
 void Engine::take_followers(InFlightRecord* record, std::vector<InFlightRecord*>& out) {
   const std::string_view key = record->key();
   const PartitionState* input = record->order_partition.get();
   destinations_->for_route(record->route).withdraw_matching(*record, [&](const InFlightRecord& queued) {
     return queued.order_partition.get() == input && queued.key() == key && has_key(queued);
   }, out);
-}
-
-void Engine::key_copy_released(InFlightRecord* record) {
-  if (!record->order_partition->revoked) {
-    parked_->copy_released(record->order_partition.get(), record->key(), record->order_offset);
-  }
 }
 
 void Engine::key_finished(InFlightRecord* record) {
@@ -251,8 +264,10 @@ bool Engine::scan_tier_record(PartitionState& partition, const kafka::Message& m
     Origin origin = tiers_.origin_of(message, partition);
     std::shared_ptr<PartitionState> input = partitions_->find(origin.topic, origin.partition);
     // A spare copy (its record comes again from its input partition) is no member.
+    int64_t writes = 0;
+    if (auto value = message.last_header(header::kTierWrites)) writes = text::parse_int(*value).value_or(0);
     if (input && input->retry_tier < 0 && origin.offset < input->spare_from &&
-        !parked_->scanned(input.get(), message.key(), origin.offset, partition.retry_tier)) {
+        !parked_->scanned(input.get(), message.key(), origin.offset, partition.retry_tier, writes)) {
       probe_.count_parking_refused();
     }
   }

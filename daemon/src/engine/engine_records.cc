@@ -118,13 +118,13 @@ void Engine::handle_message(kafka::Message message) {
     replayed = record->message.last_header(header::kReplayCount).has_value();
   }
   if (replayed) probe_.count_replayed(partition.topic);
+  // A record from a retry tier: how often it failed, and when it may be tried again.
+  if (partition.retry_tier >= 0) tiers_.read_retry_state(*record, partition.retry_tier, now_.epoch_ms);
   if (parked_ && !track_key_order(record)) {
     complete(record, Reason::SpareCopy);
     return;
   }
   if (partition.retry_tier >= 0) {
-    // A record from a retry tier: how often it failed, and when it may be tried again.
-    tiers_.read_retry_state(*record, partition.retry_tier, now_.epoch_ms);
     // Records behind a held one wait behind it, in offset order.
     if (!partition.held.empty() || record->retry_due_ms > now_.epoch_ms) {
       hold(record);
@@ -181,7 +181,11 @@ void Engine::act_on_stages(InFlightRecord* record) {
       }
       return;
     case stages::Verdict::Continue:
-      if (!dedup_->enqueue(*record)) complete(record, Reason::SeenWithinWindow);
+      if (!dedup_->enqueue(*record)) {
+        complete(record, Reason::SeenWithinWindow);
+      } else if (record->step() == Step::WaitingOnPeer) {
+        hold_key_for_peer(record);
+      }
       return;
   }
 }
@@ -233,12 +237,7 @@ void Engine::run_dedup() {
       case DedupCoordinator::Answer::Kind::Forward: forward(answer.record); break;
       case DedupCoordinator::Answer::Kind::Duplicate: complete(answer.record, Reason::SeenWithinWindow); break;
       case DedupCoordinator::Answer::Kind::Recheck:
-        // Records of its key behind it would pass it meanwhile: with retry.ordering: key they
-        // are parked behind it instead.
-        if (answer.record->order_partition && !answer.record->order_partition->revoked &&
-            !parked_->wait_at_dedup(answer.record->order_partition.get(), answer.record->key(), answer.record->order_offset)) {
-          refuse_parking(*answer.record, answer.record->order_offset);
-        }
+        hold_key_for_peer(answer.record);
         timers_.at(clock_.now() + answer.delay, answer.record);
         break;
       case DedupCoordinator::Answer::Kind::Abandon: abandon(answer.record); break;
@@ -311,10 +310,7 @@ void Engine::on_forward_failed(InFlightRecord* record, ErrorClass error_class, c
 void Engine::complete(InFlightRecord* record, Reason reason) {
   SLUICE_ASSERT(!record->awaiting_delivery, "record completed while a delivery is outstanding");
   probe_.count_outcome(*record, reason, now_.epoch_ms);
-  if (record->order_partition) {
-    if (record->partition->retry_tier >= 0) key_copy_released(record);
-    if (reason_info(reason).outcome != Outcome::Retry) key_finished(record);
-  }
+  if (record->order_partition && reason_info(reason).outcome != Outcome::Retry) key_finished(record);
   PartitionState& partition = *record->partition;
   if (!partition.revoked) {
     bool tracked = partition.offsets.complete(record->offset);
@@ -331,7 +327,6 @@ void Engine::complete(InFlightRecord* record, Reason reason) {
 // its offset was not committed, so the partition's next owner processes it.
 void Engine::abandon(InFlightRecord* record) {
   SLUICE_ASSERT(!record->awaiting_delivery, "record abandoned while a delivery is outstanding");
-  if (record->order_partition && record->partition->retry_tier >= 0) key_copy_released(record);
   give_up_reservation(record);
   output_order_.release(*record, turns_);
   record->partition->in_flight -= 1;

@@ -70,6 +70,7 @@ struct InFlightRecord {
   std::shared_ptr<PartitionState> order_partition;
   int64_t order_offset = -1;
   int64_t parked_behind = -1;  // its tier record parks it behind this offset's record (-1: it failed)
+  int64_t tier_writes = 0;     // its tier records so far (sluice-tier-writes of the one it came from)
 
   // What the stages decided (Continue: on to dedup), and why it is being dead-lettered or
   // rejected.
@@ -148,6 +149,7 @@ class RecordPool {
     record->order_partition.reset();
     record->order_offset = -1;
     record->parked_behind = -1;
+    record->tier_writes = 0;
     record->dead_letter_level = DeadLetterLevel::Full;
     record->attempts = 0;
     record->permit = {};

@@ -47,10 +47,12 @@ ParkedKeys::KeyState* ParkedKeys::join(Partition partition, std::string_view key
   return &state;
 }
 
-bool ParkedKeys::to_tier(Partition partition, std::string_view key, int64_t offset, int tier) {
+bool ParkedKeys::to_tier(Partition partition, std::string_view key, int64_t offset, int tier, int64_t write) {
   KeyState* state = join(partition, key, offset, tier);
   if (state == nullptr) return false;
   state->tier = tier;  // where it went last: where its followers go
+  Member& member = state->members[offset];
+  member.write = std::max(member.write, write);
   return true;
 }
 
@@ -58,30 +60,32 @@ bool ParkedKeys::wait_at_dedup(Partition partition, std::string_view key, int64_
   return join(partition, key, offset, 0) != nullptr;
 }
 
-ParkedKeys::Read ParkedKeys::read_from_tier(Partition partition, std::string_view key, int64_t offset, int tier) {
+ParkedKeys::Read ParkedKeys::read_from_tier(Partition partition, std::string_view key, int64_t offset, int tier,
+                                            int64_t write) {
   if (KeyState* state = find(partition, key)) {
-    if (auto member = state->members.find(offset); member != state->members.end() && member->second.copies > 0) {
+    if (auto member = state->members.find(offset); member != state->members.end() && write < member->second.write) {
       return Read::SpareCopy;
     }
   }
   KeyState* state = join(partition, key, offset, tier);
   if (state == nullptr) return Read::Refused;
-  state->members[offset].copies += 1;
+  Member& member = state->members[offset];
+  member.write = std::max(member.write, write);
   return Read::Joined;
+}
+
+bool ParkedKeys::scanned(Partition partition, std::string_view key, int64_t offset, int tier, int64_t write) {
+  KeyState* state = join(partition, key, offset, tier);
+  if (state == nullptr) return false;
+  Member& member = state->members[offset];
+  member.write = std::max(member.write, write);
+  return true;
 }
 
 void ParkedKeys::leave_gate(Partition partition, std::string_view key, int64_t offset) {
   KeyState* state = find(partition, key);
   if (state == nullptr) return;
   if (auto member = state->members.find(offset); member != state->members.end()) member->second.gate = Gate{};
-}
-
-void ParkedKeys::copy_released(Partition partition, std::string_view key, int64_t offset) {
-  KeyState* state = find(partition, key);
-  if (state == nullptr) return;
-  if (auto member = state->members.find(offset); member != state->members.end() && member->second.copies > 0) {
-    member->second.copies -= 1;
-  }
 }
 
 void ParkedKeys::finished(Partition partition, std::string_view key, int64_t offset, bool own_dead_letter) {

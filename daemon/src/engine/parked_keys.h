@@ -53,26 +53,24 @@ class ParkedKeys {
   // For the record at `offset` of `partition` with `key`, about to join destination gate `gate`.
   Decision before_forward(Partition partition, std::string_view key, int64_t offset, Gate gate);
 
-  // The record at `offset` goes to `tier`: it failed, or it is parked. False, and nothing is
-  // parked, when its key is not parked yet and max_keys are (parking a record of a parked key
-  // always succeeds).
-  bool to_tier(Partition partition, std::string_view key, int64_t offset, int tier);
-  // A tier record of `partition` at `offset` was read from `tier`: it is a member of its key,
-  // and one more copy of it is live here until copy_released(). A record parked again and again
-  // while a rebalance keeps its tier offsets from being committed is read again in each of its
-  // copies; a copy read while another is live here is a spare (the live one is the record's),
-  // and left as one it would be parked again and multiply.
+  // Every tier record of a key's record carries how often that record was written to a tier
+  // (its `write`, 1 for the first): a record parked again and again while a rebalance keeps its
+  // tier offsets from being committed is read again in older copies too, and each of those,
+  // parked again, would multiply. A member knows its latest write; an older copy is a spare.
+
+  // The record at `offset` goes to `tier` as its `write`-th tier record: it failed, or it is
+  // parked. False, and nothing is parked, when its key is not parked yet and max_keys are
+  // (parking a record of a parked key always succeeds).
+  bool to_tier(Partition partition, std::string_view key, int64_t offset, int tier, int64_t write);
+  // A tier record of `partition` at `offset`, its record's `write`-th, was read from `tier`: it
+  // is a member of its key, or a spare copy (an older write than one known).
   enum class Read { Joined, SpareCopy, Refused /* its key is new and max_keys are parked */ };
-  Read read_from_tier(Partition partition, std::string_view key, int64_t offset, int tier);
+  Read read_from_tier(Partition partition, std::string_view key, int64_t offset, int tier, int64_t write);
   // A tier record seen by the scan that rebuilds the parked keys (it is read again after).
-  bool scanned(Partition partition, std::string_view key, int64_t offset, int tier) {
-    return join(partition, key, offset, tier) != nullptr;
-  }
-  // A copy read from a tier (Read::Joined) reached its outcome, or was given up.
-  void copy_released(Partition partition, std::string_view key, int64_t offset);
-  // The record at `offset` waits to be checked against the dedup store again (another
-  // instance holds its fingerprint), while later records of its key would pass it: it holds its
-  // key as a member in no gate, so they are parked behind it. False, as to_tier.
+  bool scanned(Partition partition, std::string_view key, int64_t offset, int tier, int64_t write);
+  // The record at `offset` waits on an identical record (in flight here, or whose fingerprint
+  // another instance holds), while later records of its key would pass it: it holds its key as
+  // a member in no gate, so they are parked behind it. False, as to_tier.
   bool wait_at_dedup(Partition partition, std::string_view key, int64_t offset);
   // The record at `offset` left its gate without an outcome yet (e.g. its DLQ record is being
   // written): records after it no longer follow it there.
@@ -96,8 +94,8 @@ class ParkedKeys {
 
  private:
   struct Member {
-    Gate gate;       // the gate it waits in (destination -1: none)
-    int copies = 0;  // its copies read from a tier and live here
+    Gate gate;          // the gate it waits in (destination -1: none)
+    int64_t write = 0;  // its latest tier record known (0: none)
   };
   struct KeyState {
     std::map<int64_t, Member> members;  // by offset

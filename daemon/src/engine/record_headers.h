@@ -35,6 +35,9 @@ inline constexpr const char* kReplayCount = "sluice-replay-count";
 // retry.ordering: key — a tier record parked behind an earlier record of its key: that record's
 // offset in the input partition. A parked record keeps its retry count (uses no attempt).
 inline constexpr const char* kParkedBehind = "sluice-parked-behind";
+// How often a record was written to a tier (its tier records count 1, 2, ...): with
+// retry.ordering: key an older copy of a record read again is told from its latest.
+inline constexpr const char* kTierWrites = "sluice-tier-writes";
 }  // namespace header
 
 // A record read from an inbound topic carries sluice-* headers only if someone upstream set

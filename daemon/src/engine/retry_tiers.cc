@@ -28,6 +28,10 @@ void RetryTiers::read_retry_state(InFlightRecord& record, int tier, int64_t now_
   } else {
     record.retry_count = tier + 1;
   }
+  record.tier_writes = record.retry_count;  // written before this header existed: as often as it failed
+  if (auto writes = record.message.last_header(header::kTierWrites)) {
+    record.tier_writes = std::clamp<int64_t>(text::parse_int(*writes).value_or(record.tier_writes), 0, 1'000'000'000);
+  }
   int64_t due = 0;
   if (auto header_due = record.message.last_header(header::kRetryDue)) due = text::parse_int(*header_due).value_or(0);
   record.retry_due_ms = std::min(due, now_ms + hold_limit(record, static_cast<size_t>(tier)).count());

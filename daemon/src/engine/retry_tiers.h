@@ -44,7 +44,7 @@ class RetryTiers {
   // The tier `topic` is, or -1 for any other topic.
   int tier_of(std::string_view topic) const;
 
-  // Reads a tier record's retry state into `record` (retry_count, retry_due_ms): the count
+  // Reads a tier record's retry state into `record` (retry_count, tier_writes, retry_due_ms): the count
   // from its header (1..1000, 0..1000 for a parked record; the tier + 1 when absent), the due time from its header but no
   // later than `now_ms` + the hold the tier allows (hold_limit()).
   void read_retry_state(InFlightRecord& record, int tier, int64_t now_ms) const;

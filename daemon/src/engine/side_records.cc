@@ -53,12 +53,14 @@ kafka::OutboundRecord build_retry_record(InFlightRecord& record, const std::stri
   const bool parked = record.parked_behind >= 0;
   const std::string count = std::to_string(parked ? record.retry_count : record.retry_count + 1);
   const std::string due = std::to_string(due_ms);
+  const std::string writes = std::to_string(record.tier_writes + 1);
   const std::string partition = std::to_string(origin.partition);
   const std::string offset = std::to_string(origin.offset);
   kafka::OutboundRecord out = copy_of(record, tier_topic);
   out.headers = derive_headers(record.message,
                                {{header::kRetryCount, count},
                                 {header::kRetryDue, due},
+                                {header::kTierWrites, writes},
                                 {header::kOriginalTopic, origin.topic},
                                 {header::kOriginalPartition, partition},
                                 {header::kOriginalOffset, offset},

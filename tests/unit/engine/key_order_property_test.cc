@@ -168,6 +168,11 @@ void Schedule::run() {
     // A few the destination refuses as they are (bad data): dead-lettered, with their followers
     // released or dead-lettered too.
     record.value = valid_email((below(100) < 5 ? "p" : "c") + std::to_string(i));
+    // Some repeat an earlier record's content (a duplicate, of its key or another's): it waits
+    // on that one while it is in flight, and must not be overtaken by its key meanwhile.
+    if (i > 0 && below(100) < 10) record.value = cluster_.read_committed(kInbound, 0, 0, 1'000).empty()
+                                                      ? record.value
+                                                      : cluster_.read_committed(kInbound, 0, 0, 1'000).back().second->value;
     cluster_.append(kInbound, below(partitions_), std::move(record));
   }
   start();
@@ -199,6 +204,13 @@ void Schedule::check() {
                      record->header(engine::header::kOriginalOffset).value_or("-").c_str(),
                      record->header(engine::header::kRetryCount).value_or("-").c_str(),
                      record->header(engine::header::kParkedBehind).value_or("-").c_str());
+      }
+    }
+    for (int p = 0; p < partitions_; ++p) {
+      for (const auto& [offset, record] : cluster_.read_committed(kInbound, p, 0, 1'000)) {
+        const size_t at = record->value->find("hello ");
+        std::fprintf(stderr, "%s/%d@%lld key=%s content=%s\n", kInbound, p, static_cast<long long>(offset),
+                     record->key.value_or("-").c_str(), record->value->substr(at + 6, 4).c_str());
       }
     }
     for (const auto& [event, times] : events) std::fprintf(stderr, "event %s x%d\n", event.c_str(), times);
@@ -239,12 +251,14 @@ void Schedule::check() {
     INFO(where.first << " key " << where.second << ": " << list);
     CHECK(std::is_sorted(offsets.begin(), offsets.end()));
   }
-  // Nothing lost: every input forwarded, or in the DLQ.
+  // Nothing lost: every input forwarded (or its content, by an identical input), or in the DLQ.
+  std::set<std::string> contents;
+  for (const auto& [partition, record] : cluster_.committed_records("clean.email")) contents.insert(*record->value);
   for (int p = 0; p < partitions_; ++p) {
     for (const auto& [offset, record] : cluster_.read_committed(kInbound, p, 0, 1'000)) {
       const std::string source = std::string(kInbound) + "/" + std::to_string(p) + "/" + std::to_string(offset);
       INFO(source);
-      CHECK((forwarded.count(source) == 1 || dead_lettered.count(source) == 1));
+      CHECK((forwarded.count(source) == 1 || dead_lettered.count(source) == 1 || contents.count(*record->value) == 1));
     }
   }
 }

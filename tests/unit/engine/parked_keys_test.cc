@@ -32,7 +32,7 @@ TEST_CASE("parked keys: nothing parked lets every record go", "[engine][parked_k
 
 TEST_CASE("parked keys: a key's later records park behind its record in a tier; other keys go", "[engine][parked_keys]") {
   ParkedKeys parked(10, false);
-  REQUIRE(parked.to_tier(kInput, "k", 5, 0));
+  REQUIRE(parked.to_tier(kInput, "k", 5, 0, 1));
   CHECK(parked.parked(kInput, "k"));
   CHECK(parked.keys() == 1);
   CHECK(parked.records() == 1);
@@ -41,13 +41,13 @@ TEST_CASE("parked keys: a key's later records park behind its record in a tier; 
   // The same key of another input partition is another key.
   CHECK(parked.before_forward(kOtherInput, "k", 8, kInboundGate) == Decision::Go);
 
-  REQUIRE(parked.to_tier(kInput, "k", 6, parked.tier_of(kInput, "k")));
+  REQUIRE(parked.to_tier(kInput, "k", 6, parked.tier_of(kInput, "k"), 1));
   CHECK(parked.records() == 2);
   // The head comes back from the tier: nothing before it, it goes (into the tier's gate).
-  REQUIRE(parked.read_from_tier(kInput, "k", 5, 0) == Read::Joined);
+  REQUIRE(parked.read_from_tier(kInput, "k", 5, 0, 1) == Read::Joined);
   CHECK(parked.before_forward(kInput, "k", 5, kTierGate) == Decision::Go);
   // Its follower, read right behind it, waits behind it in the same gate.
-  REQUIRE(parked.read_from_tier(kInput, "k", 6, 0) == Read::Joined);
+  REQUIRE(parked.read_from_tier(kInput, "k", 6, 0, 1) == Read::Joined);
   CHECK(parked.before_forward(kInput, "k", 6, kTierGate) == Decision::Go);
   // A new inbound record is in another gate: parked.
   CHECK(parked.before_forward(kInput, "k", 9, kInboundGate) == Decision::Park);
@@ -63,11 +63,11 @@ TEST_CASE("parked keys: a key's later records park behind its record in a tier; 
 
 TEST_CASE("parked keys: a follower read before its head came back parks again", "[engine][parked_keys]") {
   ParkedKeys parked(10, false);
-  REQUIRE(parked.to_tier(kInput, "k", 5, 0));
-  REQUIRE(parked.to_tier(kInput, "k", 6, 0));
+  REQUIRE(parked.to_tier(kInput, "k", 5, 0, 1));
+  REQUIRE(parked.to_tier(kInput, "k", 6, 0, 1));
   // The head went on to tier 1; the follower is read from tier 0 first.
-  REQUIRE(parked.to_tier(kInput, "k", 5, 1));
-  REQUIRE(parked.read_from_tier(kInput, "k", 6, 0) == Read::Joined);
+  REQUIRE(parked.to_tier(kInput, "k", 5, 1, 1));
+  REQUIRE(parked.read_from_tier(kInput, "k", 6, 0, 1) == Read::Joined);
   CHECK(parked.before_forward(kInput, "k", 6, kTierGate) == Decision::Park);
   // ... into the tier its head is in.
   CHECK(parked.tier_of(kInput, "k") == 1);
@@ -75,47 +75,47 @@ TEST_CASE("parked keys: a follower read before its head came back parks again", 
 
 TEST_CASE("parked keys: a member that failed leaves its gate", "[engine][parked_keys]") {
   ParkedKeys parked(10, false);
-  REQUIRE(parked.read_from_tier(kInput, "k", 5, 0) == Read::Joined);
+  REQUIRE(parked.read_from_tier(kInput, "k", 5, 0, 1) == Read::Joined);
   CHECK(parked.before_forward(kInput, "k", 5, kTierGate) == Decision::Go);
   // It fails again and goes to tier 1: a later record in the tier gate must not follow a
   // record that is not there any more.
-  REQUIRE(parked.to_tier(kInput, "k", 5, 1));
+  REQUIRE(parked.to_tier(kInput, "k", 5, 1, 1));
   CHECK(parked.before_forward(kInput, "k", 6, kTierGate) == Decision::Park);
 }
 
 TEST_CASE("parked keys: past max_keys a new key is not parked; parked keys still take followers", "[engine][parked_keys]") {
   ParkedKeys parked(2, false);
-  REQUIRE(parked.to_tier(kInput, "a", 1, 0));
-  REQUIRE(parked.to_tier(kInput, "b", 2, 0));
-  CHECK_FALSE(parked.to_tier(kInput, "c", 3, 0));
-  CHECK(parked.read_from_tier(kOtherInput, "d", 3, 0) == Read::Refused);
+  REQUIRE(parked.to_tier(kInput, "a", 1, 0, 1));
+  REQUIRE(parked.to_tier(kInput, "b", 2, 0, 1));
+  CHECK_FALSE(parked.to_tier(kInput, "c", 3, 0, 1));
+  CHECK(parked.read_from_tier(kOtherInput, "d", 3, 0, 1) == Read::Refused);
   CHECK(parked.keys() == 2);
   CHECK(parked.before_forward(kInput, "c", 4, kInboundGate) == Decision::Go);
-  CHECK(parked.to_tier(kInput, "a", 5, 0));
+  CHECK(parked.to_tier(kInput, "a", 5, 0, 1));
   CHECK(parked.records() == 3);
   // A key released makes room.
   parked.finished(kInput, "b", 2, false);
-  CHECK(parked.to_tier(kInput, "c", 6, 0));
+  CHECK(parked.to_tier(kInput, "c", 6, 0, 1));
 }
 
 TEST_CASE("parked keys: a head dead-lettered releases its followers by default", "[engine][parked_keys]") {
   ParkedKeys parked(10, false);
-  REQUIRE(parked.to_tier(kInput, "k", 5, 0));
-  REQUIRE(parked.to_tier(kInput, "k", 6, 0));
+  REQUIRE(parked.to_tier(kInput, "k", 5, 0, 1));
+  REQUIRE(parked.to_tier(kInput, "k", 6, 0, 1));
   parked.finished(kInput, "k", 5, true);
-  REQUIRE(parked.read_from_tier(kInput, "k", 6, 0) == Read::Joined);
+  REQUIRE(parked.read_from_tier(kInput, "k", 6, 0, 1) == Read::Joined);
   CHECK(parked.before_forward(kInput, "k", 6, kTierGate) == Decision::Go);
 }
 
 TEST_CASE("parked keys: with dead_letter the members parked at the time are dead-lettered, later ones not",
           "[engine][parked_keys]") {
   ParkedKeys parked(10, true);
-  REQUIRE(parked.to_tier(kInput, "k", 5, 0));
-  REQUIRE(parked.to_tier(kInput, "k", 6, 0));
-  REQUIRE(parked.to_tier(kInput, "k", 7, 0));
+  REQUIRE(parked.to_tier(kInput, "k", 5, 0, 1));
+  REQUIRE(parked.to_tier(kInput, "k", 6, 0, 1));
+  REQUIRE(parked.to_tier(kInput, "k", 7, 0, 1));
   parked.finished(kInput, "k", 5, true);
   // Parked after the head's dead-lettering: behind the doomed ones, but not doomed.
-  REQUIRE(parked.to_tier(kInput, "k", 9, 0));
+  REQUIRE(parked.to_tier(kInput, "k", 9, 0, 1));
   CHECK(parked.before_forward(kInput, "k", 6, kTierGate) == Decision::DeadLetter);
   parked.finished(kInput, "k", 6, false);
   CHECK(parked.before_forward(kInput, "k", 7, kTierGate) == Decision::DeadLetter);
@@ -127,9 +127,9 @@ TEST_CASE("parked keys: with dead_letter the members parked at the time are dead
 
 TEST_CASE("parked keys: forgetting a revoked partition drops its keys and counts", "[engine][parked_keys]") {
   ParkedKeys parked(10, false);
-  REQUIRE(parked.to_tier(kInput, "a", 1, 0));
-  REQUIRE(parked.to_tier(kInput, "a", 2, 0));
-  REQUIRE(parked.to_tier(kOtherInput, "b", 1, 0));
+  REQUIRE(parked.to_tier(kInput, "a", 1, 0, 1));
+  REQUIRE(parked.to_tier(kInput, "a", 2, 0, 1));
+  REQUIRE(parked.to_tier(kOtherInput, "b", 1, 0, 1));
   parked.forget(kInput);
   CHECK(parked.keys() == 1);
   CHECK(parked.records() == 1);
@@ -140,21 +140,21 @@ TEST_CASE("parked keys: forgetting a revoked partition drops its keys and counts
   CHECK(parked.keys() == 1);
 }
 
-TEST_CASE("parked keys: a second copy of a tier record read while the first is live is a spare", "[engine][parked_keys]") {
+TEST_CASE("parked keys: an older copy of a record than one known is a spare", "[engine][parked_keys]") {
   ParkedKeys parked(10, false);
-  REQUIRE(parked.to_tier(kInput, "k", 5, 0));
-  REQUIRE(parked.read_from_tier(kInput, "k", 5, 0) == Read::Joined);
-  // Left behind by a rebalance: the same record again, while the first copy is held here.
-  CHECK(parked.read_from_tier(kInput, "k", 5, 0) == Read::SpareCopy);
-  // The first copy is parked again (its own new copy goes to the tier) and leaves: the next copy
-  // read is the record's.
-  REQUIRE(parked.to_tier(kInput, "k", 5, 0));
-  parked.copy_released(kInput, "k", 5);
-  CHECK(parked.read_from_tier(kInput, "k", 5, 0) == Read::Joined);
-  // The scan that rebuilds the keys reads copies it does not keep: no copy counted.
+  REQUIRE(parked.to_tier(kInput, "k", 5, 0, 1));
+  REQUIRE(parked.read_from_tier(kInput, "k", 5, 0, 1) == Read::Joined);
+  // Parked again: its second tier record is on its way, and may be read before the first
+  // copy's write is acknowledged; it is the record's copy now.
+  REQUIRE(parked.to_tier(kInput, "k", 5, 0, 2));
+  CHECK(parked.read_from_tier(kInput, "k", 5, 0, 2) == Read::Joined);
+  // The first copy, read again after a rebalance kept it from being committed: a spare.
+  CHECK(parked.read_from_tier(kInput, "k", 5, 0, 1) == Read::SpareCopy);
+  // The scan that rebuilds the keys knows the latest write it saw.
   ParkedKeys rebuilt(10, false);
-  REQUIRE(rebuilt.scanned(kInput, "k", 5, 0));
-  REQUIRE(rebuilt.scanned(kInput, "k", 5, 0));
-  CHECK(rebuilt.read_from_tier(kInput, "k", 5, 0) == Read::Joined);
+  REQUIRE(rebuilt.scanned(kInput, "k", 5, 0, 1));
+  REQUIRE(rebuilt.scanned(kInput, "k", 5, 0, 2));
+  CHECK(rebuilt.read_from_tier(kInput, "k", 5, 0, 1) == Read::SpareCopy);
+  CHECK(rebuilt.read_from_tier(kInput, "k", 5, 0, 2) == Read::Joined);
   CHECK(rebuilt.records() == 1);
 }

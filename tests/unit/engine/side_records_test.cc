@@ -44,6 +44,7 @@ TEST_CASE("retry record: value, key and headers kept, retry headers set", "[engi
                                {"app", "1"},
                                {"sluice-retry-count", "1"},
                                {"sluice-retry-due", "1764151938000"},
+                               {"sluice-tier-writes", "1"},
                                {"sluice-original-topic", "inbound.email"},
                                {"sluice-original-partition", "1"},
                                {"sluice-original-offset", "1234"},
