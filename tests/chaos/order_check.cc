@@ -1,0 +1,170 @@
+#include "chaos/order_check.h"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+
+namespace sluice::chaos {
+namespace {
+
+using devtools::KafkaRecord;
+using devtools::MixRecord;
+
+constexpr size_t kExamples = 10;
+
+std::string identity(const KafkaRecord& record) { return record.header("test-id").value_or(record.key.value_or("")); }
+
+// Where an input record was read from.
+struct InputPosition {
+  std::string topic;
+  int32_t partition = -1;
+  int64_t offset = -1;
+};
+
+// One arrival at a sink: the input record (index into the mix) and whether it came before
+// each kill mark.
+struct Arrival {
+  size_t index = 0;
+  std::string source;  // the sluice-source / X-Sluice-Source it was sent with
+  std::vector<bool> before_kill;
+  std::optional<std::chrono::steady_clock::time_point> at;  // HTTP: when it was answered
+};
+
+// Whether an HTTP copy answered just before a stop of the sink has a later copy after it.
+bool across_sink_stop(const std::vector<const Arrival*>& copies,
+                      const std::vector<std::chrono::steady_clock::time_point>& stops) {
+  for (const auto& stop : stops) {
+    bool before = false;
+    bool after = false;
+    for (const Arrival* copy : copies) {
+      if (!copy->at) continue;
+      before = before || (*copy->at <= stop && *copy->at >= stop - kSinkStopWindow);
+      after = after || *copy->at > stop;
+    }
+    if (before && after) return true;
+  }
+  return false;
+}
+
+void add_example(std::vector<std::string>& examples, const std::string& text) {
+  if (examples.size() < kExamples) examples.push_back(text);
+}
+
+// Whether a copy after the first was read from a retry tier: sluice saw an earlier attempt fail.
+bool resent_from_tier(const std::vector<const Arrival*>& copies) {
+  return std::any_of(copies.begin() + 1, copies.end(),
+                     [](const Arrival* copy) { return copy->source.rfind("retry.", 0) == 0; });
+}
+
+void check_sink(const std::vector<MixRecord>& mix, const std::vector<InputPosition>& positions,
+                const std::vector<Arrival>& arrivals, size_t kill_count,
+                const std::vector<std::chrono::steady_clock::time_point>& sink_stops, SinkOrder& sink) {
+  // (input topic, partition, key) → the highest input offset delivered so far, and its id.
+  std::map<std::tuple<std::string, int32_t, std::string>, std::pair<int64_t, std::string>> last;
+  std::set<size_t> delivered;
+  std::unordered_map<std::string, std::vector<const Arrival*>> by_group;
+  for (const Arrival& arrival : arrivals) {
+    const MixRecord& entry = mix[arrival.index];
+    by_group[entry.content_group].push_back(&arrival);
+    if (!delivered.insert(arrival.index).second) continue;
+    const InputPosition& position = positions[arrival.index];
+    const std::string id = entry.record.header("test-id").value_or("?");
+    auto [seen, fresh] = last.try_emplace({position.topic, position.partition, *entry.record.key}, position.offset, id);
+    if (fresh) continue;
+    if (position.offset < seen->second.first) {
+      sink.violations += 1;
+      add_example(sink.order_examples, "order: " + *entry.record.key + " of " + position.topic + "/" + std::to_string(position.partition) +
+                            ": " + id + " (offset " + std::to_string(position.offset) + ") arrived after " +
+                            seen->second.second + " (offset " + std::to_string(seen->second.first) + ")");
+    } else {
+      seen->second = {position.offset, id};
+    }
+  }
+  sink.keys = last.size();
+  sink.first_arrivals = delivered.size();
+  for (const auto& [group, copies] : by_group) {
+    if (copies.size() < 2) continue;
+    size_t surplus = copies.size() - 1;
+    sink.duplicates += surplus;
+    bool explained = false;
+    for (size_t k = 0; k < kill_count && !explained; ++k) {
+      bool before = false;
+      bool after = false;
+      for (const Arrival* copy : copies) (copy->before_kill[k] ? before : after) = true;
+      explained = before && after;
+    }
+    if (explained) {
+      sink.duplicates_kill += surplus;
+      continue;
+    }
+    if (resent_from_tier(copies) || across_sink_stop(copies, sink_stops)) {
+      sink.duplicates_resent += surplus;
+      continue;
+    }
+    sink.unexplained_duplicates += surplus;
+    std::string text = "duplicate not across a kill -9: " + mix[copies.front()->index].record.header("test-id").value_or("?") +
+                       " arrived " + std::to_string(copies.size()) + " times";
+    if (copies.front()->at && copies.back()->at) {
+      text += ", " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*copies.back()->at - *copies.front()->at).count()) +
+              " ms apart";
+    }
+    for (const Arrival* copy : copies) text += " [" + copy->source + "]";
+    add_example(sink.duplicate_examples, text);
+  }
+}
+
+}  // namespace
+
+OrderReport check_order(const std::vector<MixRecord>& mix, const std::vector<KafkaRecord>& inbound,
+                        const RunOutputs& outputs, const std::vector<KillMark>& kills,
+                        const std::vector<std::chrono::steady_clock::time_point>& sink_stops) {
+  std::unordered_map<std::string, size_t> by_id;
+  std::unordered_map<std::string, size_t> by_http_body;
+  for (size_t i = 0; i < mix.size(); ++i) {
+    by_id.emplace(identity(mix[i].record), i);
+    bool valid = mix[i].expected == devtools::Expected::Forwarded || mix[i].expected == devtools::Expected::Duplicate;
+    if (valid && mix[i].downstream_topic != outputs.downstream_topic && mix[i].record.value) {
+      by_http_body.emplace(*mix[i].record.value, i);
+    }
+  }
+  std::vector<InputPosition> positions(mix.size());
+  for (const KafkaRecord& record : inbound) {
+    auto found = by_id.find(identity(record));
+    if (found != by_id.end()) positions[found->second] = {record.topic, record.partition, record.offset};
+  }
+
+  OrderReport report;
+  // Records the accounting does not know are its failures, not order's: skipped here.
+  std::vector<Arrival> topic_arrivals;
+  std::map<std::string, std::set<int32_t>> partitions_of_key;
+  for (const KafkaRecord& record : outputs.downstream) {
+    auto found = by_id.find(identity(record));
+    if (found == by_id.end()) continue;
+    Arrival arrival{found->second, record.header("sluice-source").value_or(""), {}, std::nullopt};
+    for (const KillMark& kill : kills) {
+      auto end = kill.downstream_ends.find(record.partition);
+      arrival.before_kill.push_back(end != kill.downstream_ends.end() && record.offset < end->second);
+    }
+    topic_arrivals.push_back(std::move(arrival));
+    partitions_of_key[positions[found->second].topic + " " + record.key.value_or("")].insert(record.partition);
+  }
+  for (const auto& [key, partitions] : partitions_of_key) {
+    if (partitions.size() < 2) continue;
+    if (report.split_keys++ == 0) report.split_example = key + " in " + std::to_string(partitions.size()) + " partitions";
+  }
+  std::vector<Arrival> http_arrivals;
+  for (size_t i = 0; i < outputs.http.size(); ++i) {
+    auto found = by_http_body.find(outputs.http[i].body);
+    if (found == by_http_body.end()) continue;
+    Arrival arrival{found->second, outputs.http[i].source, {}, outputs.http[i].at};
+    for (const KillMark& kill : kills) arrival.before_kill.push_back(i < kill.http_deliveries);
+    http_arrivals.push_back(std::move(arrival));
+  }
+  check_sink(mix, positions, topic_arrivals, kills.size(), {}, report.topic);
+  check_sink(mix, positions, http_arrivals, kills.size(), sink_stops, report.http);
+  return report;
+}
+
+}  // namespace sluice::chaos
