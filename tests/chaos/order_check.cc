@@ -77,7 +77,8 @@ void check_sink(const std::vector<MixRecord>& mix, const std::vector<InputPositi
       sink.violations += 1;
       add_example(sink.order_examples, "order: " + *entry.record.key + " of " + position.topic + "/" + std::to_string(position.partition) +
                             ": " + id + " (offset " + std::to_string(position.offset) + ") arrived after " +
-                            seen->second.second + " (offset " + std::to_string(seen->second.first) + ")");
+                            seen->second.second + " (offset " + std::to_string(seen->second.first) + ")" +
+                            (arrival.source.empty() ? "" : ", sent from " + arrival.source));
     } else {
       seen->second = {position.offset, id};
     }

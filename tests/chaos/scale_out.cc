@@ -143,8 +143,9 @@ void ScaleOutRun::set_up() {
   mix_ = devtools::make_mix(mix_options);
   // Many records per key: the key is a record's stream; its id stays in the test-id header.
   for (devtools::MixRecord& entry : mix_) entry.record.key = "key-" + std::to_string(random_.between(0, kKeys - 1));
-  // At least two partitions of each inbound topic per instance.
-  topology_ = plan_topology(mix_, 2 * options_.instances);
+  // At least two partitions of each inbound topic per instance; as many in each tier topic
+  // (retry.ordering key keeps a key's records in the same partition number through the tiers).
+  topology_ = plan_topology(mix_, 2 * options_.instances, true);
   broker_ = start_broker(topology_);
   redis_ = std::make_unique<test::RedisServer>();
   sink_ = std::make_unique<FlappingSink>(1500ms);  // the route's timeout is 1 s
@@ -153,6 +154,11 @@ void ScaleOutRun::set_up() {
   test::TestConfig config = chaos_config(broker_->bootstrap(), topology_, sink_->url());
   config.dedup_backend = "redis";
   config.redis_url = redis_->url();
+  // A reservation outlives the longest wait of its record for the sink (a breaker open
+  // through a bad period): one that expired while its record waited would let another
+  // instance forward the same content. A killed instance's reservations block its
+  // successor this long.
+  config.reservation_ttl = "15s";
   if (options_.retry_ordering != "none") {
     size_t at = config.extra_yaml.find("retry:\n");
     config.extra_yaml.insert(at + 7, "  ordering: " + options_.retry_ordering + "\n");
@@ -532,6 +538,7 @@ RunReport ScaleOutRun::report() const {
     const Action& action = actions_[i];
     json << (i ? ", " : "") << "{\"kind\": \"" << (action.kind == Action::Kind::Restart ? "sigterm" : "kill9")
          << "\", \"instance\": \"" << instances_[action.instance].name << "\", \"exit_status\": " << action.exit_status.value_or(-1)
+         << ", \"exit_seconds\": " << (action.began && action.exited ? seconds(*action.exited - *action.began) : -1.0)
          << ", \"ready_seconds\": " << (action.began && action.ready ? seconds(*action.ready - *action.began) : -1.0) << "}";
   }
   json << "],\n  \"faults\": {";

@@ -16,7 +16,7 @@ int partitions_for(size_t bytes, int minimum) {
 
 }  // namespace
 
-Topology plan_topology(const std::vector<MixRecord>& mix, int min_inbound_partitions) {
+Topology plan_topology(const std::vector<MixRecord>& mix, int min_inbound_partitions, bool tiers_like_inbound) {
   std::map<std::string, size_t> inbound_bytes;
   size_t downstream_bytes = 0;
   size_t dlq_bytes = 0;
@@ -56,6 +56,13 @@ Topology plan_topology(const std::vector<MixRecord>& mix, int min_inbound_partit
   for (const std::string& tier : kTiers) {
     topology.tier_topics.push_back("retry." + tier);
     topology.partitions[topology.tier_topics.back()] = partitions_for(valid_bytes / 2, 2);
+  }
+  if (tiers_like_inbound) {
+    std::vector<std::string> same = topology.inbound;
+    same.insert(same.end(), topology.tier_topics.begin(), topology.tier_topics.end());
+    int most = 0;
+    for (const std::string& topic : same) most = std::max(most, topology.partitions[topic]);
+    for (const std::string& topic : same) topology.partitions[topic] = most;
   }
   for (const auto& [name, count] : topology.partitions) topology.topics.push_back({name, count});
   return topology;

@@ -35,7 +35,10 @@ struct Topology {
   std::map<std::string, int> partitions;
 };
 
-Topology plan_topology(const std::vector<devtools::MixRecord>& mix, int min_inbound_partitions = 4);
+// `tiers_like_inbound`: the inbound and tier topics all have the same number of partitions
+// (what retry.ordering key needs).
+Topology plan_topology(const std::vector<devtools::MixRecord>& mix, int min_inbound_partitions = 4,
+                       bool tiers_like_inbound = false);
 // " topic:partitions" for each topic.
 std::string layout(const Topology& topology);
 
