@@ -30,7 +30,7 @@ namespace sluice::chaos {
 struct HttpDelivery {
   std::string body;
   std::string idempotency_key;
-  std::chrono::steady_clock::time_point at;  // when the request was answered
+  std::chrono::system_clock::time_point at;  // when the request was answered
   std::string source;  // X-Sluice-Source: the topic/partition/offset sluice read it from
 };
 

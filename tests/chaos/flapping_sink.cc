@@ -22,7 +22,7 @@ void FlappingSink::set_mode(SinkMode mode) {
   if (mode == SinkMode::Refused) {
     server_.stop();
     std::lock_guard<std::mutex> lock(mutex_);
-    stops_.push_back(std::chrono::steady_clock::now());
+    stops_.push_back(std::chrono::system_clock::now());
   }
   if (previous == SinkMode::Refused) server_.start();
 }
@@ -32,7 +32,7 @@ std::vector<HttpDelivery> FlappingSink::deliveries() const {
   return deliveries_;
 }
 
-std::vector<std::chrono::steady_clock::time_point> FlappingSink::stops() const {
+std::vector<std::chrono::system_clock::time_point> FlappingSink::stops() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return stops_;
 }
@@ -45,7 +45,7 @@ test::HttpTestResponse FlappingSink::answer(const test::ReceivedRequest& request
       std::lock_guard<std::mutex> lock(mutex_);
       auto source = request.headers.find("x-sluice-source");
       deliveries_.push_back({request.body, key == request.headers.end() ? "" : key->second,
-                             std::chrono::steady_clock::now(), source == request.headers.end() ? "" : source->second});
+                             std::chrono::system_clock::now(), source == request.headers.end() ? "" : source->second});
       return response;
     }
     case SinkMode::Hang:

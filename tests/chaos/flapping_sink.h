@@ -37,7 +37,7 @@ class FlappingSink {
   std::vector<HttpDelivery> deliveries() const;
   // When the server was stopped (each Refused period's start): a request answered just
   // before may never have had its answer read, and is sent again.
-  std::vector<std::chrono::steady_clock::time_point> stops() const;
+  std::vector<std::chrono::system_clock::time_point> stops() const;
   size_t requests_seen() const { return server_.request_count(); }
 
  private:
@@ -47,7 +47,7 @@ class FlappingSink {
   std::atomic<SinkMode> mode_{SinkMode::Ok};
   mutable std::mutex mutex_;
   std::vector<HttpDelivery> deliveries_;  // guarded by mutex_
-  std::vector<std::chrono::steady_clock::time_point> stops_;  // guarded by mutex_
+  std::vector<std::chrono::system_clock::time_point> stops_;  // guarded by mutex_
   test::HttpTestServer server_;           // last: stopped before what its handler uses
 };
 

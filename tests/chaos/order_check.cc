@@ -29,12 +29,12 @@ struct Arrival {
   size_t index = 0;
   std::string source;  // the sluice-source / X-Sluice-Source it was sent with
   std::vector<bool> before_kill;
-  std::optional<std::chrono::steady_clock::time_point> at;  // HTTP: when it was answered
+  std::optional<std::chrono::system_clock::time_point> at;  // when it arrived
 };
 
 // Whether an HTTP copy answered just before a stop of the sink has a later copy after it.
 bool across_sink_stop(const std::vector<const Arrival*>& copies,
-                      const std::vector<std::chrono::steady_clock::time_point>& stops) {
+                      const std::vector<std::chrono::system_clock::time_point>& stops) {
   for (const auto& stop : stops) {
     bool before = false;
     bool after = false;
@@ -58,39 +58,75 @@ bool resent_from_tier(const std::vector<const Arrival*>& copies) {
                      [](const Arrival* copy) { return copy->source.rfind("retry.", 0) == 0; });
 }
 
-void check_sink(const std::vector<MixRecord>& mix, const std::vector<InputPosition>& positions,
-                const std::vector<Arrival>& arrivals, size_t kill_count,
-                const std::vector<std::chrono::steady_clock::time_point>& sink_stops, SinkOrder& sink) {
+// What check_sink needs besides the arrivals.
+struct Context {
+  const std::vector<MixRecord>& mix;
+  const std::vector<InputPosition>& positions;
+  size_t kill_count;
+  const std::vector<RunEvent>& events;
+  std::unordered_map<std::string, int> group_size;  // records per content group
+};
+
+// Whether an event of `kind` happened within `window` before `at`.
+bool shortly_after(const Context& context, RunEvent::Kind kind, std::chrono::system_clock::time_point at,
+                   std::chrono::seconds window) {
+  return std::any_of(context.events.begin(), context.events.end(), [&](const RunEvent& event) {
+    return event.kind == kind && event.at <= at && event.at >= at - window;
+  });
+}
+
+std::string violation_cause(const Context& context, const Arrival& arrival) {
+  using namespace std::chrono_literals;
+  if (arrival.source.rfind("retry.", 0) == 0) return "through a retry tier";
+  if (context.group_size.at(context.mix[arrival.index].content_group) > 1) return "content shared (dedup may wait)";
+  if (arrival.at && shortly_after(context, RunEvent::Kind::ProduceError, *arrival.at, 5s)) {
+    return "within 5 s of a sink produce error";
+  }
+  if (arrival.at && shortly_after(context, RunEvent::Kind::Membership, *arrival.at, 15s)) {
+    return "within 15 s of a restart or kill";
+  }
+  return "other";
+}
+
+void check_order_of(const Context& context, const std::vector<Arrival>& arrivals, SinkOrder& sink) {
   // (input topic, partition, key) → the highest input offset delivered so far, and its id.
   std::map<std::tuple<std::string, int32_t, std::string>, std::pair<int64_t, std::string>> last;
   std::set<size_t> delivered;
-  std::unordered_map<std::string, std::vector<const Arrival*>> by_group;
   for (const Arrival& arrival : arrivals) {
-    const MixRecord& entry = mix[arrival.index];
-    by_group[entry.content_group].push_back(&arrival);
     if (!delivered.insert(arrival.index).second) continue;
-    const InputPosition& position = positions[arrival.index];
+    const MixRecord& entry = context.mix[arrival.index];
+    const InputPosition& position = context.positions[arrival.index];
     const std::string id = entry.record.header("test-id").value_or("?");
     auto [seen, fresh] = last.try_emplace({position.topic, position.partition, *entry.record.key}, position.offset, id);
     if (fresh) continue;
-    if (position.offset < seen->second.first) {
-      sink.violations += 1;
-      add_example(sink.order_examples, "order: " + *entry.record.key + " of " + position.topic + "/" + std::to_string(position.partition) +
-                            ": " + id + " (offset " + std::to_string(position.offset) + ") arrived after " +
-                            seen->second.second + " (offset " + std::to_string(seen->second.first) + ")" +
-                            (arrival.source.empty() ? "" : ", sent from " + arrival.source));
-    } else {
+    if (position.offset >= seen->second.first) {
       seen->second = {position.offset, id};
+      continue;
     }
+    sink.violations += 1;
+    const std::string cause = violation_cause(context, arrival);
+    sink.violation_causes[cause] += 1;
+    add_example(sink.order_examples, "order: " + *entry.record.key + " of " + position.topic + "/" +
+                                         std::to_string(position.partition) + ": " + id + " (offset " +
+                                         std::to_string(position.offset) + ") arrived after " + seen->second.second +
+                                         " (offset " + std::to_string(seen->second.first) + "), sent from " +
+                                         arrival.source + " (" + cause + ")");
   }
   sink.keys = last.size();
   sink.first_arrivals = delivered.size();
+}
+
+// `sink_stops`: when the HTTP sink stopped (none for the topic).
+void check_duplicates_of(const Context& context, const std::vector<Arrival>& arrivals,
+                         const std::vector<std::chrono::system_clock::time_point>& sink_stops, SinkOrder& sink) {
+  std::unordered_map<std::string, std::vector<const Arrival*>> by_group;
+  for (const Arrival& arrival : arrivals) by_group[context.mix[arrival.index].content_group].push_back(&arrival);
   for (const auto& [group, copies] : by_group) {
     if (copies.size() < 2) continue;
     size_t surplus = copies.size() - 1;
     sink.duplicates += surplus;
     bool explained = false;
-    for (size_t k = 0; k < kill_count && !explained; ++k) {
+    for (size_t k = 0; k < context.kill_count && !explained; ++k) {
       bool before = false;
       bool after = false;
       for (const Arrival* copy : copies) (copy->before_kill[k] ? before : after) = true;
@@ -105,11 +141,12 @@ void check_sink(const std::vector<MixRecord>& mix, const std::vector<InputPositi
       continue;
     }
     sink.unexplained_duplicates += surplus;
-    std::string text = "duplicate not across a kill -9: " + mix[copies.front()->index].record.header("test-id").value_or("?") +
-                       " arrived " + std::to_string(copies.size()) + " times";
+    std::string text = "duplicate not across a kill -9: " +
+                       context.mix[copies.front()->index].record.header("test-id").value_or("?") + " arrived " +
+                       std::to_string(copies.size()) + " times";
     if (copies.front()->at && copies.back()->at) {
-      text += ", " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*copies.back()->at - *copies.front()->at).count()) +
-              " ms apart";
+      auto apart = std::chrono::duration_cast<std::chrono::milliseconds>(*copies.back()->at - *copies.front()->at);
+      text += ", " + std::to_string(apart.count()) + " ms apart";
     }
     for (const Arrival* copy : copies) text += " [" + copy->source + "]";
     add_example(sink.duplicate_examples, text);
@@ -120,7 +157,8 @@ void check_sink(const std::vector<MixRecord>& mix, const std::vector<InputPositi
 
 OrderReport check_order(const std::vector<MixRecord>& mix, const std::vector<KafkaRecord>& inbound,
                         const RunOutputs& outputs, const std::vector<KillMark>& kills,
-                        const std::vector<std::chrono::steady_clock::time_point>& sink_stops) {
+                        const std::vector<std::chrono::system_clock::time_point>& sink_stops,
+                        const std::vector<RunEvent>& events) {
   std::unordered_map<std::string, size_t> by_id;
   std::unordered_map<std::string, size_t> by_http_body;
   for (size_t i = 0; i < mix.size(); ++i) {
@@ -143,7 +181,9 @@ OrderReport check_order(const std::vector<MixRecord>& mix, const std::vector<Kaf
   for (const KafkaRecord& record : outputs.downstream) {
     auto found = by_id.find(identity(record));
     if (found == by_id.end()) continue;
-    Arrival arrival{found->second, record.header("sluice-source").value_or(""), {}, std::nullopt};
+    // The record's timestamp is its produce time: sluice sets none of its own.
+    Arrival arrival{found->second, record.header("sluice-source").value_or(""), {},
+                    std::chrono::system_clock::time_point(std::chrono::milliseconds(record.timestamp_ms))};
     for (const KillMark& kill : kills) {
       auto end = kill.downstream_ends.find(record.partition);
       arrival.before_kill.push_back(end != kill.downstream_ends.end() && record.offset < end->second);
@@ -163,8 +203,12 @@ OrderReport check_order(const std::vector<MixRecord>& mix, const std::vector<Kaf
     for (const KillMark& kill : kills) arrival.before_kill.push_back(i < kill.http_deliveries);
     http_arrivals.push_back(std::move(arrival));
   }
-  check_sink(mix, positions, topic_arrivals, kills.size(), {}, report.topic);
-  check_sink(mix, positions, http_arrivals, kills.size(), sink_stops, report.http);
+  Context context{mix, positions, kills.size(), events, {}};
+  for (const MixRecord& entry : mix) context.group_size[entry.content_group] += 1;
+  check_order_of(context, topic_arrivals, report.topic);
+  check_duplicates_of(context, topic_arrivals, {}, report.topic);
+  check_order_of(context, http_arrivals, report.http);
+  check_duplicates_of(context, http_arrivals, sink_stops, report.http);
   return report;
 }
 

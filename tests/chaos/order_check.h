@@ -42,10 +42,20 @@ struct KillMark {
 // route's timeout (1 s) and a margin.
 constexpr std::chrono::milliseconds kSinkStopWindow{2000};
 
+// Something the run did, for telling what a violation followed.
+struct RunEvent {
+  enum class Kind { Membership, ProduceError } kind = Kind::Membership;  // SIGTERM, kill, ready
+  std::chrono::system_clock::time_point at;
+};
+
 struct SinkOrder {
   size_t keys = 0;              // (input partition, key) streams that reached the sink
   size_t first_arrivals = 0;    // records delivered at least once
   size_t violations = 0;
+  // Violations by what the late record went through first: a retry tier; a dedup check that
+  // waited (its content is shared with another record); a sink produce error or a restart
+  // or kill shortly before it arrived; other.
+  std::map<std::string, size_t> violation_causes;
   size_t duplicates = 0;        // arrivals beyond the first of a content group
   size_t duplicates_kill = 0;       // explained by a kill -9
   size_t duplicates_resent = 0;     // explained by an attempt that failed for sluice
@@ -64,6 +74,7 @@ struct OrderReport {
 // `inbound`: every record of the inbound topics as read back (their offsets are the order).
 OrderReport check_order(const std::vector<devtools::MixRecord>& mix, const std::vector<devtools::KafkaRecord>& inbound,
                         const RunOutputs& outputs, const std::vector<KillMark>& kills,
-                        const std::vector<std::chrono::steady_clock::time_point>& sink_stops);
+                        const std::vector<std::chrono::system_clock::time_point>& sink_stops,
+                        const std::vector<RunEvent>& events);
 
 }  // namespace sluice::chaos

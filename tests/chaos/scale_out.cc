@@ -125,6 +125,7 @@ class ScaleOutRun {
 
   // Results.
   std::vector<KillMark> kill_marks_;
+  std::vector<RunEvent> events_;
   std::map<std::string, size_t> faults_;
   std::vector<std::string> unexpected_exits_;
   std::vector<std::pair<std::string, int>> final_exits_;
@@ -193,6 +194,7 @@ void ScaleOutRun::start(Instance& instance) {
   instance.port.reset();
   instance.started_at = Clock::now();
   instance.next_probe = instance.started_at;
+  events_.push_back({RunEvent::Kind::Membership, std::chrono::system_clock::now()});
 }
 
 // A starting instance is ready once its admin server (the port from this start's log lines)
@@ -209,7 +211,10 @@ void ScaleOutRun::probe(Instance& instance, Clock::time_point now) {
     instance.port = static_cast<uint16_t>(std::stoi(logs.substr(at + 7)));
   }
   try {
-    if (test::http_get("127.0.0.1", *instance.port, "/readyz").status == 200) instance.state = State::Ready;
+    if (test::http_get("127.0.0.1", *instance.port, "/readyz").status == 200) {
+      instance.state = State::Ready;
+      events_.push_back({RunEvent::Kind::Membership, std::chrono::system_clock::now()});
+    }
   } catch (const std::exception&) {
     // Not answering yet.
   }
@@ -238,11 +243,13 @@ void ScaleOutRun::begin(Action& action, Clock::time_point now) {
     std::printf("  %5.0fs rolling restart: SIGTERM to %s\n", elapsed(), instance.name.c_str());
     instance.daemon->terminate();
     instance.state = State::Stopping;
+    events_.push_back({RunEvent::Kind::Membership, std::chrono::system_clock::now()});
   } else {
     std::printf("  %5.0fs kill -9 of %s\n", elapsed(), instance.name.c_str());
     instance.daemon->kill9();
     instance.state = State::Down;
     action.exited = Clock::now();
+    events_.push_back({RunEvent::Kind::Membership, std::chrono::system_clock::now()});
     // What had arrived by now; the dead instance sends nothing more.
     KillMark mark;
     mark.http_deliveries = sink_->deliveries().size();
@@ -336,6 +343,7 @@ void ScaleOutRun::step_faults(Clock::time_point now) {
   if (now < next_produce_error_) return;
   next_produce_error_ = now + random_.between(3000ms, 8000ms);
   broker_->control("berr 2 Produce POLICY_VIOLATION 0");
+  events_.push_back({RunEvent::Kind::ProduceError, std::chrono::system_clock::now()});
   faults_["sink produce error (POLICY_VIOLATION)"] += 1;
 }
 
@@ -449,7 +457,7 @@ void ScaleOutRun::verify() {
                      ready && next_action_ == actions_.size(),
                      std::to_string(next_action_) + " of " + std::to_string(actions_.size()) + " actions"});
 
-  order_ = check_order(mix_, collected.inbound, collected.outputs, kill_marks_, sink_->stops());
+  order_ = check_order(mix_, collected.inbound, collected.outputs, kill_marks_, sink_->stops(), events_);
   // The examples of both sinks.
   auto examples = [&](std::vector<std::string> SinkOrder::*list) {
     std::string text;
@@ -495,6 +503,7 @@ RunReport ScaleOutRun::report() const {
     text_row(out, std::string(label) + ":   resent after a failed attempt", sink->duplicates_resent);
     text_row(out, std::string(label) + ":   neither (unexplained)", sink->unexplained_duplicates);
     text_row(out, std::string(label) + ": order violations", sink->violations);
+    for (const auto& [cause, count] : sink->violation_causes) text_row(out, cause, count, 6);
     int shown = 0;
     for (const std::string& example : sink->order_examples) {
       if (shown++ < 3) out << "    e.g. " << example << "\n";
@@ -531,7 +540,9 @@ RunReport ScaleOutRun::report() const {
          << ", \"duplicates\": " << sink->duplicates << ", \"duplicates_across_a_kill\": " << sink->duplicates_kill
          << ", \"duplicates_resent\": " << sink->duplicates_resent
          << ", \"duplicates_unexplained\": " << sink->unexplained_duplicates
-         << ", \"order_violations\": " << sink->violations << "},\n";
+         << ", \"order_violations\": " << sink->violations << ", \"violation_causes\": {";
+    counts_json(json, sink->violation_causes);
+    json << "}},\n";
   }
   json << "  \"actions\": [";
   for (size_t i = 0; i < actions_.size(); ++i) {
