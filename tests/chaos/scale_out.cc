@@ -16,6 +16,7 @@
 #include "chaos/flapping_sink.h"
 #include "chaos/order_check.h"
 #include "chaos/random.h"
+#include "chaos/scale_out_result.h"
 #include "chaos/topology.h"
 #include "devtools/kafka_tools.h"
 #include "devtools/message_mix.h"
@@ -40,6 +41,17 @@ constexpr Millis kExitTimeout = 90s;     // SIGTERM to exit; the drain timeout i
 
 double seconds(Clock::duration duration) { return std::chrono::duration<double>(duration).count(); }
 
+// A counter summed over every "final counters" line of a log (one per run that stopped).
+size_t counter_over_runs(const std::string& logs, const std::string& name) {
+  double total = 0;
+  for (size_t end = logs.find("\"msg\":\"final counters\""); end != std::string::npos;
+       end = logs.find("\"msg\":\"final counters\"", end + 1)) {
+    size_t line_end = logs.find('\n', end);
+    total += std::max(0.0, test::final_counter(logs.substr(0, line_end), name));
+  }
+  return static_cast<size_t>(total);
+}
+
 enum class State { Down, Starting, Ready, Stopping };
 
 struct Instance {
@@ -61,7 +73,6 @@ struct Action {
   std::optional<Clock::time_point> exited;  // restart: the exit; kill: the kill
   std::optional<Clock::time_point> ready;   // the replacement's /readyz answered 200
   std::optional<int> exit_status;           // restart: the status after SIGTERM
-  bool done = false;
 };
 
 class ScaleOutRun {
@@ -80,7 +91,7 @@ class ScaleOutRun {
   void recover();
   void stop_all();
   void verify();
-  RunReport report() const;
+  RunReport report();
 
   void start(Instance& instance);
   void probe(Instance& instance, Clock::time_point now);
@@ -126,15 +137,7 @@ class ScaleOutRun {
   // Results.
   std::vector<KillMark> kill_marks_;
   std::vector<RunEvent> events_;
-  std::map<std::string, size_t> faults_;
-  std::vector<std::string> unexpected_exits_;
-  std::vector<std::pair<std::string, int>> final_exits_;
-  double operate_seconds_ = 0;
-  double recovery_seconds_ = 0;
-  Accounting accounting_;
-  OrderReport order_;
-  std::map<std::string, size_t> tier_records_;
-  std::vector<Check> checks_;
+  ScaleOutResult result_;
 };
 
 void ScaleOutRun::set_up() {
@@ -228,7 +231,7 @@ void ScaleOutRun::check_alive(Instance& instance) {
   std::string note = instance.name + " exit status " + std::to_string(status) + " at " +
                      std::to_string(static_cast<int>(elapsed())) + "s";
   std::cout << "  " << note << " by itself; restarting it\n";
-  unexpected_exits_.push_back(note);
+  result_.unexpected_exits.push_back(note);
   start(instance);
 }
 
@@ -294,7 +297,6 @@ void ScaleOutRun::step_operator(Clock::time_point now) {
   }
   if (instance.state == State::Starting && now - instance.started_at < kReadyTimeout) return;
   if (instance.state == State::Ready) action.ready = now;
-  action.done = true;
   std::printf("  %5.0fs %s %s after %.1fs\n", elapsed(), instance.name.c_str(),
               action.ready ? "ready again" : "NOT ready", seconds(now - *action.began));
   // The expected length of an action, with its pause, from those done so far.
@@ -339,12 +341,12 @@ void ScaleOutRun::step_production(Clock::time_point now) {
 // sluice takes as transient, so the topic route goes through the retry tiers too.
 void ScaleOutRun::step_faults(Clock::time_point now) {
   std::string fault = flapper_->step(now);
-  if (!fault.empty()) faults_[fault] += 1;
+  if (!fault.empty()) result_.faults[fault] += 1;
   if (now < next_produce_error_) return;
   next_produce_error_ = now + random_.between(3000ms, 8000ms);
   broker_->control("berr 2 Produce POLICY_VIOLATION 0");
   events_.push_back({RunEvent::Kind::ProduceError, std::chrono::system_clock::now()});
-  faults_["sink produce error (POLICY_VIOLATION)"] += 1;
+  result_.faults["sink produce error (POLICY_VIOLATION)"] += 1;
 }
 
 void ScaleOutRun::print_progress(Clock::time_point now) {
@@ -385,7 +387,7 @@ void ScaleOutRun::operate() {
     print_progress(now);
     std::this_thread::sleep_until(now + 20ms);
   }
-  operate_seconds_ = elapsed();
+  result_.operate_seconds = elapsed();
 }
 
 void ScaleOutRun::recover() {
@@ -411,8 +413,8 @@ void ScaleOutRun::recover() {
     in_a_row = group_caught_up(broker_->bootstrap(), topology_) ? in_a_row + 1 : 0;
     return in_a_row >= 2;
   }, time_left(), 1000ms);
-  recovery_seconds_ = seconds(Clock::now() - began);
-  checks_.push_back({"the group committed every inbound and retry-tier record", drained, drained ? "" : "not within --max-minutes"});
+  result_.recovery_seconds = seconds(Clock::now() - began);
+  result_.checks.push_back({"the group committed every inbound and retry-tier record", drained, drained ? "" : "not within --max-minutes"});
 }
 
 void ScaleOutRun::stop_all() {
@@ -422,23 +424,23 @@ void ScaleOutRun::stop_all() {
   for (Instance& instance : instances_) {
     std::optional<int> status = instance.daemon->exit_status(kExitTimeout);
     if (!status) instance.daemon->kill9();
-    final_exits_.emplace_back(instance.name, status.value_or(-1));
+    result_.final_exits.emplace_back(instance.name, status.value_or(-1));
     instance.state = State::Down;
   }
 }
 
 void ScaleOutRun::verify() {
   Collected collected = collect(broker_->bootstrap(), topology_, *sink_);
-  tier_records_ = collected.tier_records;
-  checks_.push_back({"the broker kept every record (nothing evicted)", collected.evicted.empty(), collected.evicted});
-  checks_.push_back({"the inbound topics hold exactly the records produced", collected.inbound.size() == mix_.size(),
+  result_.tier_records = collected.tier_records;
+  result_.checks.push_back({"the broker kept every record (nothing evicted)", collected.evicted.empty(), collected.evicted});
+  result_.checks.push_back({"the inbound topics hold exactly the records produced", collected.inbound.size() == mix_.size(),
                      std::to_string(collected.inbound.size()) + " of " + std::to_string(mix_.size())});
-  accounting_ = account(mix_, collected.outputs);
+  result_.accounting = account(mix_, collected.outputs);
   std::string lost;
-  for (const std::string& key : accounting_.lost_examples) lost += key + "; ";
-  checks_.push_back({"no record lost", accounting_.lost() == 0, lost});
-  for (const auto& [kind, problem] : accounting_.problems) {
-    checks_.push_back({kind, false, std::to_string(problem.count) + "x, e.g. " + problem.example});
+  for (const std::string& key : result_.accounting.lost_examples) lost += key + "; ";
+  result_.checks.push_back({"no record lost", result_.accounting.lost() == 0, lost});
+  for (const auto& [kind, problem] : result_.accounting.problems) {
+    result_.checks.push_back({kind, false, std::to_string(problem.count) + "x, e.g. " + problem.example});
   }
 
   std::string exits;
@@ -449,114 +451,64 @@ void ScaleOutRun::verify() {
     }
     ready = ready && action.ready.has_value();
   }
-  for (const auto& [name, status] : final_exits_) {
+  for (const auto& [name, status] : result_.final_exits) {
     if (status != 0) exits += name + " final: " + std::to_string(status) + "; ";
   }
-  checks_.push_back({"every instance exited 0 on SIGTERM (rolling restart and final stop)", exits.empty(), exits});
-  checks_.push_back({"every action done and each replacement ready",
+  result_.checks.push_back({"every instance exited 0 on SIGTERM (rolling restart and final stop)", exits.empty(), exits});
+  result_.checks.push_back({"every action done and each replacement ready",
                      ready && next_action_ == actions_.size(),
                      std::to_string(next_action_) + " of " + std::to_string(actions_.size()) + " actions"});
 
-  order_ = check_order(mix_, collected.inbound, collected.outputs, kill_marks_, sink_->stops(), events_);
+  result_.order = check_order(mix_, collected.inbound, collected.outputs, kill_marks_, sink_->stops(), events_);
   // The examples of both sinks.
   auto examples = [&](std::vector<std::string> SinkOrder::*list) {
     std::string text;
-    for (const SinkOrder* sink : {&order_.topic, &order_.http}) {
+    for (const SinkOrder* sink : {&result_.order.topic, &result_.order.http}) {
       for (const std::string& example : sink->*list) text += example + "; ";
     }
     return text;
   };
-  const size_t violations = order_.topic.violations + order_.http.violations;
+  const size_t violations = result_.order.topic.violations + result_.order.http.violations;
   std::string name = "key order kept for every key, topic and HTTP";
   if (options_.retry_ordering != "key") name += " (retry.ordering " + options_.retry_ordering + ": reported only)";
-  checks_.push_back({name, violations == 0 || options_.retry_ordering != "key",
+  result_.checks.push_back({name, violations == 0 || options_.retry_ordering != "key",
                      std::to_string(violations) + " violations: " + examples(&SinkOrder::order_examples)});
-  checks_.push_back({"every key in one partition of the downstream topic", order_.split_keys == 0, order_.split_example});
-  const size_t unexplained = order_.topic.unexplained_duplicates + order_.http.unexplained_duplicates;
-  checks_.push_back({"duplicates downstream only across a kill -9 or after an attempt that failed for sluice", unexplained == 0,
+  result_.checks.push_back({"every key in one partition of the downstream topic", result_.order.split_keys == 0, result_.order.split_example});
+  const size_t unexplained = result_.order.topic.unexplained_duplicates + result_.order.http.unexplained_duplicates;
+  result_.checks.push_back({"duplicates downstream only across a kill -9 or after an attempt that failed for sluice", unexplained == 0,
                      std::to_string(unexplained) + " others: " + examples(&SinkOrder::duplicate_examples)});
 
-  std::string crashes = crashes_in(unexpected_exits_, "");
+  for (const Instance& instance : instances_) {
+    const std::string logs = instance.daemon->logs();
+    for (const char* result : {"ok", "failed"}) {
+      result_.commits[result] +=
+          counter_over_runs(logs, std::string("sluice_consumer_offset_commits_total{result=\"") + result + "\"}");
+    }
+  }
+  std::string crashes = crashes_in(result_.unexpected_exits, "");
   for (const Instance& instance : instances_) {
     std::string found = crashes_in({}, instance.daemon->logs());
     if (!found.empty()) crashes += instance.name + ": " + found;
   }
-  checks_.push_back({"sluice never crashed", crashes.empty(), crashes});
+  result_.checks.push_back({"sluice never crashed", crashes.empty(), crashes});
 }
 
-RunReport ScaleOutRun::report() const {
-  bool passed = accounting_.lost() == 0 && all_ok(checks_);
-  std::ostringstream out;
-  char line[256];
-  out << "== sluice scale-out report ==\n";
-  std::snprintf(line, sizeof line, "seed %llu, %d instances, retry.ordering %s, run time %.1f s (operator %.1f s, recovery %.1f s)\n",
-                static_cast<unsigned long long>(seed_), options_.instances, options_.retry_ordering.c_str(), elapsed(),
-                operate_seconds_, recovery_seconds_);
-  out << line;
-  accounting_text(out, accounting_);
-  out << "downstream, per sink (topic / HTTP):\n";
-  for (const auto& [label, sink] : {std::pair<const char*, const SinkOrder*>{"topic", &order_.topic}, {"HTTP", &order_.http}}) {
-    text_row(out, std::string(label) + ": keys (input partition, key)", sink->keys);
-    text_row(out, std::string(label) + ": records delivered", sink->first_arrivals);
-    text_row(out, std::string(label) + ": duplicates", sink->duplicates);
-    text_row(out, std::string(label) + ":   across a kill -9", sink->duplicates_kill);
-    text_row(out, std::string(label) + ":   resent after a failed attempt", sink->duplicates_resent);
-    text_row(out, std::string(label) + ":   neither (unexplained)", sink->unexplained_duplicates);
-    text_row(out, std::string(label) + ": order violations", sink->violations);
-    for (const auto& [cause, count] : sink->violation_causes) text_row(out, cause, count, 6);
-    int shown = 0;
-    for (const std::string& example : sink->order_examples) {
-      if (shown++ < 3) out << "    e.g. " << example << "\n";
-    }
-  }
-  out << "operator:\n";
+RunReport ScaleOutRun::report() {
+  result_.seed = seed_;
+  result_.options = options_;
+  result_.run_seconds = elapsed();
   for (const Action& action : actions_) {
     if (!action.began) continue;
-    const std::string& name = instances_[action.instance].name;
-    if (action.kind == Action::Kind::Restart) {
-      std::snprintf(line, sizeof line, "  SIGTERM %s: exit %d after %.1f s, replacement ready %.1f s after the SIGTERM\n", name.c_str(),
-                    action.exit_status.value_or(-1), action.exited ? seconds(*action.exited - *action.began) : -1.0,
-                    action.ready ? seconds(*action.ready - *action.began) : -1.0);
-    } else {
-      std::snprintf(line, sizeof line, "  kill -9 %s: restarted after %.1f s, replacement ready %.1f s after the kill\n",
-                    name.c_str(), seconds(action.restart_delay), action.ready ? seconds(*action.ready - *action.began) : -1.0);
-    }
-    out << line;
+    ActionResult done;
+    done.kill = action.kind == Action::Kind::Kill;
+    done.instance = instances_[action.instance].name;
+    done.restart_delay_seconds = seconds(action.restart_delay);
+    done.exit_status = action.exit_status;
+    if (action.exited) done.exit_seconds = seconds(*action.exited - *action.began);
+    if (action.ready) done.ready_seconds = seconds(*action.ready - *action.began);
+    result_.actions.push_back(done);
   }
-  for (const auto& [name, status] : final_exits_) out << "  final SIGTERM " << name << ": exit " << status << "\n";
-  out << "faults injected:\n";
-  for (const auto& [kind, count] : faults_) text_row(out, kind, count);
-  text_row(out, "instance exits by themselves", unexpected_exits_.size());
-  for (const auto& [topic, count] : tier_records_) text_row(out, "records in " + topic, count);
-  checks_text(out, checks_, accounting_, passed);
-
-  std::ostringstream json;
-  json << "{\n  \"mode\": \"scale-out\",\n  \"seed\": " << seed_ << ",\n  \"instances\": " << options_.instances
-       << ",\n  \"retry_ordering\": \"" << options_.retry_ordering << "\",\n  \"messages\": " << options_.messages
-       << ",\n  \"run_seconds\": " << elapsed() << ",\n";
-  accounting_json(json, accounting_);
-  for (const auto& [label, sink] : {std::pair<const char*, const SinkOrder*>{"topic", &order_.topic}, {"http", &order_.http}}) {
-    json << "  \"" << label << "\": {\"keys\": " << sink->keys << ", \"delivered\": " << sink->first_arrivals
-         << ", \"duplicates\": " << sink->duplicates << ", \"duplicates_across_a_kill\": " << sink->duplicates_kill
-         << ", \"duplicates_resent\": " << sink->duplicates_resent
-         << ", \"duplicates_unexplained\": " << sink->unexplained_duplicates
-         << ", \"order_violations\": " << sink->violations << ", \"violation_causes\": {";
-    counts_json(json, sink->violation_causes);
-    json << "}},\n";
-  }
-  json << "  \"actions\": [";
-  for (size_t i = 0; i < actions_.size(); ++i) {
-    const Action& action = actions_[i];
-    json << (i ? ", " : "") << "{\"kind\": \"" << (action.kind == Action::Kind::Restart ? "sigterm" : "kill9")
-         << "\", \"instance\": \"" << instances_[action.instance].name << "\", \"exit_status\": " << action.exit_status.value_or(-1)
-         << ", \"exit_seconds\": " << (action.began && action.exited ? seconds(*action.exited - *action.began) : -1.0)
-         << ", \"ready_seconds\": " << (action.began && action.ready ? seconds(*action.ready - *action.began) : -1.0) << "}";
-  }
-  json << "],\n  \"faults\": {";
-  counts_json(json, faults_);
-  json << "},\n";
-  checks_json(json, checks_, passed);
-  return {out.str(), json.str(), passed};
+  return render_scale_out(result_);
 }
 
 RunReport ScaleOutRun::run() {
@@ -570,7 +522,7 @@ RunReport ScaleOutRun::run() {
   recover();
   stop_all();
   verify();
-  if (Clock::now() >= deadline_) checks_.push_back({"finished within --max-minutes", false, ""});
+  if (Clock::now() >= deadline_) result_.checks.push_back({"finished within --max-minutes", false, ""});
   RunReport result = report();
   if (!result.passed) {
     for (const Instance& instance : instances_) {
