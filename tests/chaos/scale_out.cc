@@ -124,6 +124,7 @@ class ScaleOutRun {
   // action), the last tenth after it is done.
   size_t produced_ = 0;
   Clock::time_point next_slice_at_;
+  Millis action_gap_{0};        // the pause before each action, on top of 1–4 s
   double action_seconds_ = 15;  // the expected length of one action (with its pause)
   std::optional<Clock::time_point> operator_done_at_;
 
@@ -175,7 +176,8 @@ void ScaleOutRun::set_up() {
   }
   producer_ = std::make_unique<devtools::RecordProducer>(broker_->bootstrap());
 
-  // The operator's plan: every instance restarted in turn, then the kills.
+  // The operator's plan: every instance restarted in turn, then the kills. A long run
+  // spreads its actions: about one second for every 400 records in all.
   for (size_t i = 0; i < instances_.size(); ++i) {
     Action restart;
     restart.instance = i;
@@ -188,6 +190,8 @@ void ScaleOutRun::set_up() {
     kill.restart_delay = random_.between(100ms, 1500ms);
     actions_.push_back(kill);
   }
+  action_gap_ = Millis(options_.messages * 1000 / 400 / static_cast<int>(actions_.size() + 1));
+  action_seconds_ += seconds(action_gap_);
 }
 
 void ScaleOutRun::start(Instance& instance) {
@@ -270,11 +274,7 @@ void ScaleOutRun::step_operator(Clock::time_point now) {
   if (!action.began) {
     // The next action waits for every instance to be ready, then a little, under input.
     if (!all_ready()) return;
-    // A long run spreads its actions: about one second for every 400 records in all.
-    if (!next_action_at_) {
-      next_action_at_ = now + random_.between(1000ms, 4000ms) +
-                        Millis(options_.messages * 1000 / 400 / static_cast<int>(actions_.size() + 1));
-    }
+    if (!next_action_at_) next_action_at_ = now + random_.between(1000ms, 4000ms) + action_gap_;
     if (now < *next_action_at_) return;
     begin(action, now);
     return;
