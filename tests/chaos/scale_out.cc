@@ -190,7 +190,7 @@ void ScaleOutRun::set_up() {
     kill.restart_delay = random_.between(100ms, 1500ms);
     actions_.push_back(kill);
   }
-  action_gap_ = Millis(options_.messages * 1000 / 400 / static_cast<int>(actions_.size() + 1));
+  action_gap_ = Millis(int64_t{options_.messages} * 1000 / 400 / static_cast<int64_t>(actions_.size() + 1));
   action_seconds_ += seconds(action_gap_);
 }
 
