@@ -73,6 +73,8 @@ EngineHarness::EngineHarness(FakeCluster& cluster, ManualClock& clock, const Har
   auto producer = std::make_unique<FakeProducer>(cluster, transactional ? transactional_id : std::string());
   producer->set_wait_hook([&clock](std::chrono::milliseconds waited) { clock.advance(waited); });
   consumer_ = consumer.get();
+  // The engine asks for end-of-partition events with retry.ordering: key (engine_factory.cc).
+  consumer_->partition_eof = config_->retry.ordering == config::RetryOrdering::Key;
   producer_ = producer.get();
   engine::Engine::Parts parts;
   parts.config = config_;

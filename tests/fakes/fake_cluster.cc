@@ -37,6 +37,18 @@ int64_t FakeCluster::end_offset(const std::string& topic, int32_t partition) con
   return static_cast<int64_t>(logs_.at(topic).at(static_cast<size_t>(partition)).size());
 }
 
+bool FakeCluster::group_caught_up(const std::vector<kafka::TopicPartition>& partitions) const {
+  for (const kafka::TopicPartition& partition : partitions) {
+    const int64_t committed = committed_offset(partition).value_or(0);
+    // Everything from the committed offset on must be aborted (invisible) records.
+    if (!read_committed(partition.topic, partition.partition, committed, 1).empty()) return false;
+    if (last_stable_offset(partition.topic, partition.partition) < end_offset(partition.topic, partition.partition)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 int64_t FakeCluster::last_stable_offset(const std::string& topic, int32_t partition) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const std::vector<StoredRecord>& log = logs_.at(topic).at(static_cast<size_t>(partition));

@@ -48,6 +48,9 @@ class FakeCluster {
   void create_topic(const std::string& topic, int partitions);
   bool has_topic(const std::string& topic) const { return logs_.count(topic) != 0; }
   int partitions(const std::string& topic) const;
+  // Whether the group has committed past every record a read_committed reader can see in each
+  // of `partitions`, and no transaction is open there: nothing is left to consume.
+  bool group_caught_up(const std::vector<kafka::TopicPartition>& partitions) const;
 
   // Writes as a plain (idempotent, not transactional) producer would; returns the offset.
   int64_t append(const std::string& topic, int32_t partition, StoredRecord record);

@@ -68,6 +68,7 @@ void FakeConsumer::serve_events() {
           assigned_.erase(partition);
           paused_.erase(partition);
           positions_.erase(partition);
+          eof_at_.erase(partition);
         }
         break;
       }
@@ -104,6 +105,22 @@ size_t FakeConsumer::poll_batch(std::vector<kafka::Message>& out, size_t max) {
       fields.timestamp_ms = record->timestamp_ms;
       out.push_back(kafka::Message::build(std::move(fields)));
       position = offset + 1;
+      ++taken;
+    }
+    // Caught up: the reader is past any aborted records and transaction markers up to the last
+    // stable offset, as librdkafka's fetch position is.
+    if (records.size() < max - (taken - records.size()) && position < cached_high_[partition]) {
+      position = cached_high_[partition];
+    }
+    auto eof_at = eof_at_.try_emplace(partition, -1).first;
+    if (partition_eof && taken < max && position >= cached_high_[partition] && eof_at->second != position) {
+      eof_at->second = position;
+      kafka::Message::Fields fields;
+      fields.topic = partition.topic;
+      fields.partition = partition.partition;
+      fields.offset = position;
+      fields.error = RD_KAFKA_RESP_ERR__PARTITION_EOF;
+      out.push_back(kafka::Message::build(std::move(fields)));
       ++taken;
     }
   }
@@ -159,6 +176,7 @@ rd_kafka_resp_err_t FakeConsumer::seek(const std::vector<kafka::PartitionOffset>
     kafka::TopicPartition partition{entry.topic, entry.partition};
     if (assigned_.count(partition) == 0) return RD_KAFKA_RESP_ERR__STATE;
     positions_[partition] = entry.offset == RD_KAFKA_OFFSET_BEGINNING ? 0 : entry.offset;
+    eof_at_.erase(partition);
     calls.push_back("seek " + describe(partition) + "@" + std::to_string(positions_[partition]));
   }
   return RD_KAFKA_RESP_ERR_NO_ERROR;

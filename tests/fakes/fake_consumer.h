@@ -35,6 +35,10 @@ class FakeConsumer final : public kafka::ConsumerApi {
   void revoke(std::vector<kafka::TopicPartition> partitions, bool lost);
   // Queues a non-fatal client error (e.g. RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN).
   void report_error(rd_kafka_resp_err_t error);
+  // As librdkafka with enable.partition.eof: an end-of-partition event each time a partition's
+  // reader reaches its end (the last stable offset) at a new position.
+  bool partition_eof = false;
+
   // Everything assigned now (revoked ones excluded, queued events not yet applied).
   const std::set<kafka::TopicPartition>& assignment() const { return assigned_; }
   std::set<kafka::TopicPartition> paused() const { return paused_; }
@@ -83,6 +87,7 @@ class FakeConsumer final : public kafka::ConsumerApi {
   std::set<kafka::TopicPartition> paused_;
   std::map<kafka::TopicPartition, int64_t> positions_;
   std::map<kafka::TopicPartition, int64_t> cached_high_;
+  std::map<kafka::TopicPartition, int64_t> eof_at_;  // where the last end-of-partition event was
   int32_t generation_ = -1;
   size_t next_partition_ = 0;  // round-robin start of the next poll
   bool closed_ = false;

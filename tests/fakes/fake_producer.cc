@@ -43,10 +43,13 @@ rd_kafka_resp_err_t FakeProducer::produce(kafka::OutboundRecord& out) {
     }
   }
   if (static_cast<int64_t>(bytes) > max_bytes) return RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
-  // Keyed records go by key, as librdkafka's default partitioner does (any fixed function of
-  // the key would do here); others to partition 0.
+  // A partition asked for is taken (one the topic does not have is refused, as librdkafka
+  // does); keyed records go by key, as librdkafka's default partitioner does (any fixed
+  // function of the key would do here); others to partition 0.
   const int partitions = cluster_.partitions(topic);
-  entry.partition = entry.record.key && partitions > 0
+  if (out.partition >= partitions && partitions > 0) return RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+  entry.partition = out.partition >= 0 ? out.partition
+                    : entry.record.key && partitions > 0
                         ? static_cast<int32_t>(std::hash<std::string>()(*entry.record.key) % static_cast<size_t>(partitions))
                         : 0;
   entry.opaque = out.opaque;

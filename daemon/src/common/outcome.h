@@ -34,9 +34,11 @@ constexpr std::string_view outcome_name(Outcome outcome) {
 enum class Reason : uint8_t {
   Delivered,
   SeenWithinWindow,
+  SpareCopy,
   BlockedSender,
   Spam,
   TransientError,
+  ParkedBehindKey,
   TooLarge,
   InvalidJson,
   UnknownMessageType,
@@ -45,8 +47,9 @@ enum class Reason : uint8_t {
   ForwardRejected,
   RetriesExhausted,
   OutputRefused,
+  PredecessorDeadLettered,
 };
-inline constexpr size_t kReasonCount = 13;
+inline constexpr size_t kReasonCount = 16;
 
 struct ReasonInfo {
   Reason reason;
@@ -60,10 +63,15 @@ inline constexpr std::array<ReasonInfo, kReasonCount> kReasons = {{
     {Reason::Delivered, "delivered", Outcome::Forwarded, "the destination acknowledged it"},
     {Reason::SeenWithinWindow, "seen_within_window", Outcome::Duplicate,
      "the same content was forwarded within pipeline.dedup.window"},
+    {Reason::SpareCopy, "spare_copy", Outcome::Duplicate,
+     "a second copy of a retry-tier record (one left behind when a rebalance kept the first from being "
+     "committed) while the first is still in flight (retry.ordering: key)"},
     {Reason::BlockedSender, "blocked_sender", Outcome::Filtered, "from a blocked sender"},
     {Reason::Spam, "spam", Outcome::Filtered, "a spam keyword in its text"},
     {Reason::TransientError, "transient_error", Outcome::Retry,
      "its delivery failed for a passing reason; handed to a retry tier"},
+    {Reason::ParkedBehindKey, "parked_behind_key", Outcome::Retry,
+     "an earlier record of its key waits in a retry tier (retry.ordering: key); handed to that tier behind it"},
     {Reason::TooLarge, "too_large", Outcome::DeadLettered, "the value is larger than pipeline.max_message_bytes"},
     {Reason::InvalidJson, "invalid_json", Outcome::DeadLettered, "not exactly one valid JSON object (or a tombstone)"},
     {Reason::UnknownMessageType, "unknown_message_type", Outcome::DeadLettered,
@@ -75,6 +83,8 @@ inline constexpr std::array<ReasonInfo, kReasonCount> kReasons = {{
     {Reason::RetriesExhausted, "retries_exhausted", Outcome::DeadLettered, "it failed in every retry tier"},
     {Reason::OutputRefused, "output_refused", Outcome::DeadLettered,
      "its retry-tier record or rejected copy is refused as it is"},
+    {Reason::PredecessorDeadLettered, "predecessor_dead_lettered", Outcome::DeadLettered,
+     "parked behind an earlier record of its key that was dead-lettered (retry.after_dead_letter: dead_letter)"},
 }};
 
 constexpr const ReasonInfo& reason_info(Reason reason) { return kReasons[static_cast<size_t>(reason)]; }

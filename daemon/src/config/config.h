@@ -125,9 +125,17 @@ struct RouteConfig {
   int line = 0;  // where the route starts in the file, for messages that name it
 };
 
+// Whether a key's later records wait behind its record in a retry tier (retry.ordering).
+enum class RetryOrdering { None, Key };
+// What becomes of the records parked behind a key's record when that one is dead-lettered.
+enum class ParkedAfterDeadLetter { Release, DeadLetter };
+
 struct RetryConfig {
   std::vector<Duration> tiers;  // tier i holds messages that failed i+1 times
   std::string topic_prefix;
+  RetryOrdering ordering = RetryOrdering::None;
+  int64_t max_parked_keys = 10'000;  // keys parked at once (ordering: key)
+  ParkedAfterDeadLetter after_dead_letter = ParkedAfterDeadLetter::Release;
 
   // "<prefix>.<delay>": seconds when whole ("retry.10s", "retry.900s"), else milliseconds.
   std::string tier_topic(size_t tier) const {

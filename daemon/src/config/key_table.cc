@@ -32,6 +32,16 @@ constexpr EnumSpelling<Ordering> kOrderings[] = {
     {"none", Ordering::None},
 };
 
+constexpr EnumSpelling<RetryOrdering> kRetryOrderings[] = {
+    {"none", RetryOrdering::None},
+    {"key", RetryOrdering::Key},
+};
+
+constexpr EnumSpelling<ParkedAfterDeadLetter> kAfterDeadLetter[] = {
+    {"release", ParkedAfterDeadLetter::Release},
+    {"dead_letter", ParkedAfterDeadLetter::DeadLetter},
+};
+
 constexpr EnumSpelling<DeliveryMode> kDeliveryModes[] = {
     {"at_least_once", DeliveryMode::AtLeastOnce},
     {"exactly_once", DeliveryMode::ExactlyOnce},
@@ -389,6 +399,30 @@ KeyTable build_table() {
        .flags = {.non_empty = true, .topic_name = true},
        .doc = "Tier topics are named <topic_prefix>.<delay>, e.g. retry.10s; sluice consumes them too.",
        .bind = field([](auto& c) -> auto& { return c.retry.topic_prefix; })});
+  add({.path = "retry.ordering",
+       .type = KeyType::Enum,
+       .default_text = "none",
+       .allowed = spellings(kRetryOrderings),
+       .doc = "key: once a record goes to a retry tier, the later records of its key (in its input partition) "
+              "follow it into the tiers, parked behind it, until it is forwarded or dead-lettered; none: they are "
+              "forwarded at once and may overtake it. key needs range assignment and as many partitions in every "
+              "tier topic as in the inbound topics.",
+       .bind = enum_field(kRetryOrderings, [](auto& c) -> auto& { return c.retry.ordering; })});
+  add({.path = "retry.max_parked_keys",
+       .type = KeyType::Int,
+       .default_text = "10000",
+       .min = 1,
+       .max = 10'000'000,
+       .doc = "With ordering: key, keys parked at once; a key that fails past it is not parked (its later records "
+              "may overtake it), counted in sluice_retry_parking_refused_total and logged.",
+       .bind = field([](auto& c) -> auto& { return c.retry.max_parked_keys; })});
+  add({.path = "retry.after_dead_letter",
+       .type = KeyType::Enum,
+       .default_text = "release",
+       .allowed = spellings(kAfterDeadLetter),
+       .doc = "With ordering: key, what becomes of the records parked behind a record that is dead-lettered: "
+              "release (forwarded in order) or dead_letter (to the DLQ with reason predecessor_dead_lettered).",
+       .bind = enum_field(kAfterDeadLetter, [](auto& c) -> auto& { return c.retry.after_dead_letter; })});
 
   add({.path = "circuit_breaker",
        .type = KeyType::Object,

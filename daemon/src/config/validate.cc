@@ -36,6 +36,30 @@ void check_owned_properties(std::string_view map_path, const StringMap& properti
   }
 }
 
+// retry.ordering: key keeps a key's records in order through the tiers only where nothing else
+// reorders them, and needs each input partition and the tier partitions with its number on one
+// instance: range assignment does that when the topics have equal partition counts (checked at
+// assignment, when the counts are known).
+void check_retry_ordering(const Config& config, std::vector<Problem>& out) {
+  if (config.retry.ordering != RetryOrdering::Key) return;
+  for (size_t i = 0; i < config.routes.size(); ++i) {
+    if (config.routes[i].ordering == Ordering::None) {
+      out.push_back({"routes[" + std::to_string(i) + "].ordering",
+                     "retry.ordering is key, but ordering none lets a key's records overtake each other; use key or "
+                     "partition"});
+    }
+  }
+  for (const auto& [path, properties] : {std::pair<std::string, const StringMap*>{"kafka.properties", &config.kafka.properties},
+                                         {"kafka.consumer_properties", &config.kafka.consumer_properties}}) {
+    auto it = properties->find("partition.assignment.strategy");
+    if (it != properties->end() && it->second != "range") {
+      out.push_back({path + ".partition.assignment.strategy",
+                     "retry.ordering is key, which needs range assignment (an input partition and the tier "
+                     "partitions with its number on one instance); found \"" + it->second + "\""});
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<int64_t> fixed_concurrency(const HttpRouteConfig& http) {
@@ -139,6 +163,7 @@ std::vector<Problem> validate(const Config& config) {
   }
 
   check_flow_limits(config, problems);
+  check_retry_ordering(config, problems);
   check_owned_properties("kafka.properties", config.kafka.properties, problems);
   check_owned_properties("kafka.consumer_properties", config.kafka.consumer_properties, problems);
   check_owned_properties("kafka.producer_properties", config.kafka.producer_properties, problems);

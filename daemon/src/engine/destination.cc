@@ -57,7 +57,9 @@ Destination::GateKey Destination::key_of(const InFlightRecord& record) const {
 Destination::Gate& Destination::gate_of(const InFlightRecord& record) {
   // With `none` there is one gate: no key to build and hash per record.
   if (ordering_ == config::Ordering::None) return single_gate_;
-  return gates_[key_of(record)];
+  auto [it, inserted] = gates_.try_emplace(key_of(record));
+  it->second.key = &it->first;
+  return it->second;
 }
 
 void Destination::offer(InFlightRecord& record, TimePoint now) {
@@ -147,6 +149,7 @@ void Destination::pump(TimePoint now) {
     if (gate->queued.empty() || !gate_has_room(*gate)) {
       gate->ready = false;
       ready_.pop_front();
+      drop_if_idle(*gate);  // emptied meanwhile (withdraw_matching)
       continue;
     }
     InFlightRecord* record = gate->queued.front();
@@ -160,6 +163,7 @@ void Destination::pump(TimePoint now) {
     if (gate->queued.empty() || !gate_has_room(*gate)) {
       gate->ready = false;
       ready_.pop_front();
+      drop_if_idle(*gate);  // its record was refused at once, and nothing waits behind it
     }
   }
   if (queued_ > 0 && breaker_.current_state() == BreakerState::Open && !wake_scheduled_) {
@@ -221,6 +225,13 @@ Destination::Verdict Destination::on_result(InFlightRecord& record, Result resul
   return verdict;
 }
 
+void Destination::drop_if_idle(Gate& gate) {
+  if (gate.key == nullptr || ordering_ != config::Ordering::Key || gate.ready || gate.in_flight > 0 || !gate.queued.empty()) {
+    return;
+  }
+  gates_.erase(gates_.find(*gate.key));  // by iterator: the key lives in the node erased
+}
+
 void Destination::drop_gate_if_idle(const GateKey& key, Gate& gate) {
   // A key's gate goes when idle, or there would be one per key ever seen; a partition's stays
   // for its next record until the partition goes (withdraw()).
@@ -244,6 +255,32 @@ void Destination::withdraw(const PartitionState* partition, std::vector<InFlight
     }
   }
   // Nothing of the withdrawn partitions is queued any more: their holds go.
+  update_holds(true);
+}
+
+void Destination::withdraw_matching(const InFlightRecord& record, const std::function<bool(const InFlightRecord&)>& match,
+                                    std::vector<InFlightRecord*>& out) {
+  GateKey key;
+  Gate* gate = &single_gate_;
+  if (ordering_ != config::Ordering::None) {
+    key = key_of(record);
+    auto it = gates_.find(key);
+    if (it == gates_.end()) return;
+    gate = &it->second;
+  }
+  std::deque<InFlightRecord*> keep;
+  for (InFlightRecord* queued : gate->queued) {
+    if (match(*queued)) {
+      out.push_back(queued);
+      queued_ -= 1;
+    } else {
+      keep.push_back(queued);
+    }
+  }
+  gate->queued.swap(keep);
+  // It may be the gate pump() is sending from (a record it sent was refused at once, and the
+  // engine takes that record's followers): one in ready_ stays there, pump() takes it out.
+  if (!gate->ready) drop_if_idle(*gate);
   update_holds(true);
 }
 

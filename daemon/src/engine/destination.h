@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -116,6 +117,11 @@ class Destination {
   // nullptr — out of the queues, appending them to `out`.
   void withdraw(const PartitionState* partition, std::vector<InFlightRecord*>& out);
 
+  // Takes the queued records of `record`'s gate for which `match` holds out of it, appending
+  // them to `out` in queue order (retry.ordering: key takes a failed record's followers).
+  void withdraw_matching(const InFlightRecord& record, const std::function<bool(const InFlightRecord&)>& match,
+                         std::vector<InFlightRecord*>& out);
+
   // Records queued, not dispatched.
   size_t queued() const { return queued_; }
   // Records dispatched and not yet answered.
@@ -138,6 +144,7 @@ class Destination {
     std::deque<InFlightRecord*> queued;
     int in_flight = 0;
     bool ready = false;  // in ready_
+    const GateKey* key = nullptr;  // its key in gates_ (nullptr: the one gate of `none`)
   };
 
   GateKey key_of(const InFlightRecord& record) const;
@@ -163,6 +170,8 @@ class Destination {
   void update_holds(bool walk = false);
   void hold(PartitionState& partition);
   void drop_gate_if_idle(const GateKey& key, Gate& gate);
+  // The same for a gate pump() takes out of ready_ (its key is the map's own).
+  void drop_if_idle(Gate& gate);
   void withdraw_from(Gate& gate, const PartitionState* partition, std::vector<InFlightRecord*>& out);
 
   const int index_;

@@ -56,6 +56,9 @@ std::unique_ptr<Destinations> Destinations::create(const config::Config& config,
       sink = std::move(http_sink);
     } else {
       sink = std::make_unique<KafkaTopicSink>(producer, route.topic);
+      // With retry.ordering: key, a record that fails must not have been overtaken already by
+      // a later record of its key: one record of a key at a time (other keys still pipelined).
+      if (config.retry.ordering == config::RetryOrdering::Key) ordering = config::Ordering::Key;
     }
     const std::map<std::string, std::string> labels{{"sink", sink->name()}};
     all->instruments_.push_back({&metrics.gauge(metrics::MetricId::BreakerState, labels),

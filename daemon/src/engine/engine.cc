@@ -100,6 +100,10 @@ bool Engine::start(std::vector<std::string>& errors) {
   producer_->enable_wake(wake_write_fd_);
   dead_letter_settings_ = {config_->dlq.topic, producer_->max_message_bytes()};
 
+  if (config_->retry.ordering == config::RetryOrdering::Key) {
+    parked_ = std::make_unique<ParkedKeys>(static_cast<size_t>(config_->retry.max_parked_keys),
+                                           config_->retry.after_dead_letter == config::ParkedAfterDeadLetter::DeadLetter);
+  }
   partitions_ = std::make_unique<PartitionTable>(
       *consumer_, [this](const std::string& topic, int32_t partition) { return new_partition_state(topic, partition); });
   const bool exactly_once = config_->kafka.delivery == config::DeliveryMode::ExactlyOnce;
@@ -282,6 +286,7 @@ void Engine::iterate() {
     probe_.update_loop_gauges(pool_.live(), in_flight_bytes_, partitions_->paused_count(),
                               static_cast<int64_t>(partitions_->size()));
     destinations_->update_gauges();
+    if (parked_) probe_.set_parked(parked_->keys(), parked_->records());
   }
   if (now >= next_steps_) {
     next_steps_ = now + kStepInterval;

@@ -56,6 +56,7 @@
 #include "engine/in_flight_record.h"
 #include "engine/lifecycle.h"
 #include "engine/output_order.h"
+#include "engine/parked_keys.h"
 #include "engine/partition_table.h"
 #include "engine/retry_tiers.h"
 #include "engine/router.h"
@@ -158,6 +159,37 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   // Takes up the step a record waited in (its turn, or a timer to try again), or gives it up
   // when its partition went away.
   void redrive(InFlightRecord* record);
+
+  // ---- retry.ordering: key (engine_key_order.cc); only with parked_
+  // At intake: the record's order partition and offset; a tier record joins its key. False for
+  // a spare copy of a tier record another copy of which is live here (ParkedKeys::Read).
+  bool track_key_order(InFlightRecord* record);
+  // Before a record joins its destination: false when it was parked or dead-lettered instead.
+  bool follow_key_order(InFlightRecord* record);
+  // Sends a record of a parked key to its key's tier, behind the key's earlier records.
+  void park(InFlightRecord* record);
+  // A failed record goes to a tier (its retry record handed over): its key is parked, and the
+  // records of its key queued behind it follow it.
+  void key_to_tier(InFlightRecord* record);
+  // A record of a parked key is dead-lettered for its own sake: with after_dead_letter:
+  // dead_letter it leaves its key and its followers go to the DLQ too; with release they wait
+  // in the tier until its DLQ record is written.
+  void key_dead_lettered(InFlightRecord* record);
+  void key_finished(InFlightRecord* record);
+  // A tier record's copy leaves the engine (complete or abandon).
+  void key_copy_released(InFlightRecord* record);
+  // Takes the records of `record`'s key and order partition queued behind it in its gate.
+  void take_followers(InFlightRecord* record, std::vector<InFlightRecord*>& out);
+  void refuse_parking(const InFlightRecord& record, int64_t offset);
+  // After an assignment: checks that every tier partition an input partition's order needs is
+  // here, and reads each tier partition to its end (only to rebuild the parked keys) before the
+  // input partitions with its number resume.
+  void start_parking_scans(const std::vector<kafka::TopicPartition>& assigned);
+  void set_scan_pauses(int32_t number);
+  std::optional<bool> resets_to_earliest() const;
+  // Whether a tier record was taken by a scan (or dropped as fetched before the re-read).
+  bool scan_tier_record(PartitionState& partition, const kafka::Message& message);
+  void end_scan(PartitionState& partition);
 
   // ---- outputs (engine_outputs.cc)
   void dead_letter(InFlightRecord* record, std::string_view stage, Reason reason, std::string detail);
@@ -282,6 +314,7 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   std::unique_ptr<PartitionTable> partitions_;
   std::unique_ptr<DedupCoordinator> dedup_;
   std::unique_ptr<Destinations> destinations_;
+  std::unique_ptr<ParkedKeys> parked_;  // retry.ordering: key only
   std::unique_ptr<Committer> committer_;
   std::unique_ptr<WatermarkPoller> watermark_poller_;  // declared last: stopped first
 };

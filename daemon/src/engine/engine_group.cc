@@ -34,6 +34,7 @@ void Engine::on_assigned(const std::vector<kafka::TopicPartition>& assigned) {
   for (const kafka::TopicPartition& entry : assigned) created.push_back(&partitions_->add(entry.topic, entry.partition));
   // A new partition joins whatever global pause is in force (shutdown, backpressure, ...).
   partitions_->apply_pauses(created);
+  if (parked_) start_parking_scans(assigned);
   consumer_may_have_more_ = true;
   if (!joined_) {
     joined_ = true;
@@ -94,6 +95,7 @@ void Engine::drop_partitions(const std::vector<std::shared_ptr<PartitionState>>&
   for (const auto& state : revoked) {
     partitions_->remove(state->topic, state->partition);
     probe_.forget_partition(*state);
+    if (parked_) parked_->forget(state.get());
     // Records held until due are simply released: the new owner reads them again from the
     // committed offset. So are those waiting for their turn to produce.
     given_up.insert(given_up.end(), state->held.begin(), state->held.end());

@@ -120,8 +120,12 @@ void Engine::start_retry(InFlightRecord* record) {
   const milliseconds hold = tiers_.hold(tier, record->retry_after);
   std::optional<milliseconds> longer_hold;
   if (hold > tiers_.delay(tier)) longer_hold = hold;
+  const Origin origin = tiers_.origin_of(*record);
   kafka::OutboundRecord out = build_retry_record(*record, tiers_.topic(tier), clock_.epoch_ms() + hold.count(),
-                                                 longer_hold, tiers_.origin_of(*record));
+                                                 longer_hold, origin);
+  // retry.ordering: key — into the tier partition with its input partition's number, which
+  // range assignment keeps on the instance that has the input partition.
+  if (parked_) out.partition = origin.partition;
   rd_kafka_resp_err_t error = produce_for(record, out, "retry");
   if (error == RD_KAFKA_RESP_ERR_NO_ERROR) return;
   if (classify_produce_error(error) == ErrorClass::BadData) {
@@ -183,7 +187,7 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
     case Step::Retrying:
       if (ok) {
         probe_.count_tier_send(tiers_.topic(static_cast<size_t>(record->retry_tier)));
-        complete(record, Reason::TransientError);
+        complete(record, record->parked_behind >= 0 ? Reason::ParkedBehindKey : Reason::TransientError);
         return;
       }
       probe_.count_produce_error("retry", tiers_.topic(static_cast<size_t>(record->retry_tier)), error);

@@ -112,6 +112,13 @@ void EngineProbe::count_tier_send(const std::string& tier_topic) {
   metrics_.counter(metrics::MetricId::RetryTierSends, {{"tier", tier_topic}}).Increment();
 }
 
+void EngineProbe::count_parking_refused() { metrics_.counter(metrics::MetricId::RetryParkingRefused).Increment(); }
+
+void EngineProbe::set_parked(size_t keys, size_t records) {
+  metrics_.gauge(metrics::MetricId::RetryParkedKeys).Set(static_cast<double>(keys));
+  metrics_.gauge(metrics::MetricId::RetryParkedRecords).Set(static_cast<double>(records));
+}
+
 void EngineProbe::count_replayed(const std::string& topic) {
   metrics_.counter(metrics::MetricId::ReplayedRecordsConsumed, {{"topic", topic}}).Increment();
 }

@@ -48,6 +48,9 @@ class EngineProbe {
   void count_truncated_envelope();
   void count_tier_send(const std::string& tier_topic);
   void count_replayed(const std::string& topic);
+  void count_parking_refused();
+  // retry.ordering: key — keys parked and their records (ParkedKeys).
+  void set_parked(size_t keys, size_t records);
 
   // One log line per event, but at most one per second per reason when bad data floods in
   // (the rest are counted in the next line). Bodies and details (which may quote message

@@ -77,7 +77,13 @@ void Engine::note_queue_level(size_t count, size_t room) {
 
 void Engine::handle_message(kafka::Message message) {
   if (message.error() != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (message.error() == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+    if (message.error() == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      // retry.ordering: key asks for these: a scan may end before the last offset it expected
+      // when the partition ends in transaction markers.
+      const std::shared_ptr<PartitionState>* state = parked_ ? partitions_->of(message) : nullptr;
+      if (state != nullptr && (*state)->scan_end >= 0) end_scan(**state);
+      return;
+    }
     client_error("consumer", message.error(), message.error_text(), false);
     return;
   }
@@ -89,6 +95,7 @@ void Engine::handle_message(kafka::Message message) {
     return;
   }
   PartitionState& partition = **state;
+  if (parked_ && partition.retry_tier >= 0 && scan_tier_record(partition, message)) return;
   InFlightRecord* record = pool_.acquire();
   record->message = std::move(message);
   record->partition = *state;
@@ -111,6 +118,10 @@ void Engine::handle_message(kafka::Message message) {
     replayed = record->message.last_header(header::kReplayCount).has_value();
   }
   if (replayed) probe_.count_replayed(partition.topic);
+  if (parked_ && !track_key_order(record)) {
+    complete(record, Reason::SpareCopy);
+    return;
+  }
   if (partition.retry_tier >= 0) {
     // A record from a retry tier: how often it failed, and when it may be tried again.
     tiers_.read_retry_state(*record, partition.retry_tier, now_.epoch_ms);
@@ -221,7 +232,15 @@ void Engine::run_dedup() {
     switch (answer.kind) {
       case DedupCoordinator::Answer::Kind::Forward: forward(answer.record); break;
       case DedupCoordinator::Answer::Kind::Duplicate: complete(answer.record, Reason::SeenWithinWindow); break;
-      case DedupCoordinator::Answer::Kind::Recheck: timers_.at(clock_.now() + answer.delay, answer.record); break;
+      case DedupCoordinator::Answer::Kind::Recheck:
+        // Records of its key behind it would pass it meanwhile: with retry.ordering: key they
+        // are parked behind it instead.
+        if (answer.record->order_partition && !answer.record->order_partition->revoked &&
+            !parked_->wait_at_dedup(answer.record->order_partition.get(), answer.record->key(), answer.record->order_offset)) {
+          refuse_parking(*answer.record, answer.record->order_offset);
+        }
+        timers_.at(clock_.now() + answer.delay, answer.record);
+        break;
       case DedupCoordinator::Answer::Kind::Abandon: abandon(answer.record); break;
     }
   }
@@ -243,6 +262,7 @@ void Engine::complete_duplicates(std::vector<InFlightRecord*>& duplicates) {
 // Reserved: on to its destination, which sends it when its turn comes and the breaker allows.
 void Engine::forward(InFlightRecord* record) {
   record->set_step(Step::Queued);
+  if (record->order_partition && !follow_key_order(record)) return;
   if (!may_produce(record)) return;
   if (!committer_->before_produce()) {
     fatal_error_.store(true);
@@ -268,6 +288,7 @@ void Engine::on_forward_failed(InFlightRecord* record, ErrorClass error_class, c
   // back, and an identical record waiting on it may go ahead.
   give_up_reservation(record);
   if (error_class == ErrorClass::BadData) {
+    if (record->order_partition) key_dead_lettered(record);
     dead_letter(record, stage_name::kForward, Reason::ForwardRejected, sink + ": " + error);
     return;
   }
@@ -276,6 +297,7 @@ void Engine::on_forward_failed(InFlightRecord* record, ErrorClass error_class, c
   }
   std::optional<size_t> tier = tiers_.next_tier(record->retry_count);
   if (!tier) {
+    if (record->order_partition) key_dead_lettered(record);
     dead_letter(record, stage_name::kForward, Reason::RetriesExhausted,
                 sink + ": " + error + " after " + std::to_string(record->retry_count) + " retries");
     return;
@@ -283,11 +305,16 @@ void Engine::on_forward_failed(InFlightRecord* record, ErrorClass error_class, c
   record->retry_tier = static_cast<int>(*tier);
   record->attempts = 0;
   start_retry(record);
+  if (record->order_partition) key_to_tier(record);
 }
 
 void Engine::complete(InFlightRecord* record, Reason reason) {
   SLUICE_ASSERT(!record->awaiting_delivery, "record completed while a delivery is outstanding");
   probe_.count_outcome(*record, reason, now_.epoch_ms);
+  if (record->order_partition) {
+    if (record->partition->retry_tier >= 0) key_copy_released(record);
+    if (reason_info(reason).outcome != Outcome::Retry) key_finished(record);
+  }
   PartitionState& partition = *record->partition;
   if (!partition.revoked) {
     bool tracked = partition.offsets.complete(record->offset);
@@ -304,6 +331,7 @@ void Engine::complete(InFlightRecord* record, Reason reason) {
 // its offset was not committed, so the partition's next owner processes it.
 void Engine::abandon(InFlightRecord* record) {
   SLUICE_ASSERT(!record->awaiting_delivery, "record abandoned while a delivery is outstanding");
+  if (record->order_partition && record->partition->retry_tier >= 0) key_copy_released(record);
   give_up_reservation(record);
   output_order_.release(*record, turns_);
   record->partition->in_flight -= 1;

@@ -13,7 +13,8 @@ void add_pause_names(uint32_t reasons, std::vector<std::string>& out) {
                                                                  {kPauseStopping, "stopping"},
                                                                  {kPauseDedupDown, "dedup_down"},
                                                                  {kPauseRetryWait, "retry_wait"},
-                                                                 {kPauseOutage, "outage"}};
+                                                                 {kPauseOutage, "outage"},
+                                                                 {kPauseParkingScan, "parking_scan"}};
   for (const auto& [bit, name] : kNames) {
     if ((reasons & bit) != 0) out.emplace_back(name);
   }

@@ -64,6 +64,13 @@ struct InFlightRecord {
 
   std::string correlation_id;  // from the message, for log lines (an id, never the body)
 
+  // retry.ordering: key — the input partition whose key order the record keeps, and its offset
+  // there: its own for an inbound record, its origin for a tier record (null: not tracked, e.g.
+  // a record without a key, or ordering none). Shared: the origin may be revoked meanwhile.
+  std::shared_ptr<PartitionState> order_partition;
+  int64_t order_offset = -1;
+  int64_t parked_behind = -1;  // its tier record parks it behind this offset's record (-1: it failed)
+
   // What the stages decided (Continue: on to dedup), and why it is being dead-lettered or
   // rejected.
   stages::Verdict verdict = stages::Verdict::Continue;
@@ -138,6 +145,9 @@ class RecordPool {
     record->reason = Reason::Delivered;
     record->detail.clear();
     record->correlation_id.clear();
+    record->order_partition.reset();
+    record->order_offset = -1;
+    record->parked_behind = -1;
     record->dead_letter_level = DeadLetterLevel::Full;
     record->attempts = 0;
     record->permit = {};

@@ -33,6 +33,7 @@ enum PauseReason : uint32_t {
   kPauseDedupDown = 1u << 2,     // the dedup store cannot answer
   kPauseRetryWait = 1u << 3,     // a retry-tier record at its head is not due yet
   kPauseOutage = 1u << 4,        // records of it wait for a destination whose breaker is not closed
+  kPauseParkingScan = 1u << 5,   // retry.ordering: key — its tier partitions are being read first
 };
 // The reasons that hold every partition at once (a partition assigned meanwhile starts with them).
 inline constexpr uint32_t kGlobalPauses = kPauseBackpressure | kPauseStopping | kPauseDedupDown;
@@ -56,6 +57,18 @@ struct PartitionState {
   // Records of a retry tier held until due, in offset order (owned by the engine's pool).
   std::deque<InFlightRecord*> held;
   bool release_scheduled = false;  // a timer will release the head of `held`
+  // retry.ordering: key, a tier partition read to its end after assignment to rebuild the
+  // parked keys (Engine::start_parking_scans): its records from scan_start up to scan_end only
+  // join their keys; then it is read again from scan_start, and records at or past `stale_from`
+  // fetched before that re-read are dropped. -1: none.
+  int64_t scan_start = -1;
+  // After an assignment the input partition is read again from its committed offset: a tier
+  // record that was in the tier then (tier offset below spare_below) with an origin at or past
+  // its input partition's spare_from is a spare copy of a record that comes again from there.
+  int64_t spare_below = -1;        // a tier partition's end at assignment
+  int64_t spare_from = INT64_MAX;  // an input partition's committed offset then (none: no spares)
+  int64_t scan_end = -1;
+  int64_t stale_from = -1;
   // Exactly-once: this partition's records in offset order from the first one not yet
   // released (see OutputOrder).
   std::deque<OutputTurn> output_order;

@@ -32,6 +32,9 @@ inline constexpr const char* kOriginalTopic = "sluice-original-topic";
 inline constexpr const char* kOriginalPartition = "sluice-original-partition";
 inline constexpr const char* kOriginalOffset = "sluice-original-offset";
 inline constexpr const char* kReplayCount = "sluice-replay-count";
+// retry.ordering: key — a tier record parked behind an earlier record of its key: that record's
+// offset in the input partition. A parked record keeps its retry count (uses no attempt).
+inline constexpr const char* kParkedBehind = "sluice-parked-behind";
 }  // namespace header
 
 // A record read from an inbound topic carries sluice-* headers only if someone upstream set

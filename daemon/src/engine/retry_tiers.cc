@@ -22,7 +22,9 @@ int RetryTiers::tier_of(std::string_view topic) const {
 
 void RetryTiers::read_retry_state(InFlightRecord& record, int tier, int64_t now_ms) const {
   if (auto count = record.message.last_header(header::kRetryCount)) {
-    record.retry_count = static_cast<int>(std::clamp<int64_t>(text::parse_int(*count).value_or(1), 1, 1000));
+    // A record parked behind its key's earlier one may not have failed yet (count 0).
+    const int64_t least = record.message.last_header(header::kParkedBehind) ? 0 : 1;
+    record.retry_count = static_cast<int>(std::clamp<int64_t>(text::parse_int(*count).value_or(1), least, 1000));
   } else {
     record.retry_count = tier + 1;
   }
@@ -50,14 +52,14 @@ std::chrono::milliseconds RetryTiers::hold_limit(const InFlightRecord& record, s
   return limit;
 }
 
-Origin RetryTiers::origin_of(const InFlightRecord& record) const {
-  Origin own{record.partition->topic, record.partition->partition, record.offset};
-  if (record.partition->retry_tier < 0) return own;
-  std::optional<std::string_view> topic = record.message.last_header(header::kOriginalTopic);
+Origin RetryTiers::origin_of(const kafka::Message& message, const PartitionState& consumed_from) const {
+  Origin own{consumed_from.topic, consumed_from.partition, message.offset()};
+  if (consumed_from.retry_tier < 0) return own;
+  std::optional<std::string_view> topic = message.last_header(header::kOriginalTopic);
   std::optional<int64_t> partition;
   std::optional<int64_t> offset;
-  if (auto value = record.message.last_header(header::kOriginalPartition)) partition = text::parse_int(*value);
-  if (auto value = record.message.last_header(header::kOriginalOffset)) offset = text::parse_int(*value);
+  if (auto value = message.last_header(header::kOriginalPartition)) partition = text::parse_int(*value);
+  if (auto value = message.last_header(header::kOriginalOffset)) offset = text::parse_int(*value);
   if (!topic || topic->empty() || !partition || *partition < 0 || *partition > INT32_MAX || !offset || *offset < 0) {
     return own;
   }

@@ -45,7 +45,7 @@ class RetryTiers {
   int tier_of(std::string_view topic) const;
 
   // Reads a tier record's retry state into `record` (retry_count, retry_due_ms): the count
-  // from its header (1..1000; the tier + 1 when absent), the due time from its header but no
+  // from its header (1..1000, 0..1000 for a parked record; the tier + 1 when absent), the due time from its header but no
   // later than `now_ms` + the hold the tier allows (hold_limit()).
   void read_retry_state(InFlightRecord& record, int tier, int64_t now_ms) const;
 
@@ -64,7 +64,9 @@ class RetryTiers {
 
   // Where `record` first came from: a tier record's origin headers, its own place otherwise
   // (or when the headers are missing or malformed).
-  Origin origin_of(const InFlightRecord& record) const;
+  Origin origin_of(const InFlightRecord& record) const { return origin_of(record.message, *record.partition); }
+  // The same for a consumed message of `partition`.
+  Origin origin_of(const kafka::Message& message, const PartitionState& partition) const;
 
  private:
   std::vector<std::string> topics_;

@@ -50,7 +50,8 @@ kafka::OutboundRecord copy_of(InFlightRecord& record, const std::string& topic) 
 
 kafka::OutboundRecord build_retry_record(InFlightRecord& record, const std::string& tier_topic, int64_t due_ms,
                                          std::optional<std::chrono::milliseconds> longer_hold, const Origin& origin) {
-  const std::string count = std::to_string(record.retry_count + 1);
+  const bool parked = record.parked_behind >= 0;
+  const std::string count = std::to_string(parked ? record.retry_count : record.retry_count + 1);
   const std::string due = std::to_string(due_ms);
   const std::string partition = std::to_string(origin.partition);
   const std::string offset = std::to_string(origin.offset);
@@ -62,7 +63,12 @@ kafka::OutboundRecord build_retry_record(InFlightRecord& record, const std::stri
                                 {header::kOriginalPartition, partition},
                                 {header::kOriginalOffset, offset},
                                 {header::kError, record.last_error}},
-                               {header::kErrorStage, header::kFingerprint, header::kSource, header::kRetryAfter});
+                               {header::kErrorStage, header::kFingerprint, header::kSource, header::kRetryAfter,
+                                header::kParkedBehind});
+  if (parked) {
+    const std::string behind = std::to_string(record.parked_behind);
+    rd_kafka_header_add(out.headers.get(), header::kParkedBehind, -1, behind.data(), static_cast<ssize_t>(behind.size()));
+  }
   if (longer_hold) {
     const std::string hold = std::to_string(longer_hold->count());
     rd_kafka_header_add(out.headers.get(), header::kRetryAfter, -1, hold.data(), static_cast<ssize_t>(hold.size()));

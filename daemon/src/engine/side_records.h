@@ -17,7 +17,9 @@
 namespace sluice::engine {
 
 // The record for a retry tier: value, key and headers unchanged, plus the retry headers
-// (sluice-retry-after only when the hold is longer than the tier's delay).
+// (sluice-retry-after only when the hold is longer than the tier's delay). A record parked
+// behind an earlier one of its key (record.parked_behind ≥ 0) keeps its retry count and carries
+// sluice-parked-behind.
 kafka::OutboundRecord build_retry_record(InFlightRecord& record, const std::string& tier_topic, int64_t due_ms,
                                          std::optional<std::chrono::milliseconds> longer_hold, const Origin& origin);
 

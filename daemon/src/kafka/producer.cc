@@ -87,7 +87,7 @@ rd_kafka_topic_t* Producer::topic_handle(std::string_view topic) {
 }
 
 rd_kafka_resp_err_t Producer::produce(OutboundRecord& record) {
-  rd_kafka_vu_t values[6];
+  rd_kafka_vu_t values[7];
   size_t count = 0;
   if (rd_kafka_topic_t* topic = topic_handle(record.topic)) {
     values[count].vtype = RD_KAFKA_VTYPE_RKT;
@@ -97,6 +97,10 @@ rd_kafka_resp_err_t Producer::produce(OutboundRecord& record) {
     // librdkafka wants a NUL-terminated topic name; topic views handed to us always point
     // into std::strings (config or a consumed message's topic), which are NUL-terminated.
     values[count++].u.cstr = record.topic.data();
+  }
+  if (record.partition >= 0) {
+    values[count].vtype = RD_KAFKA_VTYPE_PARTITION;
+    values[count++].u.i32 = record.partition;
   }
   values[count].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
   values[count++].u.i = RD_KAFKA_MSG_F_COPY;

@@ -28,6 +28,7 @@ struct OutboundRecord {
   size_t key_size = 0;
   std::string_view value;
   bool null_value = false;  // produce a tombstone instead of `value`
+  int32_t partition = -1;   // -1 (RD_KAFKA_PARTITION_UA): the partitioner picks one by key
   HeadersPtr headers;       // taken over by the producer on success
   void* opaque = nullptr;   // handed back with the delivery report
 };

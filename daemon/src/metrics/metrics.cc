@@ -86,6 +86,16 @@ constexpr MetricSpec kMetricTable[] = {
     {MetricId::RouteRateLimitedWaits, MetricType::Counter, "sluice_route_rate_limited_waits_total",
      "Records that were due but waited for a token of their route's rate_limit, by route index and sink.",
      {"route", "sink"}},
+    {MetricId::RetryParkedKeys, MetricType::Gauge, "sluice_retry_parked_keys",
+     "With retry.ordering: key, keys whose later records are parked behind a record in a retry tier.", {}},
+    {MetricId::RetryParkedRecords, MetricType::Gauge, "sluice_retry_parked_records",
+     "With retry.ordering: key, records of parked keys in the retry tiers or on their way there (the failed ones "
+     "and those parked behind them).",
+     {}},
+    {MetricId::RetryParkingRefused, MetricType::Counter, "sluice_retry_parking_refused_total",
+     "Keys not parked because retry.max_parked_keys were parked already: their later records may overtake the "
+     "failed one.",
+     {}},
     {MetricId::DedupStoreErrors, MetricType::Counter, "sluice_dedup_store_errors_total",
      "Calls of the dedup store that failed (a full disk, an I/O error, Redis unreachable), by backend and operation (reserve, confirm, release, flush, expire).",
      {"backend", "operation"}},

@@ -220,17 +220,7 @@ void Schedule::random_event() {
   }
 }
 
-bool Schedule::caught_up() const {
-  for (const kafka::TopicPartition& partition : consumed()) {
-    const int64_t committed = cluster_.committed_offset(partition).value_or(0);
-    // Everything from the committed offset on must be aborted (invisible) records.
-    if (!cluster_.read_committed(partition.topic, partition.partition, committed, 1).empty()) return false;
-    if (cluster_.last_stable_offset(partition.topic, partition.partition) < cluster_.end_offset(partition.topic, partition.partition)) {
-      return false;
-    }
-  }
-  return true;
-}
+bool Schedule::caught_up() const { return cluster_.group_caught_up(consumed()); }
 
 void Schedule::run() {
   inbound_partitions_ = 1 + below(3);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,7 +44,10 @@ class RecordingSink final : public Sink {
 class RecordingEvents final : public DestinationEvents {
  public:
   void on_dispatched(InFlightRecord& record) override { dispatched.push_back(&record); }
-  void on_refused(InFlightRecord& record, const std::string& error) override { refused.emplace_back(&record, error); }
+  void on_refused(InFlightRecord& record, const std::string& error) override {
+    refused.emplace_back(&record, error);
+    if (refused_hook) refused_hook(record);
+  }
   void wake_destination_at(int, TimePoint when) override { wakes.push_back(when); }
   void hold_for_outage(PartitionState& partition, bool held) override {
     int& count = holds[&partition];
@@ -63,12 +67,21 @@ class RecordingEvents final : public DestinationEvents {
 
   std::vector<InFlightRecord*> dispatched;
   std::vector<std::pair<InFlightRecord*, std::string>> refused;
+  // Called from on_refused, as the engine acts on a refusal while the destination sends.
+  std::function<void(InFlightRecord&)> refused_hook;
   std::vector<TimePoint> wakes;
   std::map<const PartitionState*, int> holds;
   std::vector<std::pair<PartitionState*, bool>> hold_calls;
   std::vector<std::pair<BreakerState, BreakerState>> transitions;
   std::vector<InFlightRecord*> rate_limited;
 };
+
+// The offsets of `records`, in order.
+inline std::vector<int64_t> offsets_of(const std::vector<InFlightRecord*>& records) {
+  std::vector<int64_t> offsets;
+  for (const InFlightRecord* record : records) offsets.push_back(record->offset);
+  return offsets;
+}
 
 // A destination with its fakes, records made on demand and a clock moved by hand.
 struct DestinationFixture {

@@ -17,11 +17,6 @@ using Result = Destination::Result;
 
 namespace {
 
-std::vector<int64_t> offsets_of(const std::vector<InFlightRecord*>& records) {
-  std::vector<int64_t> offsets;
-  for (const InFlightRecord* record : records) offsets.push_back(record->offset);
-  return offsets;
-}
 
 }  // namespace
 
