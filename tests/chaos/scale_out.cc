@@ -156,7 +156,9 @@ void ScaleOutRun::set_up() {
   sink_ = std::make_unique<FlappingSink>(1500ms);  // the route's timeout is 1 s
   dir_ = std::make_unique<test::TempDir>();
 
-  test::TestConfig config = chaos_config(broker_->bootstrap(), topology_, sink_->url());
+  // Both routes keep each key's order: the topic route sends one record of a key at a time,
+  // so a failed one was not overtaken already.
+  test::TestConfig config = chaos_config(broker_->bootstrap(), topology_, sink_->url(), true);
   config.dedup_backend = "redis";
   config.redis_url = redis_->url();
   // A reservation outlives the longest wait of its record for the sink (a breaker open

@@ -85,7 +85,8 @@ std::unique_ptr<test::DevBroker> start_broker(const Topology& topology) {
   return broker;
 }
 
-test::TestConfig chaos_config(const std::string& bootstrap, const Topology& topology, const std::string& sink_url) {
+test::TestConfig chaos_config(const std::string& bootstrap, const Topology& topology, const std::string& sink_url,
+                              bool topic_by_key) {
   test::TestConfig config;
   config.bootstrap = bootstrap;
   config.group_id = kGroup;
@@ -95,7 +96,8 @@ test::TestConfig chaos_config(const std::string& bootstrap, const Topology& topo
   config.reservation_ttl = "2s";
   config.rejected_topic = kRejected;
   config.dlq_topic = kDlq;
-  config.routes_yaml = std::string("  - match: {channel: email}\n    topic: ") + kDownstream +
+  config.routes_yaml = std::string("  - match: {channel: email}\n") + (topic_by_key ? "    ordering: key\n" : "") +
+                       "    topic: " + kDownstream +
                        "\n"
                        "  - match: {channel: whatsapp}\n    ordering: key\n    http:\n      url: " +
                        sink_url + "\n      timeout: 1s\n      max_connections: 8\n";

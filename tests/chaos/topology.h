@@ -46,9 +46,11 @@ std::string layout(const Topology& topology);
 // coordinator) on broker 1, so `down 2` is a sink outage and `down 1` takes the input away.
 std::unique_ptr<test::DevBroker> start_broker(const Topology& topology);
 
-// sluice's config in both runs: a topic route (email) and an HTTP route (WhatsApp, ordering
-// key) to `sink_url`, short retry tiers, a quick breaker, small batches.
-test::TestConfig chaos_config(const std::string& bootstrap, const Topology& topology, const std::string& sink_url);
+// sluice's config in both runs: a topic route (email; with `topic_by_key`, ordering key: one
+// record per key at a time) and an HTTP route (WhatsApp, ordering key) to `sink_url`, short
+// retry tiers, a quick breaker, small batches.
+test::TestConfig chaos_config(const std::string& bootstrap, const Topology& topology, const std::string& sink_url,
+                              bool topic_by_key = false);
 
 // Every inbound and tier record committed by the group (false while the broker does not answer).
 bool group_caught_up(const std::string& bootstrap, const Topology& topology);
