@@ -28,7 +28,7 @@ std::string shipped_config(const SluiceSettings& settings) {
   if (!settings.http_url.empty()) {
     const std::string http =
         "\n    http: {url: \"" + settings.http_url + "\", pipeline_depth: " + std::to_string(settings.pipeline_depth) +
-        "}\n";
+        (settings.http_batch.empty() ? "" : ", batch: " + settings.http_batch) + "}\n";
     replace("  - match: {channel: email}\n    topic: clean.email\n  - match: {channel: whatsapp}\n    topic: "
             "clean.whatsapp\n",
             "  - match: {channel: email}" + http + "  - match: {channel: whatsapp}" + http);

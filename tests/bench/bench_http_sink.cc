@@ -1,5 +1,8 @@
 #include "bench/bench_http_sink.h"
 
+#include <algorithm>
+#include <optional>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,23 +20,34 @@ namespace {
 
 constexpr std::string_view kResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
 
-// Content-Length of a header block (case-insensitive name); 0 when absent.
-size_t content_length(std::string_view head) {
-  constexpr std::string_view kName = "content-length:";
+// The value of header `name` (lowercase, with its colon) in a header block; nullopt when absent.
+std::optional<std::string_view> header_value(std::string_view head, std::string_view name) {
   for (size_t line = 0; line < head.size();) {
     size_t end = head.find("\r\n", line);
     if (end == std::string_view::npos) end = head.size();
     std::string_view text = head.substr(line, end - line);
-    if (text.size() > kName.size()) {
+    if (text.size() > name.size()) {
       bool match = true;
-      for (size_t i = 0; i < kName.size() && match; ++i) {
-        match = static_cast<char>(std::tolower(static_cast<unsigned char>(text[i]))) == kName[i];
+      for (size_t i = 0; i < name.size() && match; ++i) {
+        match = static_cast<char>(std::tolower(static_cast<unsigned char>(text[i]))) == name[i];
       }
-      if (match) return std::stoul(std::string(text.substr(kName.size())));
+      if (match) return text.substr(name.size());
     }
     line = end + 2;
   }
-  return 0;
+  return std::nullopt;
+}
+
+// Content-Length of a header block (case-insensitive name); 0 when absent.
+size_t content_length(std::string_view head) {
+  std::optional<std::string_view> value = header_value(head, "content-length:");
+  return value ? std::stoul(std::string(*value)) : 0;
+}
+
+// Records in a request: those X-Sluice-Sources lists (a batch), else one.
+int64_t records_in(std::string_view head) {
+  std::optional<std::string_view> sources = header_value(head, "x-sluice-sources:");
+  return sources ? 1 + std::count(sources->begin(), sources->end(), ',') : 1;
 }
 
 }  // namespace
@@ -95,9 +109,11 @@ void HttpSink::serve(int fd) {
     // Answer every complete request in the buffer (a client may pipeline), then read more.
     size_t head_end;
     while ((head_end = buffer.find("\r\n\r\n")) != std::string::npos) {
-      size_t body = content_length(std::string_view(buffer).substr(0, head_end));
+      const std::string_view head = std::string_view(buffer).substr(0, head_end);
+      size_t body = content_length(head);
       size_t total = head_end + 4 + body;
       if (buffer.size() < total) break;
+      records_.fetch_add(records_in(head), std::memory_order_relaxed);
       buffer.erase(0, total);
       requests_.fetch_add(1, std::memory_order_relaxed);
       body_bytes_.fetch_add(static_cast<int64_t>(body), std::memory_order_relaxed);

@@ -2,7 +2,8 @@
 // The HTTP endpoint of the HTTP-route scenario: a minimal HTTP/1.1 keep-alive server that
 // answers every request 200 and counts it. It is deliberately cheaper than any real
 // application (one blocking thread per connection, no parsing beyond Content-Length), so the
-// scenario measures sluice's HTTP client, not the server.
+// scenario measures sluice's HTTP client, not the server. A batch request counts its records
+// (X-Sluice-Sources lists them).
 
 #include <atomic>
 #include <cstdint>
@@ -24,6 +25,8 @@ class HttpSink {
 
   std::string url() const;
   int64_t requests() const { return requests_.load(std::memory_order_relaxed); }
+  // Records the requests carried: one each, or a batch's.
+  int64_t records() const { return records_.load(std::memory_order_relaxed); }
   int64_t body_bytes() const { return body_bytes_.load(std::memory_order_relaxed); }
 
  private:
@@ -34,6 +37,7 @@ class HttpSink {
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> requests_{0};
+  std::atomic<int64_t> records_{0};
   std::atomic<int64_t> body_bytes_{0};
   std::thread acceptor_;
   std::mutex connections_mutex_;

@@ -164,6 +164,7 @@ Runner::Runner(const ScenarioSpec& spec, const std::string& bootstrap, int fetch
   if (spec.subject == Subject::SluiceHttp) {
     settings.http_url = http_url;
     settings.pipeline_depth = spec.pipeline_depth;
+    settings.http_batch = spec.http_batch;
   }
   std::string config_path = dir_.file("sluice.yaml");
   test::write_file(config_path, shipped_config(settings));

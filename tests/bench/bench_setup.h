@@ -69,6 +69,7 @@ struct ScenarioSpec {
   std::string dedup = "memory";
   std::string what;
   int pipeline_depth = 1;  // HTTP routes
+  std::string http_batch;  // HTTP routes: their `batch:` (YAML); empty: one request per record
   bool exactly_once = false;  // kafka.delivery: exactly_once
   BareOptions bare;  // Subject::Bare: the variant (bootstrap and topics are filled in per run)
 };

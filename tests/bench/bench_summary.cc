@@ -91,6 +91,23 @@ std::string cpu_breakdown(const Report& report, const std::string& scenario) {
   return text + " µs per message";
 }
 
+// The median over the rounds of `scenario`'s rate / `against`'s in the same round; none (and
+// why) when no round had both.
+std::optional<double> median_ratio_in_rounds(const Report& report, const std::string& scenario,
+                                             const std::string& against, std::string& why) {
+  std::vector<double> ratios;
+  for (const ThroughputResult& result : report.throughput) {
+    if (result.scenario != scenario || !result.ok) continue;
+    const ThroughputResult* other = run_in_round(report.throughput, against, result.round);
+    if (other != nullptr && other->rate() > 0) ratios.push_back(result.rate() / other->rate());
+  }
+  if (ratios.empty()) {
+    why = "no completed " + scenario + " run with a " + against + " run in its round";
+    return std::nullopt;
+  }
+  return median(ratios);
+}
+
 using Measure = std::optional<double> (*)(const Report&, const std::vector<ThroughputSummary>&, std::string& why);
 
 // A target: the value `measure` finds must be at least (or at most) `threshold`.
@@ -140,17 +157,14 @@ const TargetSpec kTargets[] = {
     {"exactly-once-vs-at-least-once", "exactly-once ≥ 50 % of at-least-once", 0.50, false, "%.2f × at-least-once",
      "median over the rounds of sluice exactly-once's rate / sluice memory's of the same round",
      [](const Report& report, const std::vector<ThroughputSummary>&, std::string& why) -> std::optional<double> {
-       std::vector<double> ratios;
-       for (const ThroughputResult& result : report.throughput) {
-         if (result.scenario != "sluice exactly-once" || !result.ok) continue;
-         const ThroughputResult* memory = run_in_round(report.throughput, "sluice memory", result.round);
-         if (memory != nullptr && memory->rate() > 0) ratios.push_back(result.rate() / memory->rate());
-       }
-       if (ratios.empty()) {
-         why = "no completed sluice exactly-once run with a sluice memory run in its round";
-         return std::nullopt;
-       }
-       return median(ratios);
+       return median_ratio_in_rounds(report, "sluice exactly-once", "sluice memory", why);
+     }},
+    {"http-batched-vs-bare", "HTTP batched ≥ 80 % of bare copy's rate", 0.80, false, "%.2f × bare",
+     "median over the rounds of sluice http batched's rate / the bare run's of the same round",
+     [](const Report& report, const std::vector<ThroughputSummary>&, std::string& why) -> std::optional<double> {
+       std::optional<double> ratio = median_ratio_in_rounds(report, "sluice http batched", "bare", why);
+       if (ratio) why = "sluice http batched: " + cpu_breakdown(report, "sluice http batched");
+       return ratio;
      }},
     {"peak-rss-defaults", "peak RSS of sluice on the defaults ≤ 256 MiB", 256, true, "%.1f MiB",
      "the highest VmHWM in MiB of the sluice memory, sqlite and redis runs with at least 1 000 000 records",

@@ -1,7 +1,7 @@
 // sluice-bench: end-to-end measurements against dev brokers (scripts/bench runs it).
 //
 //   sluice-bench run [--messages N] [--rounds N] [--latency-rate R] [--latency-seconds S] [--quick]
-//                    [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined,bare-*]
+//                    [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined,http-batched,bare-*]
 //                    [--no-latency] [--no-idle]
 //                    [--latency-dedup memory|sqlite|redis[,...]] [--latency-rounds N]
 //                    [--microbench-json FILE] [--out DIR]
@@ -289,7 +289,8 @@ struct RunOptions {
   // The sluice scenarios of the latency runs; each round runs bare and each of them.
   std::vector<std::string> latency_dedup = {"sqlite"};
   int latency_rounds = 3;
-  std::vector<std::string> scenarios = {"bare", "memory", "sqlite", "redis", "exactly-once", "http", "http-pipelined"};
+  std::vector<std::string> scenarios = {"bare",          "memory", "sqlite",      "redis",
+                                        "exactly-once", "http",   "http-pipelined", "http-batched"};
   bool latency = true;
   bool idle = true;
   std::string microbench_json;
@@ -298,7 +299,7 @@ struct RunOptions {
 
 int usage() {
   std::cerr << "usage: sluice-bench run [--messages N] [--rounds N] [--latency-rate R] [--latency-seconds S] [--quick]\n"
-               "                        [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined,bare-*]\n"
+               "                        [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined,http-batched,bare-*]\n"
                "                        [--no-latency] [--no-idle]\n"
                "                        [--latency-dedup memory|sqlite|redis[,...]] [--latency-rounds N]\n"
                "                        [--microbench-json FILE] [--out DIR]\n"
@@ -364,6 +365,13 @@ ScenarioSpec scenario(const std::string& name) {
     ScenarioSpec spec = make_spec("sluice http pipelined", Subject::SluiceHttp, "memory",
                       "as sluice http, with pipeline_depth 8 (HTTP/1.1 pipelining once all 16 connections are busy)");
     spec.pipeline_depth = 8;
+    return spec;
+  }
+  if (name == "http-batched") {
+    ScenarioSpec spec = make_spec("sluice http batched", Subject::SluiceHttp, "memory",
+                                  "as sluice http, with batch {max_records: 100, linger: 5ms} (a JSON array of up to "
+                                  "100 records per request)");
+    spec.http_batch = "{max_records: 100, linger: 5ms}";
     return spec;
   }
   throw std::invalid_argument("unknown scenario " + name);

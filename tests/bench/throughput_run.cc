@@ -67,7 +67,7 @@ ThroughputResult run_throughput(const ScenarioSpec& spec, const Corpus& corpus) 
     auto arrived = [&]() -> int64_t {
       int64_t total = watcher.total();
       if (total < 0) return -1;
-      return total + (http ? http->requests() : 0);
+      return total + (http ? http->records() : 0);
     };
 
     commit_start_offsets(broker.bootstrap(), spec.subject == Subject::Bare ? kBareGroup : kShippedGroup,

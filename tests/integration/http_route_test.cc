@@ -6,6 +6,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include "support/dev_broker.h"
 #include "support/http_test_server.h"
 #include "support/process.h"
+#include "support/sha256.h"
 #include "support/sluice_daemon.h"
 #include "support/test_certificates.h"
 #include "support/wait.h"
@@ -330,4 +332,152 @@ TEST_CASE("http route: https with a CA given in ca_file delivers, and an untrust
   CHECK(bad_server.request_count() == 0);  // never delivered over an unverified connection
   CHECK(read_topic(second_broker.bootstrap(), "dlq").empty());
   CHECK(daemon.logs().find("tls_failed") != std::string::npos);
+}
+
+namespace {
+
+// "a,b,c" → {a, b, c}.
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    out.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("http route: batches; a bad record in the middle of one goes alone to the DLQ", "[integration][http][batch]") {
+  DevBroker broker(kTopics);
+  HttpTestServer server;
+  std::mutex mutex;
+  std::vector<std::string> accepted;  // bodies answered 2xx
+  server.set_handler([&](const ReceivedRequest& request) {
+    HttpTestResponse response;
+    if (request.body.find("reject me") != std::string::npos) {
+      response.status = 422;
+      response.body = "{\"error\":\"one of them is bad\"}";
+    } else {
+      std::lock_guard<std::mutex> lock(mutex);
+      accepted.push_back(request.body);
+    }
+    return response;
+  });
+  TempDir dir;
+  SluiceDaemon daemon(http_config(broker, "http-batch", server.url(), "      batch: {max_records: 20, linger: 50ms}\n"),
+                      dir);
+  auto records = whatsapp_records(60);
+  KafkaRecord bad;
+  bad.topic = "inbound.whatsapp";
+  bad.key = "w-key-3";  // the partition of its neighbours
+  bad.value = whatsapp_event("+15554440001", "reject me", "c-bad");
+  records.insert(records.begin() + 30, bad);
+  produce(broker.bootstrap(), records);
+  daemon.start();
+  REQUIRE(wait_until([&] { return read_topic(broker.bootstrap(), "dlq").size() == 1; }, 60s, 50ms));
+  bool caught_up = wait_until([&] { return group_caught_up(broker.bootstrap(), "http-batch", {"inbound.whatsapp"}); }, 30s, 100ms);
+  INFO(daemon.logs());
+  REQUIRE(caught_up);
+  REQUIRE(daemon.stop() == 0);
+
+  auto dlq = read_topic(broker.bootstrap(), "dlq");
+  REQUIRE(dlq.size() == 1);
+  CHECK(dlq[0].key == "w-key-3");
+  CHECK(dlq[0].header("sluice-error") == "forward_rejected");
+  rapidjson::Document envelope;
+  envelope.Parse(dlq[0].value->c_str());
+  REQUIRE_FALSE(envelope.HasParseError());
+  CHECK(envelope["http_status"].GetInt() == 422);
+  CHECK(std::string(envelope["original_message"].GetString()) == *bad.value);
+  CHECK(read_topic(broker.bootstrap(), "retry.1s").empty());
+
+  // Every other record was accepted exactly once, in a JSON array with its neighbours.
+  std::map<std::string, int> per_value;
+  for (const std::string& body : accepted) {
+    rapidjson::Document array;
+    array.Parse(body.c_str());
+    REQUIRE(array.IsArray());
+    for (const auto& value : array.GetArray()) {
+      CHECK(value.IsObject());
+      const std::string channel = value["channel"].GetString();
+      CHECK(channel == "whatsapp");
+    }
+  }
+  for (const KafkaRecord& record : records) {
+    if (record.value == bad.value) continue;
+    int seen = 0;
+    for (const std::string& body : accepted) seen += body.find(*record.value) != std::string::npos ? 1 : 0;
+    CHECK(seen == 1);
+  }
+  // Requests list their records' sources and fingerprints in body order; a partition's
+  // records arrive in offset order across the accepted requests; most requests held several.
+  std::map<std::string, int64_t> last_offset;
+  size_t several = 0;
+  for (const ReceivedRequest& request : server.requests()) {
+    CHECK(request.headers.at("content-type") == "application/json");
+    const std::vector<std::string> sources = split_list(request.headers.at("x-sluice-sources"));
+    CHECK(split_list(request.headers.at("x-sluice-fingerprints")).size() == sources.size());
+    CHECK(request.headers.at("idempotency-key").size() == 64);
+    several += sources.size() > 1 ? 1 : 0;
+    if (request.body.find("reject me") != std::string::npos) continue;
+    for (const std::string& source : sources) {
+      const size_t slash = source.rfind('/');
+      const std::string partition = source.substr(0, slash);
+      const int64_t offset = std::stoll(source.substr(slash + 1));
+      if (last_offset.count(partition) != 0) CHECK(offset > last_offset[partition]);
+      last_offset[partition] = offset;
+    }
+  }
+  CHECK(several > 0);
+  const std::string sink = "{sink=\"http:" + server.url() + "\"}";
+  CHECK(final_counter(daemon.logs(), "sluice_http_batches_split_total" + sink) >= 1);
+}
+
+TEST_CASE("http route: a batch sent again after a 503 carries the same Idempotency-Key", "[integration][http][batch]") {
+  DevBroker broker(kTopics);
+  HttpTestServer server;
+  std::atomic<int> failures_left{1};
+  server.set_handler([&](const ReceivedRequest&) {
+    HttpTestResponse response;
+    if (failures_left.fetch_sub(1) > 0) response.status = 503;
+    return response;
+  });
+  TempDir dir;
+  // The 503 opens the breaker: the batch waits and goes again, as it was, after a second.
+  SluiceDaemon daemon(http_config(broker, "http-batch-503", server.url(),
+                                  "      batch: {max_records: 5, linger: 5s, format: ndjson}\n",
+                                  "  failure_threshold: 1\n  open_timeout: 1s\n  success_threshold: 1\n"),
+                      dir);
+  auto records = whatsapp_records(5);
+  produce(broker.bootstrap(), records);
+  daemon.start();
+  bool caught_up =
+      wait_until([&] { return group_caught_up(broker.bootstrap(), "http-batch-503", {"inbound.whatsapp"}); }, 60s, 100ms);
+  INFO(daemon.logs());
+  REQUIRE(caught_up);
+  REQUIRE(daemon.stop() == 0);
+
+  std::vector<ReceivedRequest> requests = server.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].headers.at("content-type") == "application/x-ndjson");
+  CHECK(requests[1].body == requests[0].body);
+  CHECK(requests[1].headers.at("x-sluice-sources") == requests[0].headers.at("x-sluice-sources"));
+  CHECK(requests[1].headers.at("idempotency-key") == requests[0].headers.at("idempotency-key"));
+  // The key is SHA-256 of the records' fingerprints in order; each is `sluice fingerprint`'s.
+  const std::vector<std::string> fingerprints = split_list(requests[0].headers.at("x-sluice-fingerprints"));
+  REQUIRE(fingerprints.size() == records.size());
+  std::string bytes;
+  for (const std::string& hex : fingerprints) {
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  CHECK(requests[0].headers.at("idempotency-key") == sha256_hex(bytes));
+  std::string first_line = requests[0].body.substr(0, requests[0].body.find('\n'));
+  std::string fingerprint;
+  REQUIRE(run_command({SLUICE_BIN, "fingerprint"}, &fingerprint, 10s, first_line) == 0);
+  CHECK(fingerprints[0] + "\n" == fingerprint);
+  CHECK(read_topic(broker.bootstrap(), "dlq").empty());
+  CHECK(read_topic(broker.bootstrap(), "retry.1s").empty());
 }

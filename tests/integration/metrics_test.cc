@@ -62,10 +62,11 @@ TEST_CASE("a fresh daemon exports every metric family at zero that promtool acce
   config.bootstrap = broker.bootstrap();
   config.group_id = "metrics-fresh";
   config.rejected_topic = "rejected";
-  // A topic route and an HTTP route (never called: no record is sent), so every per-sink
-  // family has a series.
+  // A topic route and two HTTP routes, one batched (never called: no record is sent), so
+  // every per-sink family has a series.
   config.routes_yaml = "  - match: {channel: email}\n    topic: clean.email\n"
-                       "  - match: {channel: whatsapp}\n    http:\n      url: http://127.0.0.1:9/hook\n";
+                       "  - match: {channel: whatsapp}\n    http:\n      url: http://127.0.0.1:9/hook\n"
+                       "  - match: {channel: sms}\n    http: {url: \"http://127.0.0.1:9/batch\", batch: {}}\n";
   config.extra_yaml = "retry:\n  tiers: [1s]\n";
   SluiceDaemon daemon(config, dir);
   daemon.start();

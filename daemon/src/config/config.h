@@ -78,6 +78,14 @@ struct RouteMatch {
   std::optional<std::string> message_type;  // absent: any message type
 };
 
+// An HTTP route's batches: records of the route go out together, in one request.
+struct HttpBatchConfig {
+  int64_t max_records = 100;
+  int64_t max_bytes = 1'048'576;  // record values in one request, at most
+  Duration linger{5};             // a batch goes this long after its first record at the latest
+  std::string format = "array";   // "array" (a JSON array of the values) or "ndjson"
+};
+
 // Where an HTTP route delivers: typically the application in the same pod.
 struct HttpRouteConfig {
   std::string url;
@@ -91,6 +99,7 @@ struct HttpRouteConfig {
   // Requests in flight at once: "adaptive" (slow start after an outage, halved on overload)
   // or a fixed count, as written (fixed_concurrency() in validate.h reads it).
   std::string concurrency = "adaptive";
+  std::optional<HttpBatchConfig> batch;  // absent: one request per record
 };
 
 // A route's rate limit: a token bucket.

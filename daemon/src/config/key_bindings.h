@@ -90,6 +90,26 @@ Binding http_field(Access access) {
   return optional_route_object_field<&RouteConfig::http>(access);
 }
 
+// A field of one HTTP route's `batch` object (`http.batch`): storing any of its keys makes the
+// batch exist; reading it from a route without one finds nothing.
+template <typename Access>
+Binding http_batch_field(Access access) {
+  using Field = std::remove_cvref_t<decltype(access(std::declval<HttpBatchConfig&>()))>;
+  Binding binding;
+  binding.store = [access](Config& config, size_t item, Value&& value) {
+    SLUICE_ASSERT(item < config.routes.size(), "route index past the routes read so far");
+    std::optional<HttpRouteConfig>& http = config.routes[item].http;
+    if (!http) http.emplace();
+    if (!http->batch) http->batch.emplace();
+    access(*http->batch) = take<Field>(std::move(value));
+  };
+  binding.read = [access](const Config& config, size_t item) -> Value {
+    const std::optional<HttpRouteConfig>& http = config.routes[item].http;
+    return http && http->batch ? Value(access(*http->batch)) : Value();
+  };
+  return binding;
+}
+
 // A field of one route's `rate_limit` object.
 template <typename Access>
 Binding rate_limit_field(Access access) {

@@ -329,6 +329,41 @@ KeyTable build_table() {
               "429, 503 or a timeout and then grows by one a round trip, never above max_connections × "
               "pipeline_depth; a number N keeps it at N (at most max_connections × pipeline_depth).",
        .bind = http_field([](auto& h) -> auto& { return h.concurrency; })});
+  add({.path = "routes[].http.batch",
+       .type = KeyType::Object,
+       .flags = {.optional_object = true},
+       .doc = "Send the route's records in batches, several in one request (a JSON array or NDJSON of their "
+              "values); absent: one request per record. A batch refused as bad data is split in halves and sent "
+              "again until only the refused records are left."});
+  add({.path = "routes[].http.batch.max_records",
+       .type = KeyType::Int,
+       .default_text = "100",
+       .min = 1,
+       .max = 10'000,
+       .doc = "Records in one request, at most; a batch this full goes at once.",
+       .bind = http_batch_field([](auto& b) -> auto& { return b.max_records; })});
+  add({.path = "routes[].http.batch.max_bytes",
+       .type = KeyType::Int,
+       .default_text = "1048576",
+       .min = 1024,
+       .max = 1'073'741'824,
+       .doc = "Bytes of record values in one request, at most (a record larger than this goes alone); a batch "
+              "this full goes at once.",
+       .bind = http_batch_field([](auto& b) -> auto& { return b.max_bytes; })});
+  add({.path = "routes[].http.batch.linger",
+       .type = KeyType::Duration,
+       .default_text = "5ms",
+       .min = 0,
+       .max = ms(10s),
+       .doc = "How long a batch that is not full waits for more records after its first one.",
+       .bind = http_batch_field([](auto& b) -> auto& { return b.linger; })});
+  add({.path = "routes[].http.batch.format",
+       .type = KeyType::Enum,
+       .default_text = "array",
+       .allowed = {"array", "ndjson"},
+       .doc = "array: a JSON array of the record values (Content-Type: application/json); ndjson: one value per "
+              "line (application/x-ndjson).",
+       .bind = http_batch_field([](auto& b) -> auto& { return b.format; })});
   add({.path = "routes[].http.headers",
        .type = KeyType::StringMap,
        .default_text = "{}",

@@ -101,6 +101,17 @@ void check_flow_limits(const Config& config, std::vector<Problem>& out) {
       out.push_back({path, "delivers to the same destination as routes[" + std::to_string(first->second) +
                                "], which shares its rate_limit and concurrency; give both the same ones"});
     }
+    auto batch = [](const RouteConfig& r) {
+      const bool batched = r.http && r.http->batch;
+      const HttpBatchConfig none{};
+      const HttpBatchConfig& b = batched ? *r.http->batch : none;
+      return std::make_tuple(batched, b.max_records, b.max_bytes, b.linger, b.format);
+    };
+    if (batch(route) != batch(other)) {
+      out.push_back({path + ".http.batch", "delivers to the same destination as routes[" +
+                                               std::to_string(first->second) +
+                                               "], which shares its batches; give both the same http.batch"});
+    }
   }
 }
 

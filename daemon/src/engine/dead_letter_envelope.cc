@@ -1,9 +1,9 @@
 #include "engine/dead_letter_envelope.h"
 
-#include <openssl/evp.h>
 #include <rapidjson/document.h>
 
 #include "common/text.h"
+#include "fingerprint/fingerprint.h"
 
 namespace sluice::engine {
 namespace {
@@ -22,13 +22,6 @@ void append_raw_field(std::string& out, std::string_view name, std::string_view 
   out += "\":";
   out += raw_json;
   out += ',';
-}
-
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
-  return text::to_hex(digest, size);
 }
 
 std::string string_member(const rapidjson::Document& document, const char* name) {
@@ -50,7 +43,7 @@ std::string build_dead_letter_envelope(const DeadLetterInfo& info) {
     append_string_field(out, "original_message_base64", text::base64_encode(info.value.substr(0, info.embed_limit)));
     append_raw_field(out, "original_truncated", "true");
     append_raw_field(out, "original_size", std::to_string(info.value.size()));
-    append_string_field(out, "original_sha256", sha256_hex(info.value));
+    append_string_field(out, "original_sha256", fingerprint::sha256_hex(info.value));
   } else if (text::is_valid_utf8(info.value)) {
     append_string_field(out, "original_message", info.value);
   } else {
@@ -64,7 +57,7 @@ std::string build_dead_letter_envelope(const DeadLetterInfo& info) {
     append_string_field(out, "original_key_base64", text::base64_encode(key.substr(0, info.key_embed_limit)));
     append_raw_field(out, "original_key_truncated", "true");
     append_raw_field(out, "original_key_size", std::to_string(key.size()));
-    append_string_field(out, "original_key_sha256", sha256_hex(key));
+    append_string_field(out, "original_key_sha256", fingerprint::sha256_hex(key));
   } else if (text::is_valid_utf8(key)) {
     append_string_field(out, "original_key", key);
   } else {

@@ -67,7 +67,7 @@ void Destination::offer(InFlightRecord& record, TimePoint now) {
   // The common case: nothing waits before it, so it goes at once if the breaker allows.
   // Without a token it joins the queue, and pump() counts the wait of the queue's head (so a
   // record is counted once, when it is the one waiting).
-  if (gate.queued.empty() && gate_has_room(gate) && has_room() && now >= send_blocked_until_ &&
+  if (!batching_ && gate.queued.empty() && gate_has_room(gate) && has_room() && now >= send_blocked_until_ &&
       (!rate_ || rate_->ready(now))) {
     CircuitBreaker::Permit permit = breaker_.try_acquire(now);
     if (permit.granted) {
@@ -89,13 +89,20 @@ void Destination::enqueue(Gate& gate, InFlightRecord& record, bool at_head) {
     gate.queued.push_back(&record);
   } else {
     // Ahead of every later record of its partition (with `none` a gate mixes partitions and
-    // several of one partition may be in flight, so the front is not always the place).
+    // several of one partition may be in flight, so the front is not always the place), or,
+    // with none queued, behind the earlier ones already back (a batch's come back in order).
+    auto same_partition = [&](const InFlightRecord* other) { return other->partition == record.partition; };
     auto later = std::find_if(gate.queued.begin(), gate.queued.end(), [&](const InFlightRecord* other) {
-      return other->partition == record.partition && other->offset > record.offset;
+      return same_partition(other) && other->offset > record.offset;
     });
-    gate.queued.insert(later == gate.queued.end() ? gate.queued.begin() : later, &record);
+    if (later == gate.queued.end()) {
+      auto earlier = std::find_if(gate.queued.rbegin(), gate.queued.rend(), same_partition);
+      later = earlier == gate.queued.rend() ? gate.queued.begin() : earlier.base();
+    }
+    gate.queued.insert(later, &record);
   }
   queued_ += 1;
+  count_queued(gate, record, 1);
 }
 
 std::unordered_set<PartitionState*> Destination::partitions_queued() const {
@@ -143,7 +150,7 @@ bool Destination::dispatch(Gate& gate, InFlightRecord& record, CircuitBreaker::P
   return true;
 }
 
-void Destination::pump(TimePoint now) {
+void Destination::pump_records(TimePoint now) {
   while (!ready_.empty() && has_room() && now >= send_blocked_until_) {
     Gate* gate = ready_.front();
     if (gate->queued.empty() || !gate_has_room(*gate)) {
@@ -166,16 +173,22 @@ void Destination::pump(TimePoint now) {
       drop_if_idle(*gate);  // its record was refused at once, and nothing waits behind it
     }
   }
-  if (queued_ > 0 && breaker_.current_state() == BreakerState::Open && !wake_scheduled_) {
+}
+
+void Destination::pump(TimePoint now) {
+  if (batching_) {
+    pump_batches(now);
+  } else {
+    pump_records(now);
+  }
+  if ((queued_ > 0 || !resend_.empty()) && breaker_.current_state() == BreakerState::Open && !wake_scheduled_) {
     wake_scheduled_ = true;
     events_.wake_destination_at(index_, breaker_.open_until());
   }
   update_holds();
 }
 
-Destination::Verdict Destination::on_result(InFlightRecord& record, Result result, TimePoint now,
-                                            std::optional<std::chrono::milliseconds> retry_after) {
-  GateKey key;
+Destination::Gate& Destination::gate_in_flight(const InFlightRecord& record, GateKey& key) {
   Gate* found = &single_gate_;
   if (ordering_ != config::Ordering::None) {
     key = key_of(record);
@@ -183,33 +196,45 @@ Destination::Verdict Destination::on_result(InFlightRecord& record, Result resul
     found = it != gates_.end() ? &it->second : nullptr;
   }
   SLUICE_ASSERT(found != nullptr && found->in_flight > 0, "a result for a record this destination sent");
-  Gate& gate = *found;
-  gate.in_flight -= 1;
-  in_flight_ -= 1;
-  CircuitBreaker::Permit permit = record.permit;
-  record.permit = {};
-  Verdict verdict = Verdict::Delivered;
+  return *found;
+}
+
+void Destination::judge(const CircuitBreaker::Permit& permit, Result result, TimePoint sent_at, TimePoint now,
+                        std::optional<std::chrono::milliseconds> retry_after) {
   switch (result) {
     case Result::Delivered:
-      // The limit first: a probe's success that closes the breaker restarts it from 1.
-      if (limit_) limit_->on_success();
-      breaker_.on_success(permit, now);
-      verdict = Verdict::Delivered;
-      break;
     case Result::BadData:
-      // The destination answered, so it is up; it refuses this record as it is.
+      // The destination answered, so it is up (a refusal is of the record as it is). The limit
+      // first: a probe's success that closes the breaker restarts it from 1.
       if (limit_) limit_->on_success();
       breaker_.on_success(permit, now);
-      verdict = Verdict::BadData;
       break;
     case Result::Cancelled:
       breaker_.cancel(permit);
-      verdict = Verdict::Cancelled;
       break;
     case Result::Overloaded:
     case Result::Transient:
-      if (result == Result::Overloaded && limit_) limit_->on_overload(record.sent_at, now);
+      if (result == Result::Overloaded && limit_) limit_->on_overload(sent_at, now);
       breaker_.on_failure(permit, now, retry_after);
+      break;
+  }
+}
+
+Destination::Verdict Destination::on_result(InFlightRecord& record, Result result, TimePoint now,
+                                            std::optional<std::chrono::milliseconds> retry_after) {
+  GateKey key;
+  Gate& gate = gate_in_flight(record, key);
+  gate.in_flight -= 1;
+  in_flight_ -= 1;
+  judge(record.permit, result, record.sent_at, now, retry_after);
+  record.permit = {};
+  Verdict verdict = Verdict::Delivered;
+  switch (result) {
+    case Result::Delivered: verdict = Verdict::Delivered; break;
+    case Result::BadData: verdict = Verdict::BadData; break;
+    case Result::Cancelled: verdict = Verdict::Cancelled; break;
+    case Result::Overloaded:
+    case Result::Transient:
       if (breaker_.state(now) != BreakerState::Closed) {
         // An outage, not this record's fault: it waits at the head of its gate.
         enqueue(gate, record, true);
@@ -273,6 +298,7 @@ void Destination::withdraw_matching(const InFlightRecord& record, const std::fun
     if (match(*queued)) {
       out.push_back(queued);
       queued_ -= 1;
+      count_queued(*gate, *queued, -1);
     } else {
       keep.push_back(queued);
     }
@@ -290,6 +316,7 @@ void Destination::withdraw_from(Gate& gate, const PartitionState* partition, std
     if (partition == nullptr || record->partition.get() == partition) {
       out.push_back(record);
       queued_ -= 1;
+      count_queued(gate, *record, -1);
     } else {
       keep.push_back(record);
     }

@@ -21,6 +21,17 @@
 // waits for the wake-up at the next token; when more than kRateQueueBound records wait here
 // for tokens, the partitions feeding them are paused (as in an outage) until the queue is
 // down to half of it.
+// Batches (an HTTP route with `http.batch`, http_batch.h): what may go leaves in batches
+// instead of one by one. A batch is one request: one breaker permit, one place in the
+// concurrency limit, a token per record. It takes, gate after ready gate, all the consecutive
+// records each gate has queued, up to max_records and max_bytes, once that much is there or
+// `linger` after the first of them; a gate then stays shut until every record it gave is
+// answered, so the next batch carries its later records only after this one was answered:
+// each partition (or key) still goes in offset order. The answer is the batch's: a success
+// delivers every record; a transient failure is each record's (the retry tiers, or back to
+// the head of its gate, in order, in an outage); a refusal as bad data splits the batch in
+// halves, sent one after the other, until the single records refused are left
+// (destination_batch.cc).
 //
 // Threading: engine thread only.
 
@@ -38,6 +49,7 @@
 #include "engine/circuit_breaker.h"
 #include "engine/concurrency_limit.h"
 #include "engine/error_classes.h"
+#include "engine/http_batch.h"
 #include "engine/in_flight_record.h"
 #include "engine/rate_limiter.h"
 #include "engine/sink.h"
@@ -62,6 +74,10 @@ class DestinationEvents {
   virtual void on_breaker_transition(int destination, BreakerState from, BreakerState to) = 0;
   // `record` was due but had to wait for a token of the rate limit (counted once per wait).
   virtual void on_rate_limited(InFlightRecord& record) = 0;
+  // A batch request went out (a part of a split batch too).
+  virtual void on_batch_sent(int destination, const Batch& batch) = 0;
+  // A batch refused as bad data was split in halves, to be sent again.
+  virtual void on_batch_split(int destination) = 0;
 };
 
 class Destination {
@@ -83,6 +99,9 @@ class Destination {
   void set_concurrency_limit(ConcurrencyLimit limit) { limit_ = limit; }
   // Sends records only with a token of `rate` (set once, before the first record).
   void set_rate_limit(RateLimiter rate) { rate_ = rate; }
+  // Sends records in batches (set once, before the first record; the sink takes batches).
+  void set_batches(BatchSettings settings) { batching_ = settings; }
+  bool batched() const { return batching_.has_value(); }
   // Records in flight at once now: the concurrency limit, else the capacity (0: no limit).
   int concurrency_limit() const;
   // More records queued than this while a rate limit holds them back pauses their partitions.
@@ -96,6 +115,7 @@ class Destination {
   void wake(TimePoint now) {
     wake_scheduled_ = false;
     rate_wake_scheduled_ = false;
+    linger_wake_scheduled_ = false;
     pump(now);
   }
 
@@ -112,6 +132,15 @@ class Destination {
   // The result of a dispatched record. Call pump() afterwards.
   Verdict on_result(InFlightRecord& record, Result result, TimePoint now,
                     std::optional<std::chrono::milliseconds> retry_after = std::nullopt);
+
+  using BatchVerdicts = std::vector<std::pair<InFlightRecord*, Verdict>>;
+  // The result of batch `id` (a batched destination). Appends to `out` each record that has
+  // its verdict now — not those of a refused batch that are sent again in a part of it.
+  // Returns when the batch was sent. Call pump() afterwards.
+  TimePoint on_batch_result(uint64_t id, Result result, TimePoint now, std::optional<std::chrono::milliseconds> retry_after,
+                            BatchVerdicts& out);
+  // The route of the first record of batch `id` (sent, not answered yet).
+  int batch_route(uint64_t id) const { return batches_.at(id).records.front()->route; }
 
   // Takes every queued (not dispatched) record of `partition` — of every partition when
   // nullptr — out of the queues, appending them to `out`.
@@ -144,6 +173,7 @@ class Destination {
     std::deque<InFlightRecord*> queued;
     int in_flight = 0;
     bool ready = false;  // in ready_
+    int64_t queued_bytes = 0;  // batches: the values of `queued`
     const GateKey* key = nullptr;  // its key in gates_ (nullptr: the one gate of `none`)
   };
 
@@ -157,6 +187,8 @@ class Destination {
   // Whether a token is there now; if not, counts `waiting`'s wait (once) and asks for a
   // wake-up at the next token.
   bool rate_allows(InFlightRecord& waiting, TimePoint now);
+  // Sends what may go one record at a time (pump() of a destination without batches).
+  void pump_records(TimePoint now);
   // Sends `record` with `permit`; false when the sink could not take it now (it is queued
   // again at its gate's head).
   bool dispatch(Gate& gate, InFlightRecord& record, CircuitBreaker::Permit permit, TimePoint now);
@@ -172,6 +204,23 @@ class Destination {
   void drop_gate_if_idle(const GateKey& key, Gate& gate);
   // The same for a gate pump() takes out of ready_ (its key is the map's own).
   void drop_if_idle(Gate& gate);
+  // The gate a dispatched record left (it exists while the record is out).
+  Gate& gate_in_flight(const InFlightRecord& record, GateKey& key);
+  // Tells the breaker and the concurrency limit how a request ended.
+  void judge(const CircuitBreaker::Permit& permit, Result result, TimePoint sent_at, TimePoint now,
+             std::optional<std::chrono::milliseconds> retry_after);
+
+  // Batches (destination_batch.cc).
+  void pump_batches(TimePoint now);
+  // Takes the next batch from the ready gates (with a token per record).
+  Batch take_batch(TimePoint now);
+  void send_batch(Batch batch, CircuitBreaker::Permit permit, TimePoint now);
+  // `record` of an answered batch leaves its gate with `verdict` (Waiting: back at its head).
+  void finish(InFlightRecord& record, Verdict verdict, BatchVerdicts& out);
+  // Keeps the count of records a batch may take now (queued at gates with room): `record`
+  // joins (+1) or leaves (-1) the queue of `gate`; `gate` gains (+1) or loses (-1) room.
+  void count_queued(Gate& gate, const InFlightRecord& record, int sign);
+  void count_room(Gate& gate, int sign);
   void withdraw_from(Gate& gate, const PartitionState* partition, std::vector<InFlightRecord*>& out);
 
   const int index_;
@@ -194,6 +243,15 @@ class Destination {
   bool rate_held_ = false;                      // kRateQueueBound passed: partitions paused
   bool rate_wake_scheduled_ = false;            // a wake-up at the next token is asked for
   const InFlightRecord* rate_waiting_ = nullptr;  // the record whose wait was counted last
+  // Batches.
+  std::optional<BatchSettings> batching_;
+  std::unordered_map<uint64_t, Batch> batches_;  // sent, not answered, by id
+  std::deque<Batch> resend_;                     // parts of refused batches, to send before new ones
+  int64_t available_ = 0;                        // records queued at gates with room
+  int64_t available_bytes_ = 0;                  // ... their values' bytes
+  std::optional<TimePoint> forming_since_;       // when the first of them became available
+  bool linger_wake_scheduled_ = false;
+  uint64_t next_batch_id_ = 1;
 };
 
 }  // namespace sluice::engine

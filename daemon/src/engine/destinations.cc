@@ -64,6 +64,8 @@ std::unique_ptr<Destinations> Destinations::create(const config::Config& config,
     all->instruments_.push_back({&metrics.gauge(metrics::MetricId::BreakerState, labels),
                                  &metrics.gauge(metrics::MetricId::BreakerWaitingRecords, labels),
                                  &metrics.histogram(metrics::MetricId::SinkRequestDuration, labels),
+                                 nullptr,
+                                 nullptr,
                                  {}});
     // The sink's counters exist from start-up, at zero.
     for (BreakerState to : {BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen}) {
@@ -75,12 +77,17 @@ std::unique_ptr<Destinations> Destinations::create(const config::Config& config,
         metrics.counter(id, labels);
       }
     }
+    if (http != nullptr && route.http->batch) {
+      all->instruments_.back().batch_records = &metrics.histogram(metrics::MetricId::HttpBatchRecords, labels);
+      all->instruments_.back().batches_split = &metrics.counter(metrics::MetricId::HttpBatchesSplit, labels);
+    }
     auto destination = std::make_unique<Destination>(index, std::move(sink), http, ordering, capacity, breaker, events);
     if (route.http) {
       std::optional<int64_t> fixed = config::fixed_concurrency(*route.http);
       destination->set_concurrency_limit(fixed ? ConcurrencyLimit::fixed(static_cast<int>(*fixed), capacity)
                                                : ConcurrencyLimit::adaptive(capacity));
     }
+    if (route.http && route.http->batch) destination->set_batches(BatchSettings::from(*route.http->batch));
     if (route.rate_limit) {
       const auto rate = static_cast<double>(route.rate_limit->records_per_second);
       destination->set_rate_limit(
@@ -139,6 +146,14 @@ void Destinations::shutdown_http() {
 
 void Destinations::observe_request(Destination& destination, double seconds) {
   instruments_[static_cast<size_t>(destination.index())].request_duration->Observe(seconds);
+}
+
+void Destinations::count_batch(Destination& destination, size_t records) {
+  instruments_[static_cast<size_t>(destination.index())].batch_records->Observe(static_cast<double>(records));
+}
+
+void Destinations::count_batch_split(Destination& destination) {
+  instruments_[static_cast<size_t>(destination.index())].batches_split->Increment();
 }
 
 void Destinations::record_transition(Destination& destination, BreakerState to) {

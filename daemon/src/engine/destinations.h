@@ -54,6 +54,10 @@ class Destinations {
   void record_transition(Destination& destination, BreakerState to);
   // A record of `route` waited for a token of its rate limit.
   void count_rate_limited(int route) { route_rate_waits_[static_cast<size_t>(route)]->Increment(); }
+  // A batch request of `records` went to `destination` (parts of a split batch too).
+  void count_batch(Destination& destination, size_t records);
+  // A batch `destination` refused as bad data was split in halves.
+  void count_batch_split(Destination& destination);
   void update_gauges();
   // Adds what the HTTP clients counted since the last call to their counters.
   void report_http_stats();
@@ -65,6 +69,8 @@ class Destinations {
     prometheus::Gauge* state = nullptr;
     prometheus::Gauge* waiting = nullptr;
     prometheus::Histogram* request_duration = nullptr;
+    prometheus::Histogram* batch_records = nullptr;  // batched HTTP routes only
+    prometheus::Counter* batches_split = nullptr;    // ... the same
     http::ClientStats http_reported;  // HTTP routes: the client's counters as last added
   };
 

@@ -207,8 +207,11 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   void settle_deliveries();
   void drain_http_responses();
   void on_http_response(int destination, const http::Response& response);
+  void on_batch_response(Destination& destination, uint64_t batch, const http::Response& response);
   void on_destination_result(InFlightRecord* record, Destination::Result result, const std::string& error,
                              std::optional<std::chrono::milliseconds> retry_after);
+  // Acts on what the destination made of a forward's result.
+  void settle_forward(InFlightRecord* record, Destination::Verdict verdict, const std::string& error);
 
   // ---- the group (engine_group.cc)
   void on_assigned(const std::vector<kafka::TopicPartition>& partitions) override;
@@ -232,6 +235,8 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   void hold_for_outage(PartitionState& partition, bool held) override;
   void on_breaker_transition(int destination, BreakerState from, BreakerState to) override;
   void on_rate_limited(InFlightRecord& record) override;
+  void on_batch_sent(int destination, const Batch& batch) override;
+  void on_batch_split(int destination) override;
 
   // Immutable after start.
   std::shared_ptr<const config::Config> config_;
@@ -292,6 +297,7 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   };
   std::vector<Delivery> deliveries_;  // collected by that poll, for settle_deliveries()
   std::vector<std::pair<int, http::Response>> http_responses_;  // engine thread: being handled
+  Destination::BatchVerdicts batch_verdicts_;                    // engine thread: a batch's answer
 
   // Lifecycle.
   std::atomic<bool> stop_requested_{false};

@@ -251,45 +251,88 @@ void Engine::drain_http_responses() {
   destinations_->flush_requests();
 }
 
-void Engine::on_http_response(int index, const http::Response& response) {
-  Destination& destination = destinations_->at(index);
-  InFlightRecord* record = destination.http()->on_response(response);
-  if (record == nullptr) return;
-  record->awaiting_delivery = false;
-  record->partition->awaiting_delivery -= 1;
-  using Outcome = http::Response::Outcome;
-  if (response.outcome == Outcome::Cancelled) {
-    // Only at shutdown: the record is left unfinished, and redelivered after the restart.
-    on_destination_result(record, Destination::Result::Cancelled, "cancelled", std::nullopt);
-    return;
-  }
-  if (response.outcome == Outcome::Status && response.status >= 200 && response.status < 300) {
-    on_destination_result(record, Destination::Result::Delivered, {}, std::nullopt);
-    return;
-  }
-  Destination::Result result = Destination::Result::Transient;
-  std::optional<milliseconds> retry_after;
+namespace {
+
+// What an HTTP answer (not a cancellation) means for the record or batch it answers.
+struct HttpAnswer {
+  Destination::Result result = Destination::Result::Delivered;
   std::string error;
+  std::optional<milliseconds> retry_after;
+};
+
+HttpAnswer read_answer(const http::Response& response, const RouteErrors& errors,
+                       std::chrono::system_clock::time_point wall) {
+  using Outcome = http::Response::Outcome;
+  HttpAnswer answer;
+  if (response.outcome == Outcome::Status && response.status >= 200 && response.status < 300) return answer;
+  answer.result = Destination::Result::Transient;
   if (response.outcome == Outcome::Status) {
-    result = destinations_->errors_of(record->route).classify_http(response.status) == ErrorClass::BadData
-                 ? Destination::Result::BadData
-                 : Destination::Result::Transient;
-    error = "HTTP " + std::to_string(response.status);
-    record->http_status = response.status;
-    record->response_excerpt = response.body_excerpt;
-    if (response.retry_after) retry_after = http::parse_retry_after(*response.retry_after, clock_.wall());
+    answer.result = errors.classify_http(response.status) == ErrorClass::BadData ? Destination::Result::BadData
+                                                                                 : Destination::Result::Transient;
+    answer.error = "HTTP " + std::to_string(response.status);
+    if (response.retry_after) answer.retry_after = http::parse_retry_after(*response.retry_after, wall);
     // "Too many requests" and "unavailable" ask for less: they also cut an adaptive limit.
-    if (result == Destination::Result::Transient && (response.status == 429 || response.status == 503)) {
-      result = Destination::Result::Overloaded;
+    if (answer.result == Destination::Result::Transient && (response.status == 429 || response.status == 503)) {
+      answer.result = Destination::Result::Overloaded;
     }
   } else {
     // Timed out, refused, reset, TLS: always transient (a probe that times out is a failed one).
     // A timeout says the endpoint did not keep up: an overload.
-    error = std::string(http::outcome_name(response.outcome));
-    if (response.outcome == Outcome::TimedOut) result = Destination::Result::Overloaded;
+    answer.error = std::string(http::outcome_name(response.outcome));
+    if (response.outcome == Outcome::TimedOut) answer.result = Destination::Result::Overloaded;
   }
-  record->retry_after = retry_after;
-  on_destination_result(record, result, error, retry_after);
+  return answer;
+}
+
+// Keeps what a refusal said, for the DLQ envelope, and how long the endpoint asked to wait.
+void note_failure(InFlightRecord& record, const http::Response& response, const HttpAnswer& answer) {
+  if (response.outcome == http::Response::Outcome::Status) {
+    record.http_status = response.status;
+    record.response_excerpt = response.body_excerpt;
+  }
+  record.retry_after = answer.retry_after;
+}
+
+}  // namespace
+
+void Engine::on_http_response(int index, const http::Response& response) {
+  Destination& destination = destinations_->at(index);
+  HttpSink::Answered answered = destination.http()->on_response(response);
+  if (answered.batch != 0) {
+    on_batch_response(destination, answered.batch, response);
+    return;
+  }
+  InFlightRecord* record = answered.record;
+  if (record == nullptr) return;
+  record->awaiting_delivery = false;
+  record->partition->awaiting_delivery -= 1;
+  if (response.outcome == http::Response::Outcome::Cancelled) {
+    // Only at shutdown: the record is left unfinished, and redelivered after the restart.
+    on_destination_result(record, Destination::Result::Cancelled, "cancelled", std::nullopt);
+    return;
+  }
+  HttpAnswer answer = read_answer(response, destinations_->errors_of(record->route), clock_.wall());
+  if (answer.result != Destination::Result::Delivered) note_failure(*record, response, answer);
+  on_destination_result(record, answer.result, answer.error, answer.retry_after);
+}
+
+void Engine::on_batch_response(Destination& destination, uint64_t batch, const http::Response& response) {
+  HttpAnswer answer{Destination::Result::Cancelled, "cancelled", std::nullopt};
+  if (response.outcome != http::Response::Outcome::Cancelled) {
+    // Routes sharing an endpoint share its batches: the first record's route judges the answer.
+    answer = read_answer(response, destinations_->errors_of(destination.batch_route(batch)), clock_.wall());
+  }
+  batch_verdicts_.clear();
+  const auto sent_at = destination.on_batch_result(batch, answer.result, now_.steady, answer.retry_after, batch_verdicts_);
+  destinations_->observe_request(destination, std::chrono::duration<double>(now_.steady - sent_at).count());
+  for (const auto& [record, verdict] : batch_verdicts_) {
+    record->awaiting_delivery = false;
+    record->partition->awaiting_delivery -= 1;
+    if (verdict != Destination::Verdict::Delivered) note_failure(*record, response, answer);
+    settle_forward(record, verdict, answer.error);
+  }
+  batch_verdicts_.clear();
+  destination.pump(now_.steady);
 }
 
 void Engine::on_destination_result(InFlightRecord* record, Destination::Result result, const std::string& error,
@@ -302,19 +345,26 @@ void Engine::on_destination_result(InFlightRecord* record, Destination::Result r
   if (record->partition->revoked && (result != Destination::Result::Delivered || output_order_.enabled())) {
     result = Destination::Result::Cancelled;
   }
-  if (result != Destination::Result::Delivered && result != Destination::Result::Cancelled) {
-    probe_.count_route_error(record->route,
-                             result == Destination::Result::BadData ? ErrorClass::BadData : ErrorClass::Transient);
-  }
-  Destination::Verdict verdict = destination.on_result(*record, result, now_.steady, retry_after);
+  settle_forward(record, destination.on_result(*record, result, now_.steady, retry_after), error);
+  destination.pump(now_.steady);
+}
+
+void Engine::settle_forward(InFlightRecord* record, Destination::Verdict verdict, const std::string& error) {
   switch (verdict) {
     case Destination::Verdict::Delivered: on_forward_delivered(record); break;
-    case Destination::Verdict::BadData: on_forward_failed(record, ErrorClass::BadData, error); break;
-    case Destination::Verdict::Retry: on_forward_failed(record, ErrorClass::Transient, error); break;
-    case Destination::Verdict::Waiting: break;  // an outage: back at the head of its gate
+    case Destination::Verdict::BadData:
+      probe_.count_route_error(record->route, ErrorClass::BadData);
+      on_forward_failed(record, ErrorClass::BadData, error);
+      break;
+    case Destination::Verdict::Retry:
+      probe_.count_route_error(record->route, ErrorClass::Transient);
+      on_forward_failed(record, ErrorClass::Transient, error);
+      break;
+    case Destination::Verdict::Waiting:  // an outage: back at the head of its gate
+      probe_.count_route_error(record->route, ErrorClass::Transient);
+      break;
     case Destination::Verdict::Cancelled: abandon(record); break;
   }
-  destination.pump(now_.steady);
 }
 
 // ---- what the destinations tell the engine -----------------------------------------------
@@ -351,6 +401,12 @@ void Engine::hold_for_outage(PartitionState& partition, bool held) {
 }
 
 void Engine::on_rate_limited(InFlightRecord& record) { destinations_->count_rate_limited(record.route); }
+
+void Engine::on_batch_sent(int destination, const Batch& batch) {
+  destinations_->count_batch(destinations_->at(destination), batch.records.size());
+}
+
+void Engine::on_batch_split(int destination) { destinations_->count_batch_split(destinations_->at(destination)); }
 
 void Engine::on_breaker_transition(int index, BreakerState from, BreakerState to) {
   Destination& destination = destinations_->at(index);

@@ -1,5 +1,6 @@
 #include "engine/http_sink.h"
 
+#include "common/text.h"
 #include "common/version.h"
 #include "engine/record_headers.h"
 
@@ -22,12 +23,18 @@ std::unique_ptr<HttpSink> HttpSink::create(http::HttpRuntime& runtime, const con
   client.timeout = settings.timeout;
   client.max_connections = static_cast<int>(settings.max_connections);
   client.pipeline_depth = static_cast<int>(settings.pipeline_depth);
-  for (const auto& [header_name, value] : settings.headers) client.headers.emplace_back(header_name, value);
+  bool content_type_configured = false;
+  for (const auto& [header_name, value] : settings.headers) {
+    client.headers.emplace_back(header_name, value);
+    content_type_configured = content_type_configured || text::ascii_lower(header_name) == "content-type";
+  }
   client.ca_file = settings.ca_file;
   client.verify = settings.verify;
   client.user_agent = std::string("sluice/") + SLUICE_VERSION;
   std::unique_ptr<HttpSink> sink(new HttpSink(display_name(settings.url),
                                               static_cast<int>(settings.max_connections * settings.pipeline_depth)));
+  sink->content_type_configured_ = content_type_configured;
+  if (settings.batch) sink->batch_format_ = BatchSettings::from(*settings.batch).format;
   sink->client_ = http::HttpClient::create(runtime.io(), client, std::move(deliver), error);
   if (!sink->client_) return nullptr;
   return sink;
@@ -46,21 +53,35 @@ SendResult HttpSink::send(InFlightRecord& record) {
       {"X-Sluice-Source", std::string()},
   };
   append_source(request.headers.back().second, record);
-  in_flight_.emplace(request.token, &record);
+  in_flight_.emplace(request.token, Answered{&record, 0});
   outbox_.push_back(std::move(request));
   return {};
+}
+
+void HttpSink::send_batch(const Batch& batch) {
+  http::Request request;
+  request.token = next_token_++;
+  request.body = batch_body(batch.records, batch_format_);
+  request.headers = {
+      {"Idempotency-Key", batch_idempotency_key(batch.records)},
+      {"X-Sluice-Sources", batch_sources(batch.records)},
+      {"X-Sluice-Fingerprints", batch_fingerprints(batch.records)},
+  };
+  if (!content_type_configured_) request.headers.emplace_back("Content-Type", batch_content_type(batch_format_));
+  in_flight_.emplace(request.token, Answered{nullptr, batch.id});
+  outbox_.push_back(std::move(request));
 }
 
 void HttpSink::flush() {
   if (!outbox_.empty()) client_->submit(outbox_);
 }
 
-InFlightRecord* HttpSink::on_response(const http::Response& response) {
+HttpSink::Answered HttpSink::on_response(const http::Response& response) {
   auto it = in_flight_.find(response.token);
-  if (it == in_flight_.end()) return nullptr;
-  InFlightRecord* record = it->second;
+  if (it == in_flight_.end()) return {};
+  Answered answered = it->second;
   in_flight_.erase(it);
-  return record;
+  return answered;
 }
 
 void HttpSink::shutdown() {

@@ -9,9 +9,12 @@
 
 #include <string>
 
+#include "common/assert.h"
 #include "engine/in_flight_record.h"
 
 namespace sluice::engine {
+
+struct Batch;
 
 enum class SendStatus {
   Accepted,   // delivery started; the result comes later
@@ -30,6 +33,12 @@ class Sink {
   // Stable and human-readable, e.g. "topic:clean.email"; a metric label and a log field.
   virtual const std::string& name() const = 0;
   virtual SendResult send(InFlightRecord& record) = 0;
+  // Starts delivering a batch in one request (http_batch.h); always accepted. Only sinks whose
+  // destination batches are given batches.
+  virtual void send_batch(const Batch& batch) {
+    (void)batch;
+    SLUICE_ASSERT(false, "a batch for a sink that does not take batches");
+  }
   // Hands what send() started since the last call to the transport in one go (engine
   // thread, before the engine waits for anything).
   virtual void flush() {}

@@ -42,6 +42,13 @@ struct Fingerprinter::DigestContext {
 
 std::string Fingerprint::hex() const { return text::to_hex(bytes.data(), bytes.size()); }
 
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
+  return text::to_hex(digest, size);
+}
+
 Fingerprinter::Fingerprinter() : digest_(std::make_unique<DigestContext>()) {
   // Construction happens at startup; without SHA-256 the daemon cannot run at all.
   digest_->md.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));

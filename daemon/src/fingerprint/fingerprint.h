@@ -42,6 +42,9 @@ struct FingerprintHash {
   }
 };
 
+// SHA-256 of `bytes`, as 64 lowercase hex digits.
+std::string sha256_hex(std::string_view bytes);
+
 class Fingerprinter {
  public:
   Fingerprinter();

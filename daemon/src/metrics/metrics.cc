@@ -53,6 +53,9 @@ constexpr MetricSpec kMetricTable[] = {
      "Requests an HTTP route sent again on a fresh connection because the server had closed the one they went out on.", {"sink"}},
     {MetricId::HttpRequestsPipelined, MetricType::Counter, "sluice_http_requests_pipelined_total",
      "Requests an HTTP route wrote while an earlier one on the same connection was unanswered (pipeline_depth).", {"sink"}},
+    {MetricId::HttpBatchesSplit, MetricType::Counter, "sluice_http_batches_split_total",
+     "Batches of an HTTP route split in halves, to be sent again, because the endpoint refused them as bad data (routes[].http.batch).",
+     {"sink"}},
     {MetricId::RetryTierSends, MetricType::Counter, "sluice_retry_tier_sends_total",
      "Records sent to a retry tier (acknowledged), by tier topic.", {"tier"}},
     {MetricId::ReplayedRecordsConsumed, MetricType::Counter, "sluice_pipeline_replayed_records_total",
@@ -74,6 +77,9 @@ constexpr MetricSpec kMetricTable[] = {
      "From a record's timestamp to its final outcome (forwarded and acknowledged).", {}},
     {MetricId::SinkRequestDuration, MetricType::Histogram, "sluice_sink_request_duration_seconds",
      "From handing a record to its sink to the sink's answer, per sink.", {"sink"}},
+    {MetricId::HttpBatchRecords, MetricType::Histogram, "sluice_http_batch_records",
+     "Records in each batch request an HTTP route sent (routes[].http.batch), the parts of a split batch included, per sink.",
+     {"sink"}},
     {MetricId::DedupBatchDuration, MetricType::Histogram, "sluice_dedup_batch_duration_seconds",
      "One reserve call of the dedup store for a whole batch, per backend.", {"backend"}},
     {MetricId::RouteForwarded, MetricType::Counter, "sluice_route_forwarded_records_total",
@@ -128,16 +134,18 @@ constexpr MetricSpec kMetricTable[] = {
      "When the process started, in seconds since the epoch.", {}, nullptr, MetricSource::Process},
 };
 
-// Buckets in seconds. CPU stages take microseconds; deliveries and end-to-end latency take
-// milliseconds to seconds.
+// Buckets in seconds (records for batch sizes). CPU stages take microseconds; deliveries and
+// end-to-end latency take milliseconds to seconds.
 const prometheus::Histogram::BucketBoundaries& buckets_for(MetricId id) {
   static const prometheus::Histogram::BucketBoundaries kStage = {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3, 1e-2};
   static const prometheus::Histogram::BucketBoundaries kIo = {1e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2,
                                                               0.1,  0.25, 0.5,  1,      2.5,  5,    10,     30};
   static const prometheus::Histogram::BucketBoundaries kLatency = {1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25,
                                                                    0.5,  1,      2.5,  5,    10,     30,     60,  300};
+  static const prometheus::Histogram::BucketBoundaries kRecords = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
   switch (id) {
     case MetricId::StageDuration: return kStage;
+    case MetricId::HttpBatchRecords: return kRecords;
     case MetricId::EndToEndLatency: return kLatency;
     default: return kIo;
   }

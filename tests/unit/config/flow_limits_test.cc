@@ -1,5 +1,5 @@
-// routes[].http.concurrency and routes[].rate_limit: what loads, the defaults, and the errors
-// (file:line:col: key: why).
+// routes[].http.concurrency, routes[].http.batch and routes[].rate_limit: what loads, the
+// defaults, and the errors (file:line:col: key: why).
 
 #include <catch2/catch.hpp>
 
@@ -90,6 +90,60 @@ TEST_CASE("routes sharing a destination must share its limits", "[config][flow][
              "  - match: {channel: sms}\n"
              "    topic: clean.all\n")
             .errors == Errors{});
+}
+
+TEST_CASE("an http route sends one record per request unless it has a batch", "[config][batch]") {
+  LoadResult result = load(kHttpRoute);
+  REQUIRE(result.errors == Errors{});
+  CHECK_FALSE(result.config->routes[0].http->batch.has_value());
+}
+
+TEST_CASE("an empty batch takes every default; each key can be set", "[config][batch]") {
+  LoadResult result = load(kHttpRoute + "      batch: {}\n");
+  REQUIRE(result.errors == Errors{});
+  REQUIRE(result.config->routes[0].http->batch.has_value());
+  const HttpBatchConfig& defaults = *result.config->routes[0].http->batch;
+  CHECK(defaults.max_records == 100);
+  CHECK(defaults.max_bytes == 1'048'576);
+  CHECK(defaults.linger == Duration(5));
+  CHECK(defaults.format == "array");
+
+  result = load(kHttpRoute + "      batch: {max_records: 500, max_bytes: 65536, linger: 20ms, format: ndjson}\n");
+  REQUIRE(result.errors == Errors{});
+  const HttpBatchConfig& set = *result.config->routes[0].http->batch;
+  CHECK(set.max_records == 500);
+  CHECK(set.max_bytes == 65536);
+  CHECK(set.linger == Duration(20));
+  CHECK(set.format == "ndjson");
+}
+
+TEST_CASE("batch errors name the line, the key and what is wrong", "[config][batch][errors]") {
+  CHECK(load(kHttpRoute + "      batch: {max_records: 0}\n").errors ==
+        Errors{"t.yaml:7:28: routes[0].http.batch.max_records: 0 is out of range 1..10000"});
+  CHECK(load(kHttpRoute + "      batch: {max_records: 10001}\n").errors ==
+        Errors{"t.yaml:7:28: routes[0].http.batch.max_records: 10001 is out of range 1..10000"});
+  CHECK(load(kHttpRoute + "      batch:\n        max_bytes: 1023\n").errors ==
+        Errors{"t.yaml:8:20: routes[0].http.batch.max_bytes: 1023 is out of range 1024..1073741824"});
+  const Errors linger = load(kHttpRoute + "      batch: {linger: 11s}\n").errors;
+  REQUIRE(linger.size() == 1);
+  CHECK(linger[0].starts_with("t.yaml:7:23: routes[0].http.batch.linger: "));
+  const Errors format = load(kHttpRoute + "      batch: {format: csv}\n").errors;
+  REQUIRE(format.size() == 1);
+  CHECK(format[0].starts_with("t.yaml:7:23: routes[0].http.batch.format: "));
+  CHECK(format[0].find("array") != std::string::npos);
+  CHECK(format[0].find("ndjson") != std::string::npos);
+  CHECK(load(kHttpRoute + "      batch: {max_record: 5}\n").errors.size() == 1);
+}
+
+TEST_CASE("routes sharing an endpoint must share its batches", "[config][batch][errors]") {
+  const std::string two =
+      "routes:\n"
+      "  - match: {channel: email}\n"
+      "    http: {url: \"http://127.0.0.1:8080/in\", batch: {max_records: 10}}\n"
+      "  - match: {channel: sms}\n"
+      "    http: {url: \"http://127.0.0.1:8080/in\"}\n";
+  CHECK(load(two).errors == Errors{"t.yaml:5:11: routes[1].http.batch: delivers to the same destination as "
+                                   "routes[0], which shares its batches; give both the same http.batch"});
 }
 
 }  // namespace

@@ -34,8 +34,11 @@ class RecordingSink final : public Sink {
     return result;
   }
 
+  void send_batch(const Batch& batch) override { batches.push_back(batch); }
+
   std::vector<InFlightRecord*> sent;  // every send, in order, whatever the answer
   std::deque<SendResult> answers;     // the next answers; Accepted once empty
+  std::vector<Batch> batches;         // every batch sent, in order (a batched destination)
 
  private:
   std::string name_ = "topic:clean.email";
@@ -59,6 +62,8 @@ class RecordingEvents final : public DestinationEvents {
   }
   void on_breaker_transition(int, BreakerState from, BreakerState to) override { transitions.emplace_back(from, to); }
   void on_rate_limited(InFlightRecord& record) override { rate_limited.push_back(&record); }
+  void on_batch_sent(int, const Batch& batch) override { batch_sizes.push_back(batch.records.size()); }
+  void on_batch_split(int) override { splits += 1; }
 
   bool held(const PartitionState& partition) const {
     auto it = holds.find(&partition);
@@ -74,6 +79,8 @@ class RecordingEvents final : public DestinationEvents {
   std::vector<std::pair<PartitionState*, bool>> hold_calls;
   std::vector<std::pair<BreakerState, BreakerState>> transitions;
   std::vector<InFlightRecord*> rate_limited;
+  std::vector<size_t> batch_sizes;
+  int splits = 0;
 };
 
 // The offsets of `records`, in order.
