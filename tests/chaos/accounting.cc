@@ -27,6 +27,12 @@ struct Seen {
   int dead_exhausted = 0;  // DLQ copies with retries_exhausted (valid records only)
 };
 
+// An input record's identity: its `test-id` header (sluice keeps a record's headers on every
+// output), else its key. The mix gives each record its own; keys may repeat.
+std::string identity(const KafkaRecord& record) {
+  return record.header("test-id").value_or(record.key.value_or(""));
+}
+
 bool is_valid(const MixRecord& entry) {
   return entry.expected == Expected::Forwarded || entry.expected == Expected::Duplicate;
 }
@@ -87,34 +93,37 @@ const char* outcome_name(Outcome outcome) {
 Accounting account(const std::vector<MixRecord>& mix, const RunOutputs& outputs) {
   Accounting result;
   result.records_in = mix.size();
-  std::unordered_map<std::string, size_t> by_key;
+  std::unordered_map<std::string, size_t> by_id;
   // HTTP requests carry no record key; their body is the original value, unique per valid
   // record of the mix (each has its own correlation id).
   std::unordered_map<std::string, size_t> by_http_body;
   for (size_t i = 0; i < mix.size(); ++i) {
-    by_key.emplace(*mix[i].record.key, i);
+    if (!by_id.emplace(identity(mix[i].record), i).second) {
+      note(result, "two records of the mix share an identity", identity(mix[i].record));
+    }
     if (is_valid(mix[i]) && mix[i].downstream_topic != outputs.downstream_topic && mix[i].record.value) {
       if (!by_http_body.emplace(*mix[i].record.value, i).second) {
-        note(result, "two valid records of the mix share a value", *mix[i].record.key);
+        note(result, "two valid records of the mix share a value", identity(mix[i].record));
       }
     }
   }
   const std::vector<std::string> fingerprints = fingerprints_of(mix);
   std::vector<Seen> seen(mix.size());
-  // The index of the input record an output names by `key`; without one, a note saying what
+  // The index of the input record an output names by `id`; without one, a note saying what
   // kind of output it was (`what`) and what it named instead (`shown`).
-  auto input_index = [&](const std::string& key, const char* what, const std::string& shown) -> std::optional<size_t> {
-    auto found = by_key.find(key);
-    if (found != by_key.end()) return found->second;
+  auto input_index = [&](const std::string& id, const char* what, const std::string& shown) -> std::optional<size_t> {
+    auto found = by_id.find(id);
+    if (found != by_id.end()) return found->second;
     note(result, std::string(what) + " is not an input record", shown);
     return std::nullopt;
   };
 
   for (const KafkaRecord& record : outputs.downstream) {
-    auto index = input_index(record.key.value_or(""), "downstream record whose key", record.key.value_or("(no key)"));
+    auto index = input_index(identity(record), "downstream record whose test-id", identity(record));
     if (!index) continue;
     const MixRecord& entry = mix[*index];
-    const std::string& key = *entry.record.key;
+    const std::string key = identity(entry.record);
+    if (record.key != entry.record.key) note(result, "downstream key differs from the input key", key);
     if (!is_valid(entry)) {
       note(result, std::string("delivered downstream although ") + expected_name(entry.expected), key);
     } else if (entry.downstream_topic != outputs.downstream_topic) {
@@ -137,7 +146,7 @@ Accounting account(const std::vector<MixRecord>& mix, const RunOutputs& outputs)
       continue;
     }
     if (delivery.idempotency_key != fingerprints[found->second]) {
-      note(result, "Idempotency-Key differs from the message's fingerprint", *mix[found->second].record.key);
+      note(result, "Idempotency-Key differs from the message's fingerprint", identity(mix[found->second].record));
     }
     seen[found->second].http += 1;
   }
@@ -152,12 +161,15 @@ Accounting account(const std::vector<MixRecord>& mix, const RunOutputs& outputs)
       note(result, "DLQ record whose value is not a JSON envelope", value.substr(0, 120));
       continue;
     }
-    const std::string key = json_string(envelope, "original_key");
-    auto index = input_index(key, "DLQ record whose original_key", key.empty() ? value.substr(0, 120) : key);
+    const std::string original_key = json_string(envelope, "original_key");
+    const std::string id = record.header("test-id").value_or(original_key);
+    auto index = input_index(id, "DLQ record whose test-id (or original_key)", id.empty() ? value.substr(0, 120) : id);
     if (!index) continue;
     const MixRecord& entry = mix[*index];
+    const std::string key = identity(entry.record);
     const std::string error = json_string(envelope, "error");
     if (record.key != entry.record.key) note(result, "DLQ record key differs from the original key", key);
+    if (original_key != entry.record.key) note(result, "DLQ original_key differs from the input key", key);
     auto original = envelope.FindMember("original_message");
     if (original != envelope.MemberEnd() && original->value.IsString() &&
         std::string(original->value.GetString(), original->value.GetStringLength()) != entry.record.value) {
@@ -184,17 +196,18 @@ Accounting account(const std::vector<MixRecord>& mix, const RunOutputs& outputs)
   }
 
   for (const KafkaRecord& record : outputs.rejected) {
-    auto index = input_index(record.key.value_or(""), "rejected record whose key", record.key.value_or("(no key)"));
+    auto index = input_index(identity(record), "rejected record whose test-id", identity(record));
     if (!index) continue;
     const MixRecord& entry = mix[*index];
+    if (record.key != entry.record.key) note(result, "rejected key differs from the input key", identity(entry.record));
     if (entry.expected != Expected::Filtered) {
-      note(result, std::string("filtered although ") + expected_name(entry.expected), *entry.record.key);
+      note(result, std::string("filtered although ") + expected_name(entry.expected), identity(entry.record));
       continue;
     }
     if (record.header("sluice-filter-reason") != entry.reason) {
-      note(result, "filtered with the wrong reason", *entry.record.key + ": " + record.header("sluice-filter-reason").value_or(""));
+      note(result, "filtered with the wrong reason", identity(entry.record) + ": " + record.header("sluice-filter-reason").value_or(""));
     }
-    if (record.value != entry.record.value) note(result, "rejected value differs from the input", *entry.record.key);
+    if (record.value != entry.record.value) note(result, "rejected value differs from the input", identity(entry.record));
     seen[*index].rejected += 1;
   }
 
@@ -248,7 +261,7 @@ Accounting account(const std::vector<MixRecord>& mix, const RunOutputs& outputs)
     }
     result.outcomes[static_cast<size_t>(outcome)] += 1;
     if (outcome == Outcome::Lost && result.lost_examples.size() < kLostExamples) {
-      result.lost_examples.push_back(*entry.record.key + " (" + entry.record.topic + ", expected " +
+      result.lost_examples.push_back(identity(entry.record) + " (" + entry.record.topic + ", expected " +
                                      expected_name(entry.expected) +
                                      (entry.reason.empty() ? "" : " " + entry.reason) + ")");
     }

@@ -1,8 +1,9 @@
 #pragma once
 // The verdict of a chaos run: every output the run left behind (the downstream topic, the
 // requests the HTTP sink answered with 2xx, the DLQ, the rejected topic) is matched back to
-// the input record it came from by its key (or, for HTTP, its body, which is the original
-// value), and each input record of the mix gets exactly one outcome — or is lost.
+// the input record it came from by its `test-id` header, which sluice keeps on every output
+// (its key when it has none; or, for HTTP, its body, which is the original value), its key
+// checked too, and each input record of the mix gets exactly one outcome — or is lost.
 //
 // Outcomes of a valid record: forwarded (its own copy reached its sink), duplicate (another
 // record of its content group reached the sink, so dedup rightly held this one back), or
@@ -14,6 +15,7 @@
 // Runs on the main thread once the daemon has stopped.
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <string>
@@ -28,6 +30,8 @@ namespace sluice::chaos {
 struct HttpDelivery {
   std::string body;
   std::string idempotency_key;
+  std::chrono::system_clock::time_point at;  // when the request was answered
+  std::string source;  // X-Sluice-Source: the topic/partition/offset sluice read it from
 };
 
 struct RunOutputs {

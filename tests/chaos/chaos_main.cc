@@ -1,4 +1,5 @@
 // sluice-chaos: proves that no message is lost while everything around sluice misbehaves.
+// (With --scale-out it runs the scale-out run of chaos/scale_out.h instead.)
 //
 // It starts a private dev broker (two brokers: the downstream topic's partitions on broker
 // 2, everything else on broker 1), a flapping HTTP endpoint, Redis when asked for, and sluice
@@ -31,7 +32,13 @@
 #include <vector>
 
 #include "chaos/accounting.h"
+#include "chaos/chaos_summary.h"
 #include "chaos/flapping_sink.h"
+#include "chaos/options.h"
+#include "chaos/random.h"
+#include "chaos/report.h"
+#include "chaos/scale_out.h"
+#include "chaos/topology.h"
 #include "devtools/kafka_tools.h"
 #include "devtools/message_mix.h"
 #include "support/dev_broker.h"
@@ -52,200 +59,7 @@ using devtools::KafkaRecord;
 using devtools::MixRecord;
 
 // ---------------------------------------------------------------------------------------
-// Options
-
-struct Options {
-  int messages = 100000;
-  int kills = 5;
-  std::string dedup = "sqlite";
-  std::optional<uint64_t> seed;
-  std::string report_json;
-  double max_minutes = 60;
-};
-
-constexpr char kUsage[] =
-    "usage: sluice-chaos [--messages N] [--kills K] [--dedup sqlite|redis] [--seed S]\n"
-    "                    [--report-json FILE] [--max-minutes M]\n"
-    "  --messages N      records of the realistic mix to feed (default 100000)\n"
-    "  --kills K         kill -9 sluice at least K times at random moments (default 5)\n"
-    "  --dedup B         dedup backend: sqlite (default) or redis (a private redis-server,\n"
-    "                    restarted during the run)\n"
-    "  --seed S          seed of the mix and of every random choice (default: random, printed)\n"
-    "  --report-json F   also write the report as JSON to F\n"
-    "  --max-minutes M   fail when the run takes longer (default 60)\n"
-    "Exit status: 0 nothing lost and every check passed, 1 otherwise, 2 usage error.\n";
-
-std::optional<Options> parse_options(int argc, char** argv, std::string* error) {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    size_t equals = arg.find('=');
-    bool inline_value = arg.rfind("--", 0) == 0 && equals != std::string::npos;
-    if (inline_value) {
-      value = arg.substr(equals + 1);
-      arg = arg.substr(0, equals);
-    }
-    if (arg == "--help" || arg == "-h") {
-      std::cout << kUsage;
-      std::exit(0);
-    }
-    if (!inline_value) {
-      if (i + 1 >= argc) {
-        *error = arg + " needs a value";
-        return std::nullopt;
-      }
-      value = argv[++i];
-    }
-    try {
-      size_t used = 0;
-      if (arg == "--messages") {
-        options.messages = std::stoi(value, &used);
-        if (options.messages < 100) throw std::invalid_argument("at least 100");
-      } else if (arg == "--kills") {
-        options.kills = std::stoi(value, &used);
-        if (options.kills < 0) throw std::invalid_argument("not negative");
-      } else if (arg == "--dedup") {
-        if (value != "sqlite" && value != "redis") throw std::invalid_argument("sqlite or redis");
-        options.dedup = value;
-        used = value.size();
-      } else if (arg == "--seed") {
-        options.seed = std::stoull(value, &used);
-      } else if (arg == "--report-json") {
-        options.report_json = value;
-        used = value.size();
-      } else if (arg == "--max-minutes") {
-        options.max_minutes = std::stod(value, &used);
-        if (!(options.max_minutes > 0)) throw std::invalid_argument("positive");
-      } else {
-        *error = "unknown option " + arg;
-        return std::nullopt;
-      }
-      if (used != value.size()) throw std::invalid_argument("trailing characters");
-    } catch (const std::exception& e) {
-      *error = arg + ": invalid value \"" + value + "\" (" + e.what() + ")";
-      return std::nullopt;
-    }
-  }
-  return options;
-}
-
-// ---------------------------------------------------------------------------------------
-// Randomness: one seeded generator for every choice of the run.
-
-class Random {
- public:
-  explicit Random(uint64_t seed) : engine_(seed) {}
-
-  Millis between(Millis low, Millis high) {
-    return Millis(std::uniform_int_distribution<int64_t>(low.count(), high.count())(engine_));
-  }
-  int between(int low, int high) { return std::uniform_int_distribution<int>(low, high)(engine_); }
-  size_t pick(const std::vector<int>& weights) {
-    return std::discrete_distribution<size_t>(weights.begin(), weights.end())(engine_);
-  }
-
- private:
-  std::mt19937_64 engine_;
-};
-
-// ---------------------------------------------------------------------------------------
-// Topology: topics sized so the dev broker keeps all of them (it keeps only the newest
-// ~5 MiB of a partition; an evicted record would look lost). Each partition is planned for
-// at most kPartitionBudget bytes, leaving room for batch overhead and redeliveries.
-
-constexpr size_t kPartitionBudget = 2 * 1024 * 1024;
-const std::vector<std::string> kTiers = {"1s", "2s", "4s", "8s"};
-constexpr char kGroup[] = "sluice-chaos";
-constexpr char kDownstream[] = "clean.email";
-constexpr char kRejected[] = "rejected";
-constexpr char kDlq[] = "dlq";
-
-struct Topology {
-  std::vector<test::TopicSpec> topics;
-  std::vector<std::string> inbound = {"inbound.email", "inbound.whatsapp"};
-  std::vector<std::string> tier_topics;
-  std::map<std::string, int> partitions;
-};
-
-int partitions_for(size_t bytes, int minimum) {
-  return std::max(minimum, static_cast<int>((bytes + kPartitionBudget - 1) / kPartitionBudget));
-}
-
-Topology plan_topology(const std::vector<MixRecord>& mix) {
-  std::map<std::string, size_t> inbound_bytes;
-  size_t downstream_bytes = 0;
-  size_t dlq_bytes = 0;
-  size_t rejected_bytes = 0;
-  size_t valid_bytes = 0;
-  for (const MixRecord& entry : mix) {
-    // Value, key, headers and ~80 bytes of record overhead.
-    size_t size = entry.record.value.value_or("").size() + entry.record.key->size() + 80;
-    for (const auto& [name, value] : entry.record.headers) size += name.size() + value.size() + 4;
-    inbound_bytes[entry.record.topic] += size;
-    switch (entry.expected) {
-      case devtools::Expected::Forwarded:
-      case devtools::Expected::Duplicate:
-        valid_bytes += size;
-        // Plus sluice-fingerprint and sluice-source headers.
-        if (entry.downstream_topic == kDownstream) downstream_bytes += size + 160;
-        break;
-      case devtools::Expected::Filtered:
-        rejected_bytes += size + 100;
-        break;
-      case devtools::Expected::DeadLetter:
-        // The envelope escapes the value and adds ~450 bytes of fields and headers.
-        dlq_bytes += size * 2 + 450;
-        break;
-    }
-  }
-  Topology topology;
-  for (const std::string& topic : topology.inbound) {
-    topology.partitions[topic] = partitions_for(inbound_bytes[topic], 4);
-  }
-  // Redeliveries after kills, and the out-of-retries envelopes of valid records, on top.
-  topology.partitions[kDownstream] = partitions_for(downstream_bytes * 3 / 2, 2);
-  topology.partitions[kDlq] = partitions_for(dlq_bytes * 3 / 2 + valid_bytes / 4, 2);
-  topology.partitions[kRejected] = partitions_for(rejected_bytes * 3 / 2, 1);
-  // A tier may receive a good share of the valid records (every record in flight when a
-  // sink times out goes there), so each gets room for half of them.
-  for (const std::string& tier : kTiers) {
-    topology.tier_topics.push_back("retry." + tier);
-    topology.partitions[topology.tier_topics.back()] = partitions_for(valid_bytes / 2, 2);
-  }
-  for (const auto& [name, count] : topology.partitions) topology.topics.push_back({name, count});
-  return topology;
-}
-
-// ---------------------------------------------------------------------------------------
 // The run
-
-struct Check {
-  std::string name;
-  bool ok = false;
-  std::string detail;
-};
-
-struct Summary {
-  uint64_t seed = 0;
-  Options options;
-  Accounting accounting;
-  int kills = 0;
-  std::map<std::string, int> faults;  // by kind
-  std::vector<std::string> unexpected_exits;
-  std::map<std::string, size_t> tier_records;
-  size_t http_requests = 0;
-  size_t http_deliveries = 0;
-  double seconds = 0;
-  double active_seconds = 0;
-  double recovery_seconds = 0;
-  double longest_stall_seconds = 0;  // records waiting and the committed offsets not moving
-  std::vector<Check> checks;
-  bool passed() const {
-    return accounting.lost() == 0 &&
-           std::all_of(checks.begin(), checks.end(), [](const Check& check) { return check.ok; });
-  }
-};
 
 struct PlannedKill {
   int after_slice = 0;  // once this many slices were produced
@@ -340,7 +154,7 @@ class ChaosRun {
   Clock::time_point next_liveness_check_;
 
   // Faults.
-  Clock::time_point next_http_change_;
+  std::unique_ptr<SinkFlapper> flapper_;
   std::optional<TimedFault> broker_fault_;
   Clock::time_point next_broker_fault_;
   bool redis_down_ = false;
@@ -355,47 +169,15 @@ void ChaosRun::set_up() {
   mix_ = devtools::make_mix(mix_options);
   topology_ = plan_topology(mix_);
 
-  broker_ = std::make_unique<test::DevBroker>(topology_.topics, 2);
-  // The downstream topic on broker 2, everything else (and the group coordinator) on
-  // broker 1: `down 2` is a sink outage, `down 1` takes the input side away.
-  for (const auto& [name, count] : topology_.partitions) {
-    for (int p = 0; p < count; ++p) {
-      control("leader " + name + " " + std::to_string(p) + " " + (name == kDownstream ? "2" : "1"));
-    }
-  }
-  control(std::string("coord group ") + kGroup + " 1");
-
+  broker_ = start_broker(topology_);
   if (options_.dedup == "redis") redis_ = std::make_unique<test::RedisServer>();
   // The route's timeout is 1s; a hanging request is answered after 1.5s, too late.
   sink_ = std::make_unique<FlappingSink>(1500ms);
   dir_ = std::make_unique<test::TempDir>();
 
-  test::TestConfig config;
-  config.bootstrap = broker_->bootstrap();
-  config.group_id = kGroup;
-  config.inbound_topics = topology_.inbound;
+  test::TestConfig config = chaos_config(broker_->bootstrap(), topology_, sink_->url());
   config.dedup_backend = options_.dedup;
   if (redis_) config.redis_url = redis_->url();
-  // A killed instance's reservations expire this soon, so its successor does not wait long
-  // for records the dead one had reserved.
-  config.reservation_ttl = "2s";
-  config.rejected_topic = kRejected;
-  config.dlq_topic = kDlq;
-  config.routes_yaml = std::string("  - match: {channel: email}\n    topic: ") + kDownstream +
-                       "\n"
-                       "  - match: {channel: whatsapp}\n    ordering: key\n    http:\n      url: " +
-                       sink_->url() + "\n      timeout: 1s\n      max_connections: 8\n";
-  // Small batches and a small in-flight window: kills land with records in every state, and
-  // a sink timeout sends a bounded number of records to a tier.
-  config.batch_size = 200;
-  config.max_in_flight_records = 1000;
-  // Deliveries to a downed sink broker fail after 3s (a transient failure for the breaker
-  // and the tiers) instead of librdkafka's five minutes.
-  config.extra_kafka_properties["message.timeout.ms"] = "3000";
-  std::string tiers;
-  for (const std::string& tier : kTiers) tiers += (tiers.empty() ? "" : ", ") + tier;
-  config.extra_yaml = "retry:\n  tiers: [" + tiers +
-                      "]\ncircuit_breaker:\n  failure_threshold: 5\n  open_timeout: 1s\n  success_threshold: 2\n";
   daemon_ = std::make_unique<test::SluiceDaemon>(config, *dir_);
   producer_ = std::make_unique<devtools::RecordProducer>(broker_->bootstrap());
   query_bootstrap_ = broker_->bootstrap().substr(0, broker_->bootstrap().find(','));
@@ -418,7 +200,7 @@ void ChaosRun::plan() {
             [](const PlannedKill& a, const PlannedKill& b) { return a.after_slice < b.after_slice; });
   Clock::time_point now = Clock::now();
   next_slice_at_ = now;
-  next_http_change_ = now + random_.between(1000ms, 4000ms);
+  flapper_ = std::make_unique<SinkFlapper>(*sink_, random_, now);
   next_broker_fault_ = now + random_.between(1000ms, 3000ms);
   next_redis_event_ = now + random_.between(3000ms, 8000ms);
   next_progress_query_ = now;
@@ -542,17 +324,8 @@ void ChaosRun::step_daemon(Clock::time_point now) {
 }
 
 void ChaosRun::step_http(Clock::time_point now) {
-  if (now < next_http_change_) return;
-  if (sink_->mode() != SinkMode::Ok) {
-    sink_->set_mode(SinkMode::Ok);
-    next_http_change_ = now + random_.between(2000ms, 6000ms);
-    return;
-  }
-  static const std::vector<SinkMode> kBad = {SinkMode::Unavailable, SinkMode::Hang, SinkMode::Refused};
-  SinkMode mode = kBad[random_.pick({1, 1, 1})];
-  sink_->set_mode(mode);
-  count_fault(std::string("http ") + sink_mode_name(mode) + " period");
-  next_http_change_ = now + random_.between(1000ms, 4000ms);
+  std::string fault = flapper_->step(now);
+  if (!fault.empty()) count_fault(fault);
 }
 
 void ChaosRun::step_broker(Clock::time_point now) {
@@ -662,16 +435,7 @@ void ChaosRun::chaos_phase() {
   summary_.active_seconds = elapsed();
 }
 
-bool ChaosRun::caught_up() {
-  std::vector<std::string> topics = topology_.inbound;
-  // Tiers in order: a record moving from tier n to tier n+1 is in n+1 before n commits it.
-  topics.insert(topics.end(), topology_.tier_topics.begin(), topology_.tier_topics.end());
-  try {
-    return devtools::group_caught_up(broker_->bootstrap(), kGroup, topics);
-  } catch (const std::exception&) {
-    return false;
-  }
-}
+bool ChaosRun::caught_up() { return group_caught_up(broker_->bootstrap(), topology_); }
 
 void ChaosRun::recovery_phase() {
   std::printf("recovery: every fault cleared at %.0fs; waiting for the group to commit everything\n", elapsed());
@@ -710,42 +474,14 @@ void ChaosRun::recovery_phase() {
 }
 
 void ChaosRun::verify() {
-  RunOutputs outputs;
-  outputs.downstream_topic = kDownstream;
-  outputs.downstream = devtools::read_topic(broker_->bootstrap(), kDownstream);
-  outputs.dead_letters = devtools::read_topic(broker_->bootstrap(), kDlq);
-  outputs.rejected = devtools::read_topic(broker_->bootstrap(), kRejected);
-  outputs.http = sink_->deliveries();
+  Collected collected = collect(broker_->bootstrap(), topology_, *sink_);
+  const RunOutputs& outputs = collected.outputs;
   summary_.http_requests = sink_->requests_seen();
   summary_.http_deliveries = outputs.http.size();
-
-  // The dev broker drops the oldest records of a partition beyond ~5 MiB: had it done so,
-  // the accounting below would be meaningless.
-  std::string evicted;
-  auto check_eviction = [&](const std::string& topic, const std::vector<KafkaRecord>& records) {
-    std::map<int32_t, int64_t> first;
-    for (const KafkaRecord& record : records) first.try_emplace(record.partition, record.offset);
-    for (const auto& [partition, offset] : first) {
-      if (offset > 0) evicted += topic + "/" + std::to_string(partition) + " from offset " + std::to_string(offset) + "; ";
-    }
-  };
-  size_t inbound_records = 0;
-  for (const std::string& topic : topology_.inbound) {
-    std::vector<KafkaRecord> records = devtools::read_topic(broker_->bootstrap(), topic);
-    inbound_records += records.size();
-    check_eviction(topic, records);
-  }
-  for (const std::string& topic : topology_.tier_topics) {
-    std::vector<KafkaRecord> records = devtools::read_topic(broker_->bootstrap(), topic);
-    summary_.tier_records[topic] = records.size();
-    check_eviction(topic, records);
-  }
-  check_eviction(kDownstream, outputs.downstream);
-  check_eviction(kDlq, outputs.dead_letters);
-  check_eviction(kRejected, outputs.rejected);
-  summary_.checks.push_back({"the broker kept every record (nothing evicted)", evicted.empty(), evicted});
-  summary_.checks.push_back({"the inbound topics hold exactly the records produced", inbound_records == mix_.size(),
-                             std::to_string(inbound_records) + " of " + std::to_string(mix_.size())});
+  summary_.tier_records = collected.tier_records;
+  summary_.checks.push_back({"the broker kept every record (nothing evicted)", collected.evicted.empty(), collected.evicted});
+  summary_.checks.push_back({"the inbound topics hold exactly the records produced", collected.inbound.size() == mix_.size(),
+                             std::to_string(collected.inbound.size()) + " of " + std::to_string(mix_.size())});
 
   summary_.accounting = account(mix_, outputs);
   const Accounting& accounting = summary_.accounting;
@@ -759,22 +495,13 @@ void ChaosRun::verify() {
                              std::to_string(summary_.kills) + " kills"});
   // A crash of the daemon (a signal, or a sanitizer report in a sanitized build) fails the
   // run; an exit with status 1 on a fatal client error is how it asks to be restarted.
-  std::string crashes;
-  for (const std::string& exit : summary_.unexpected_exits) {
-    if (exit.find("exit status 1 ") == std::string::npos) crashes += exit + "; ";
-  }
   std::string logs = daemon_->logs();
-  for (const char* marker : {"AddressSanitizer", "LeakSanitizer", "runtime error:", "assertion failed"}) {
-    size_t at = logs.find(marker);
-    if (at != std::string::npos) crashes += logs.substr(at, logs.find('\n', at) - at) + "; ";
-  }
+  std::string crashes = crashes_in(summary_.unexpected_exits, logs);
   summary_.checks.push_back({"sluice never crashed", crashes.empty(), crashes});
   if (!summary_.passed()) {
     // The end of sluice's log, to start the investigation from.
-    size_t from = logs.size();
-    for (int lines = 0; lines < 40 && from > 0; ++lines) from = logs.rfind('\n', from - 1);
     std::cerr << "---- the last lines of sluice's log (SLUICE_KEEP_TEST_DIRS=1 keeps every file) ----\n"
-              << logs.substr(from == std::string::npos ? 0 : from) << "\n----\n";
+              << log_tail(logs, 40) << "\n----\n";
   }
 }
 
@@ -784,151 +511,13 @@ Summary ChaosRun::run() {
   std::fflush(stdout);
   set_up();
   plan();
-  std::string layout;
-  for (const auto& [name, count] : topology_.partitions) layout += " " + name + ":" + std::to_string(count);
-  std::printf("topics:%s\n", layout.c_str());
+  std::printf("topics:%s\n", layout(topology_).c_str());
   chaos_phase();
   recovery_phase();
   verify();
   summary_.seconds = elapsed();
   if (past_deadline()) summary_.checks.push_back({"finished within --max-minutes", false, ""});
   return summary_;
-}
-
-// ---------------------------------------------------------------------------------------
-// The report, as text and as JSON.
-
-std::string json_escape(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buffer[8];
-      std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-      out += buffer;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
-std::string render_text(const Summary& summary) {
-  const Accounting& a = summary.accounting;
-  std::ostringstream out;
-  char line[256];
-  out << "== sluice chaos report ==\n";
-  std::snprintf(line, sizeof line, "seed %llu, dedup %s, run time %.1f s (chaos %.1f s, recovery %.1f s)\n",
-                static_cast<unsigned long long>(summary.seed), summary.options.dedup.c_str(), summary.seconds,
-                summary.active_seconds, summary.recovery_seconds);
-  out << line;
-  std::snprintf(line, sizeof line, "%-44s %9zu\n", "records in", a.records_in);
-  out << line;
-  for (size_t i = 0; i < static_cast<size_t>(Outcome::Count); ++i) {
-    std::snprintf(line, sizeof line, "  %-42s %9zu\n", outcome_name(static_cast<Outcome>(i)), a.outcomes[i]);
-    out << line;
-  }
-  out << "redelivered (at-least-once):\n";
-  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "duplicate deliveries to the topic", a.duplicate_deliveries_topic);
-  out << line;
-  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "duplicate deliveries over HTTP", a.duplicate_deliveries_http);
-  out << line;
-  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "repeated DLQ records", a.repeated_dead_letters);
-  out << line;
-  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "repeated rejected records", a.repeated_rejections);
-  out << line;
-  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "delivered, and also out of retries", a.delivered_and_exhausted);
-  out << line;
-  if (!a.exhausted_by_detail.empty()) {
-    out << "out of retries, by last error:\n";
-    for (const auto& [detail, count] : a.exhausted_by_detail) {
-      std::snprintf(line, sizeof line, "  %-42s %9zu\n", detail.c_str(), count);
-      out << line;
-    }
-  }
-  out << "faults injected:\n";
-  std::snprintf(line, sizeof line, "  %-42s %9d\n", "kill -9 of sluice", summary.kills);
-  out << line;
-  for (const auto& [kind, count] : summary.faults) {
-    std::snprintf(line, sizeof line, "  %-42s %9d\n", kind.c_str(), count);
-    out << line;
-  }
-  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "sluice exits by itself", summary.unexpected_exits.size());
-  out << line;
-  std::snprintf(line, sizeof line, "  %-42s %9.1f\n", "longest time without committed progress (s)",
-                summary.longest_stall_seconds);
-  out << line;
-  out << "traffic:\n";
-  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "HTTP requests received", summary.http_requests);
-  out << line;
-  std::snprintf(line, sizeof line, "  %-42s %9zu\n", "HTTP requests answered 2xx", summary.http_deliveries);
-  out << line;
-  for (const auto& [topic, count] : summary.tier_records) {
-    std::snprintf(line, sizeof line, "  %-42s %9zu\n", ("records in " + topic).c_str(), count);
-    out << line;
-  }
-  out << "checks:\n";
-  for (const Check& check : summary.checks) {
-    out << "  [" << (check.ok ? " ok " : "FAIL") << "] " << check.name;
-    if (!check.ok && !check.detail.empty()) out << ": " << check.detail;
-    out << "\n";
-  }
-  std::snprintf(line, sizeof line, "lost: %zu\n", a.lost());
-  out << line;
-  out << (summary.passed() ? "RESULT: PASS\n" : "RESULT: FAIL\n");
-  return out.str();
-}
-
-std::string render_json(const Summary& summary) {
-  const Accounting& a = summary.accounting;
-  std::ostringstream out;
-  out << "{\n  \"seed\": " << summary.seed << ",\n  \"dedup\": \"" << summary.options.dedup << "\",\n"
-      << "  \"messages\": " << summary.options.messages << ",\n  \"planned_kills\": " << summary.options.kills << ",\n"
-      << "  \"run_seconds\": " << summary.seconds << ",\n  \"chaos_seconds\": " << summary.active_seconds << ",\n"
-      << "  \"recovery_seconds\": " << summary.recovery_seconds << ",\n  \"records_in\": " << a.records_in << ",\n"
-      << "  \"outcomes\": {";
-  const char* keys[] = {"forwarded_topic", "forwarded_http", "duplicate", "filtered",
-                        "dead_letter_bad_data", "dead_letter_retries_exhausted", "lost"};
-  for (size_t i = 0; i < static_cast<size_t>(Outcome::Count); ++i) {
-    out << (i ? ", " : "") << "\"" << keys[i] << "\": " << a.outcomes[i];
-  }
-  out << "},\n  \"lost\": " << a.lost() << ",\n  \"lost_examples\": [";
-  for (size_t i = 0; i < a.lost_examples.size(); ++i) out << (i ? ", " : "") << "\"" << json_escape(a.lost_examples[i]) << "\"";
-  out << "],\n  \"redelivered\": {\"topic\": " << a.duplicate_deliveries_topic << ", \"http\": " << a.duplicate_deliveries_http
-      << ", \"dlq\": " << a.repeated_dead_letters << ", \"rejected\": " << a.repeated_rejections
-      << ", \"delivered_and_out_of_retries\": " << a.delivered_and_exhausted << "},\n  \"out_of_retries_by_error\": {";
-  bool first = true;
-  for (const auto& [detail, count] : a.exhausted_by_detail) {
-    out << (first ? "" : ", ") << "\"" << json_escape(detail) << "\": " << count;
-    first = false;
-  }
-  out << "},\n  \"kills\": " << summary.kills << ",\n  \"faults\": {";
-  first = true;
-  for (const auto& [kind, count] : summary.faults) {
-    out << (first ? "" : ", ") << "\"" << json_escape(kind) << "\": " << count;
-    first = false;
-  }
-  out << "},\n  \"unexpected_exits\": [";
-  for (size_t i = 0; i < summary.unexpected_exits.size(); ++i) {
-    out << (i ? ", " : "") << "\"" << json_escape(summary.unexpected_exits[i]) << "\"";
-  }
-  out << "],\n  \"http_requests\": " << summary.http_requests << ",\n  \"http_deliveries\": " << summary.http_deliveries
-      << ",\n  \"longest_stall_seconds\": " << summary.longest_stall_seconds << ",\n  \"tier_records\": {";
-  first = true;
-  for (const auto& [topic, count] : summary.tier_records) {
-    out << (first ? "" : ", ") << "\"" << topic << "\": " << count;
-    first = false;
-  }
-  out << "},\n  \"checks\": [";
-  for (size_t i = 0; i < summary.checks.size(); ++i) {
-    const Check& check = summary.checks[i];
-    out << (i ? "," : "") << "\n    {\"name\": \"" << json_escape(check.name) << "\", \"ok\": " << (check.ok ? "true" : "false")
-        << ", \"detail\": \"" << json_escape(check.detail) << "\"}";
-  }
-  out << "\n  ],\n  \"passed\": " << (summary.passed() ? "true" : "false") << "\n}\n";
-  return out.str();
 }
 
 }  // namespace
@@ -944,19 +533,24 @@ int main(int argc, char** argv) {
   }
   uint64_t seed = options->seed.value_or(std::random_device{}());
   try {
-    ChaosRun run(*options, seed);
-    Summary summary = run.run();
-    std::string report = render_text(summary);
-    std::cout << report;
+    RunReport report;
+    if (options->scale_out) {
+      report = run_scale_out(*options, seed);
+    } else {
+      ChaosRun run(*options, seed);
+      Summary summary = run.run();
+      report = {render_text(summary), render_json(summary), summary.passed()};
+    }
+    std::cout << report.text;
     if (!options->report_json.empty()) {
       std::ofstream file(options->report_json);
-      file << render_json(summary);
+      file << report.json;
       if (!file) {
         std::cerr << "sluice-chaos: cannot write " << options->report_json << "\n";
         return 1;
       }
     }
-    return summary.passed() ? 0 : 1;
+    return report.passed ? 0 : 1;
   } catch (const std::exception& e) {
     // A harness failure (a broker that would not start, a refused control command): the
     // run proves nothing, so it fails.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "chaos/accounting.h"
+#include "chaos/random.h"
 #include "support/http_test_server.h"
 
 namespace sluice::chaos {
@@ -34,6 +35,9 @@ class FlappingSink {
   void set_mode(SinkMode mode);
 
   std::vector<HttpDelivery> deliveries() const;
+  // When the server was stopped (each Refused period's start): a request answered just
+  // before may never have had its answer read, and is sent again.
+  std::vector<std::chrono::system_clock::time_point> stops() const;
   size_t requests_seen() const { return server_.request_count(); }
 
  private:
@@ -43,7 +47,23 @@ class FlappingSink {
   std::atomic<SinkMode> mode_{SinkMode::Ok};
   mutable std::mutex mutex_;
   std::vector<HttpDelivery> deliveries_;  // guarded by mutex_
+  std::vector<std::chrono::system_clock::time_point> stops_;  // guarded by mutex_
   test::HttpTestServer server_;           // last: stopped before what its handler uses
+};
+
+// The sink's schedule in a chaos run: good periods of 2–6 s between bad ones (503, hang or
+// refused, equally likely) of 1–4 s. The first change comes 1–4 s after `now`.
+class SinkFlapper {
+ public:
+  SinkFlapper(FlappingSink& sink, Random& random, std::chrono::steady_clock::time_point now);
+  // Changes the mode once its time has come; returns the fault counted for a bad period it
+  // began ("http 503 period"), otherwise "".
+  std::string step(std::chrono::steady_clock::time_point now);
+
+ private:
+  FlappingSink& sink_;
+  Random& random_;
+  std::chrono::steady_clock::time_point next_change_;
 };
 
 }  // namespace sluice::chaos

@@ -85,9 +85,13 @@ void SluiceDaemon::start() {
                                             log_path_, log_path_, env_);
 }
 
+void SluiceDaemon::terminate() { process_->signal(SIGTERM); }
+
+std::optional<int> SluiceDaemon::exit_status(std::chrono::milliseconds timeout) { return process_->wait(timeout); }
+
 int SluiceDaemon::stop(std::chrono::milliseconds timeout) {
-  process_->signal(SIGTERM);
-  auto status = process_->wait(timeout);
+  terminate();
+  auto status = exit_status(timeout);
   if (!status) {
     process_->signal(SIGKILL);
     process_->wait(std::chrono::seconds(5));

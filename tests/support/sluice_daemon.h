@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,10 @@ class SluiceDaemon {
   void reload();
   // SIGTERM, then wait for the exit; returns the exit status.
   int stop(std::chrono::milliseconds timeout = std::chrono::seconds(40));
+  // SIGTERM without waiting; exit_status() tells when it has exited.
+  void terminate();
+  // The exit status once the process has ended (waiting up to `timeout`), else nullopt.
+  std::optional<int> exit_status(std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
   void kill9();
   bool running() { return process_ && process_->running(); }
   pid_t pid() const { return process_ ? process_->pid() : -1; }
