@@ -22,6 +22,7 @@ std::string shipped_config(const SluiceSettings& settings) {
   replace("    backend: sqlite", "    backend: " + settings.dedup);
   if (!settings.redis_url.empty()) replace("redis_url: redis://127.0.0.1:6379/0", "redis_url: " + settings.redis_url);
   if (settings.exactly_once) replace("  delivery: at_least_once", "  delivery: exactly_once");
+  if (settings.key_order) replace("  ordering: none\n", "  ordering: key\n");
   if (settings.fetch_wait_ms >= 0) {
     replace("  properties: {}", "  properties:\n    fetch.wait.max.ms: " + std::to_string(settings.fetch_wait_ms));
   }

@@ -15,6 +15,7 @@ struct SluiceSettings {
   std::string http_url;          // non-empty: both routes go to this endpoint instead of topics
   int pipeline_depth = 1;        // of those HTTP routes
   std::string http_batch;        // their `batch:` (YAML flow); empty: none
+  bool key_order = false;        // retry.ordering: key
   // The latency runs only: the dev broker holds an empty fetch for fetch.wait.max.ms even
   // when records arrive meanwhile (a real broker answers once fetch.min.bytes are there).
   int fetch_wait_ms = -1;

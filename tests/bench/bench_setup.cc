@@ -114,14 +114,21 @@ std::map<std::string, int> topic_layout(const Corpus& corpus) {
   // DLQ envelopes carry the original plus metadata: count them at three times the input.
   double average = static_cast<double>(corpus.bytes) / static_cast<double>(std::max<size_t>(1, corpus.mix.size()));
   double half = static_cast<double>(corpus.bytes) / 2;
-  return {{"inbound.email", partitions_for(half * 1.4)},
+  // The shipped tiers, with as many partitions as the larger inbound topic: retry.ordering: key
+  // needs a tier partition for every input partition's number. They stay empty while nothing fails.
+  std::map<std::string, int> layout;
+  for (const char* tier : {"retry.10s", "retry.30s", "retry.60s", "retry.300s", "retry.900s"}) {
+    layout[tier] = partitions_for(half * 1.4);
+  }
+  layout.merge(std::map<std::string, int>{{"inbound.email", partitions_for(half * 1.4)},
           {"inbound.whatsapp", partitions_for(half)},
           {"clean.email", partitions_for(half)},
           {"clean.whatsapp", partitions_for(half)},
           {"dlq", partitions_for(static_cast<double>(corpus.dead_letters) * (average * 3 + 600))},
           // The bare copy keeps each record's partition number, so its outputs have its inputs' counts.
           {std::string(kBarePrefix) + "email", partitions_for(half * 1.4)},
-          {std::string(kBarePrefix) + "whatsapp", partitions_for(half)}};
+          {std::string(kBarePrefix) + "whatsapp", partitions_for(half)}});
+  return layout;
 }
 
 // The dev broker finds a fetch's start offset by walking the partition's batches from the
@@ -160,6 +167,7 @@ Runner::Runner(const ScenarioSpec& spec, const std::string& bootstrap, int fetch
   settings.dedup = spec.dedup;
   settings.redis_url = redis_url;
   settings.exactly_once = spec.exactly_once;
+  settings.key_order = spec.key_order;
   settings.fetch_wait_ms = fetch_wait_ms;
   if (spec.subject == Subject::SluiceHttp) {
     settings.http_url = http_url;

@@ -71,6 +71,7 @@ struct ScenarioSpec {
   int pipeline_depth = 1;  // HTTP routes
   std::string http_batch;  // HTTP routes: their `batch:` (YAML); empty: one request per record
   bool exactly_once = false;  // kafka.delivery: exactly_once
+  bool key_order = false;     // retry.ordering: key
   BareOptions bare;  // Subject::Bare: the variant (bootstrap and topics are filled in per run)
 };
 

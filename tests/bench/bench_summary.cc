@@ -166,6 +166,11 @@ const TargetSpec kTargets[] = {
        if (ratio) why = "sluice http batched: " + cpu_breakdown(report, "sluice http batched");
        return ratio;
      }},
+    {"key-order-vs-none", "retry.ordering: key ≥ 95 % of none (no failures)", 0.95, false, "%.2f × none",
+     "median over the rounds of sluice key order's rate / sluice memory's of the same round",
+     [](const Report& report, const std::vector<ThroughputSummary>&, std::string& why) -> std::optional<double> {
+       return median_ratio_in_rounds(report, "sluice key order", "sluice memory", why);
+     }},
     {"peak-rss-defaults", "peak RSS of sluice on the defaults ≤ 256 MiB", 256, true, "%.1f MiB",
      "the highest VmHWM in MiB of the sluice memory, sqlite and redis runs with at least 1 000 000 records",
      [](const Report& report, const std::vector<ThroughputSummary>&, std::string& why) -> std::optional<double> {

@@ -1,7 +1,7 @@
 // sluice-bench: end-to-end measurements against dev brokers (scripts/bench runs it).
 //
 //   sluice-bench run [--messages N] [--rounds N] [--latency-rate R] [--latency-seconds S] [--quick]
-//                    [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined,http-batched,bare-*]
+//                    [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined,http-batched,key-order,bare-*]
 //                    [--no-latency] [--no-idle]
 //                    [--latency-dedup memory|sqlite|redis[,...]] [--latency-rounds N]
 //                    [--microbench-json FILE] [--out DIR]
@@ -289,8 +289,8 @@ struct RunOptions {
   // The sluice scenarios of the latency runs; each round runs bare and each of them.
   std::vector<std::string> latency_dedup = {"sqlite"};
   int latency_rounds = 3;
-  std::vector<std::string> scenarios = {"bare",          "memory", "sqlite",      "redis",
-                                        "exactly-once", "http",   "http-pipelined", "http-batched"};
+  std::vector<std::string> scenarios = {"bare",  "memory", "sqlite",         "redis",       "exactly-once",
+                                        "http",  "http-pipelined", "http-batched", "key-order"};
   bool latency = true;
   bool idle = true;
   std::string microbench_json;
@@ -299,7 +299,7 @@ struct RunOptions {
 
 int usage() {
   std::cerr << "usage: sluice-bench run [--messages N] [--rounds N] [--latency-rate R] [--latency-seconds S] [--quick]\n"
-               "                        [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined,http-batched,bare-*]\n"
+               "                        [--scenarios bare,memory,sqlite,redis,exactly-once,http,http-pipelined,http-batched,key-order,bare-*]\n"
                "                        [--no-latency] [--no-idle]\n"
                "                        [--latency-dedup memory|sqlite|redis[,...]] [--latency-rounds N]\n"
                "                        [--microbench-json FILE] [--out DIR]\n"
@@ -354,6 +354,12 @@ ScenarioSpec scenario(const std::string& name) {
                       "as sluice memory, with kafka.delivery: exactly_once (each round's outputs and offsets in one "
                       "transaction; the dev broker takes the calls but keeps no transactions)");
     spec.exactly_once = true;
+    return spec;
+  }
+  if (name == "key-order") {
+    ScenarioSpec spec = make_spec("sluice key order", Subject::SluiceTopic, "memory",
+                                  "as sluice memory, with retry.ordering: key (nothing fails: the cost of looking)");
+    spec.key_order = true;
     return spec;
   }
   if (name == "http") {
