@@ -199,6 +199,10 @@ std::optional<kafka::Watermarks> FakeConsumer::cached_watermarks(const kafka::To
 std::optional<kafka::Watermarks> FakeConsumer::query_watermarks(const kafka::TopicPartition& partition,
                                                                std::chrono::milliseconds) {
   if (!cluster_.has_topic(partition.topic)) return std::nullopt;
+  if (watermark_failures > 0) {
+    watermark_failures -= 1;
+    return std::nullopt;
+  }
   return kafka::Watermarks{0, cluster_.last_stable_offset(partition.topic, partition.partition)};
 }
 

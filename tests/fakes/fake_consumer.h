@@ -12,6 +12,7 @@
 //
 // Threading: one thread, except query_watermarks().
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <set>
@@ -38,6 +39,8 @@ class FakeConsumer final : public kafka::ConsumerApi {
   // As librdkafka with enable.partition.eof: an end-of-partition event each time a partition's
   // reader reaches its end (the last stable offset) at a new position.
   bool partition_eof = false;
+  // The next this many query_watermarks() calls find no broker (nullopt).
+  std::atomic<int> watermark_failures{0};
 
   // Everything assigned now (revoked ones excluded, queued events not yet applied).
   const std::set<kafka::TopicPartition>& assignment() const { return assigned_; }

@@ -40,16 +40,22 @@ DevBroker::~DevBroker() {
 }
 
 void DevBroker::control(const std::string& command) {
-  int fd = open(control_path_.c_str(), O_WRONLY | O_NONBLOCK);
-  bool opened = fd >= 0 || wait_until([&] {
-                  fd = open(control_path_.c_str(), O_WRONLY | O_NONBLOCK);
-                  return fd >= 0;
-                }, 5s);
-  if (!opened) throw std::runtime_error("cannot open the dev broker's control FIFO");
-  std::string line = command + "\n";
-  ssize_t written = write(fd, line.data(), line.size());
-  close(fd);
-  if (written != static_cast<ssize_t>(line.size())) throw std::runtime_error("short write to the control FIFO");
+  // The broker reopens the FIFO after each writer closes it: a write that meets the moment in
+  // between fails with EPIPE (SIGPIPE ignored: it would end the test process) and is made again.
+  static const bool sigpipe_ignored = ::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
+  (void)sigpipe_ignored;
+  const std::string line = command + "\n";
+  bool written = false;
+  bool sent = wait_until([&] {
+    int fd = open(control_path_.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd < 0) return false;
+    written = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    const bool broken = !written && errno == EPIPE;
+    close(fd);
+    return !broken;
+  }, 5s);
+  if (!sent) throw std::runtime_error("cannot write to the dev broker's control FIFO");
+  if (!written) throw std::runtime_error("short write to the control FIFO");
   std::string reply;
   bool answered = wait_until([&] {
     std::string out = read_file(dir_.file("stdout"));

@@ -356,6 +356,7 @@ void Engine::fire_due_timers() {
 }
 
 void Engine::observe_periodically() {
+  if (parked_) retry_scan_setup();
   destinations_->report_http_stats();
   int64_t stalled = probe_.observe(*partitions_, *consumer_, watermark_poller_.get(), clock_.now(), clock_.epoch_ms());
   if (stalled != stalled_partitions_) {

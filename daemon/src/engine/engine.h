@@ -187,6 +187,8 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   // input partitions with its number resume.
   void start_parking_scans(const std::vector<kafka::TopicPartition>& assigned);
   void set_scan_pauses(int32_t number);
+  // Sets up the scans whose setup found no broker answer, once their retry is due.
+  void retry_scan_setup();
   std::optional<bool> resets_to_earliest() const;
   // Whether a tier record was taken by a scan (or dropped as fetched before the re-read).
   bool scan_tier_record(PartitionState& partition, const kafka::Message& message);
@@ -322,6 +324,8 @@ class Engine final : private DestinationEvents, private kafka::ConsumerListener 
   std::unique_ptr<DedupCoordinator> dedup_;
   std::unique_ptr<Destinations> destinations_;
   std::unique_ptr<ParkedKeys> parked_;  // retry.ordering: key only
+  std::vector<kafka::TopicPartition> scans_to_set_up_;  // paused until their scan is set up
+  std::chrono::steady_clock::time_point scans_set_up_at_;
   std::unique_ptr<Committer> committer_;
   std::unique_ptr<WatermarkPoller> watermark_poller_;  // declared last: stopped first
 };

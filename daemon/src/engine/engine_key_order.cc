@@ -17,6 +17,7 @@
 // resume; then it is read again from where it started.
 
 #include <algorithm>
+#include <set>
 
 #include "common/log.h"
 #include "common/text.h"
@@ -29,8 +30,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Bounds of the broker round trips that start a rebuild.
+// Bounds of the broker round trips that start a rebuild, and the wait before asking again.
 constexpr milliseconds kScanSetupTimeout{10'000};
+constexpr milliseconds kScanSetupRetry{1'000};
 
 bool has_key(const InFlightRecord& record) { return record.message.key_data() != nullptr; }
 
@@ -208,20 +210,29 @@ void Engine::start_parking_scans(const std::vector<kafka::TopicPartition>& assig
     fatal_error_.store(true);
     return;
   }
-  if (consumer_->committed(positions, kScanSetupTimeout) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    log::error("retry.ordering is key, but the tier partitions' committed offsets could not be read; stopping");
-    fatal_error_.store(true);
+  // Where each partition starts and ends. A broker that does not answer now (a rebalance, a
+  // leader moving) is asked again a second later; the partitions wait paused meanwhile.
+  std::vector<std::optional<kafka::Watermarks>> ends;
+  bool known = consumer_->committed(positions, kScanSetupTimeout) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (size_t i = 0; known && i < positions.size(); ++i) {
+    ends.push_back(consumer_->query_watermarks({positions[i].topic, positions[i].partition}, kScanSetupTimeout));
+    known = ends.back().has_value();
+  }
+  if (!known) {
+    log::warn("retry.ordering is key, but where the partitions start and end could not be read; asking again");
+    for (const kafka::PartitionOffset& position : positions) {
+      if (auto state = partitions_->find(position.topic, position.partition)) {
+        partitions_->set_pause(*state, kPauseParkingScan, true);
+        scans_to_set_up_.push_back({position.topic, position.partition});
+      }
+    }
+    scans_set_up_at_ = clock_.now() + kScanSetupRetry;
     return;
   }
-  for (const kafka::PartitionOffset& position : positions) {
+  for (size_t i = 0; i < positions.size(); ++i) {
+    const kafka::PartitionOffset& position = positions[i];
     std::shared_ptr<PartitionState> state = partitions_->find(position.topic, position.partition);
-    std::optional<kafka::Watermarks> marks = consumer_->query_watermarks({position.topic, position.partition}, kScanSetupTimeout);
-    if (!marks) {
-      log::error("retry.ordering is key, but a tier partition's end could not be read; stopping",
-                 {{"topic", position.topic}, {"partition", position.partition}});
-      fatal_error_.store(true);
-      return;
-    }
+    const kafka::Watermarks* marks = &*ends[i];
     if (state->retry_tier < 0) {
       // Read again from its committed offset (from its oldest record when retention took that),
       // or where auto.offset.reset starts a partition without one.
@@ -237,8 +248,18 @@ void Engine::start_parking_scans(const std::vector<kafka::TopicPartition>& assig
     if (start >= marks->high) continue;  // nothing in it to rebuild from
     state->scan_start = start;
     state->scan_end = marks->high;
-    set_scan_pauses(position.partition);
   }
+  // Paused where a scan of their number runs; resumed otherwise (also after a retried setup).
+  std::set<int32_t> numbers;
+  for (const kafka::PartitionOffset& position : positions) numbers.insert(position.partition);
+  for (int32_t number : numbers) set_scan_pauses(number);
+}
+
+void Engine::retry_scan_setup() {
+  if (scans_to_set_up_.empty() || clock_.now() < scans_set_up_at_) return;
+  std::vector<kafka::TopicPartition> again;
+  again.swap(scans_to_set_up_);
+  start_parking_scans(again);
 }
 
 // While a tier partition numbered `number` is being scanned, every other partition of that

@@ -269,3 +269,24 @@ TEST_CASE("retry.ordering key: a tier record goes to the tier partition with its
   }
   CHECK(harness.stop() == 0);
 }
+
+TEST_CASE("retry.ordering key: without an answer from the broker at assignment, the partitions wait paused and the "
+          "scan is set up a second later",
+          "[engine][key_order]") {
+  FakeCluster cluster;
+  topology(cluster);
+  ManualClock clock;
+  produce_interleaved(cluster);
+  EngineHarness harness(cluster, clock, harness_yaml("at_least_once", kKeyOrder));
+  harness.consumer().watermark_failures = 1;
+  assign_all(harness);
+  // No time passes: nothing is consumed while the setup waits.
+  for (int i = 0; i < 20; ++i) harness.step();
+  CHECK(cluster.committed_records("clean.email").empty());
+  bool paused = false;
+  for (const std::string& call : harness.consumer().calls) paused |= call == "pause inbound.email/0";
+  CHECK(paused);
+  // The retry a second later finds the broker: everything flows.
+  REQUIRE(harness.run_until([&] { return cluster.committed_records("clean.email").size() == 21; }));
+  CHECK(harness.stop() == 0);
+}
