@@ -180,4 +180,7 @@ inline Binding routes_list() {
   return binding;
 }
 
+// Appends the rows of `routes` and its entries' keys (key_table_routes.cc).
+void add_route_rows(KeyTable& rows);
+
 }  // namespace sluice::config::bindings
