@@ -48,7 +48,7 @@ bool Destination::rate_allows(InFlightRecord& waiting, TimePoint now) {
 Destination::GateKey Destination::key_of(const InFlightRecord& record) const {
   switch (ordering_) {
     case config::Ordering::Partition: return {record.partition.get(), {}};
-    case config::Ordering::Key: return {record.partition.get(), std::string(record.key())};
+    case config::Ordering::Key: return {record.partition.get(), std::hash<std::string_view>()(record.key())};
     case config::Ordering::None: break;
   }
   return {};
@@ -57,9 +57,31 @@ Destination::GateKey Destination::key_of(const InFlightRecord& record) const {
 Destination::Gate& Destination::gate_of(const InFlightRecord& record) {
   // With `none` there is one gate: no key to build and hash per record.
   if (ordering_ == config::Ordering::None) return single_gate_;
-  auto [it, inserted] = gates_.try_emplace(key_of(record));
-  it->second.key = &it->first;
+  const GateKey key = key_of(record);
+  auto it = gates_.find(key);
+  if (it == gates_.end()) {
+    if (spare_gates_.empty()) {
+      it = gates_.try_emplace(key).first;
+    } else {
+      GateMap::node_type node = std::move(spare_gates_.back());
+      spare_gates_.pop_back();
+      node.key() = key;
+      it = gates_.insert(std::move(node)).position;
+    }
+    it->second.key = &it->first;
+  }
   return it->second;
+}
+
+void Destination::retire_gate(GateMap::iterator it) {
+  // At most this many kept: enough for the keys in flight at once, not one per key ever seen.
+  constexpr size_t kMaxSpareGates = 1024;
+  GateMap::node_type node = gates_.extract(it);
+  if (spare_gates_.size() >= kMaxSpareGates) return;
+  Gate& gate = node.mapped();
+  SLUICE_ASSERT(gate.queued.empty() && gate.in_flight == 0 && !gate.ready, "only an idle gate is retired");
+  gate.queued_bytes = 0;
+  spare_gates_.push_back(std::move(node));
 }
 
 void Destination::offer(InFlightRecord& record, TimePoint now) {
@@ -254,14 +276,14 @@ void Destination::drop_if_idle(Gate& gate) {
   if (gate.key == nullptr || ordering_ != config::Ordering::Key || gate.ready || gate.in_flight > 0 || !gate.queued.empty()) {
     return;
   }
-  gates_.erase(gates_.find(*gate.key));  // by iterator: the key lives in the node erased
+  retire_gate(gates_.find(*gate.key));  // by iterator: the key lives in the node retired
 }
 
 void Destination::drop_gate_if_idle(const GateKey& key, Gate& gate) {
   // A key's gate goes when idle, or there would be one per key ever seen; a partition's stays
   // for its next record until the partition goes (withdraw()).
   if (ordering_ != config::Ordering::Key || gate.ready || gate.in_flight > 0 || !gate.queued.empty()) return;
-  gates_.erase(key);
+  retire_gate(gates_.find(key));
 }
 
 void Destination::withdraw(const PartitionState* partition, std::vector<InFlightRecord*>& out) {
@@ -274,7 +296,8 @@ void Destination::withdraw(const PartitionState* partition, std::vector<InFlight
     const bool gone = partition == nullptr || it->first.partition == partition;
     if (gone && gate.in_flight == 0 && gate.queued.empty()) {
       if (gate.ready) ready_.erase(std::find(ready_.begin(), ready_.end(), &gate));
-      it = gates_.erase(it);
+      gate.ready = false;
+      retire_gate(it++);
     } else {
       ++it;
     }

@@ -159,14 +159,17 @@ class Destination {
   size_t waiting_on_breaker() const { return breaker_.current_state() == BreakerState::Closed ? 0 : queued_; }
 
  private:
+  // A key's gate is named by a hash of the key, not the key: no string is built per record.
+  // Two keys whose hashes collide share a gate, which only orders them more than needed (the
+  // followers of a failed record are taken by their key, withdraw_matching).
   struct GateKey {
     const PartitionState* partition = nullptr;  // nullptr: the one gate of `none`
-    std::string key;                            // ordering: key only
+    size_t key_hash = 0;                        // ordering: key only
     bool operator==(const GateKey&) const = default;
   };
   struct GateKeyHash {
     size_t operator()(const GateKey& key) const {
-      return std::hash<const void*>()(key.partition) ^ (std::hash<std::string>()(key.key) << 1);
+      return std::hash<const void*>()(key.partition) ^ (key.key_hash * 0x9e3779b97f4a7c15ULL);
     }
   };
   struct Gate {
@@ -176,6 +179,8 @@ class Destination {
     int64_t queued_bytes = 0;  // batches: the values of `queued`
     const GateKey* key = nullptr;  // its key in gates_ (nullptr: the one gate of `none`)
   };
+
+  using GateMap = std::unordered_map<GateKey, Gate, GateKeyHash>;
 
   GateKey key_of(const InFlightRecord& record) const;
   Gate& gate_of(const InFlightRecord& record);
@@ -202,6 +207,9 @@ class Destination {
   void update_holds(bool walk = false);
   void hold(PartitionState& partition);
   void drop_gate_if_idle(const GateKey& key, Gate& gate);
+  // Takes the gate at `it` out of gates_, keeping its node (and its queue's buffer) for the
+  // next key's gate: under ordering: key a gate comes and goes with nearly every record.
+  void retire_gate(GateMap::iterator it);
   // The same for a gate pump() takes out of ready_ (its key is the map's own).
   void drop_if_idle(Gate& gate);
   // The gate a dispatched record left (it exists while the record is out).
@@ -230,7 +238,8 @@ class Destination {
   const int capacity_;
   DestinationEvents& events_;
   CircuitBreaker breaker_;
-  std::unordered_map<GateKey, Gate, GateKeyHash> gates_;  // ordering partition or key
+  GateMap gates_;                          // ordering partition or key
+  std::vector<GateMap::node_type> spare_gates_;  // retired gates, reused by gate_of()
   Gate single_gate_;                                        // ordering none
   std::deque<Gate*> ready_;  // gates with a record that may go once the breaker allows
   size_t queued_ = 0;

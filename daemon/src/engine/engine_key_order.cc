@@ -50,15 +50,11 @@ std::optional<bool> Engine::resets_to_earliest() const {
   return std::nullopt;
 }
 
-namespace {
-
-}  // namespace
-
 bool Engine::track_key_order(InFlightRecord* record) {
   if (!has_key(*record)) return true;  // no key, no key order
   PartitionState& partition = *record->partition;
   if (partition.retry_tier < 0) {
-    record->order_partition = record->partition;
+    record->order_partition = record->partition.get();
     record->order_offset = record->offset;
     return true;
   }
@@ -77,7 +73,8 @@ bool Engine::track_key_order(InFlightRecord* record) {
     case ParkedKeys::Read::SpareCopy: return false;
     case ParkedKeys::Read::Refused: refuse_parking(*record, origin.offset); return true;
   }
-  record->order_partition = std::move(input);
+  record->order_partition = input.get();
+  record->order_partition_owner = std::move(input);
   record->order_offset = origin.offset;
   return true;
 }
@@ -112,7 +109,7 @@ bool Engine::follow_key_order(InFlightRecord* record) {
 
 void Engine::park(InFlightRecord* record) {
   give_up_reservation(record);
-  PartitionState* input = record->order_partition.get();
+  PartitionState* input = record->order_partition;
   record->parked_behind = parked_->head_of(input, record->key());
   const int tier = parked_->tier_of(input, record->key());
   const bool parked = parked_->to_tier(input, record->key(), record->order_offset, tier, record->tier_writes + 1);
@@ -124,7 +121,7 @@ void Engine::park(InFlightRecord* record) {
 }
 
 void Engine::key_to_tier(InFlightRecord* record) {
-  PartitionState* input = record->order_partition.get();
+  PartitionState* input = record->order_partition;
   if (input->revoked) return;
   if (!parked_->to_tier(input, record->key(), record->order_offset, record->retry_tier, record->tier_writes + 1)) {
     refuse_parking(*record, record->order_offset);
@@ -138,7 +135,7 @@ void Engine::key_to_tier(InFlightRecord* record) {
 }
 
 void Engine::key_dead_lettered(InFlightRecord* record) {
-  PartitionState* input = record->order_partition.get();
+  PartitionState* input = record->order_partition;
   if (input->revoked || !parked_->parked(input, record->key())) return;  // nothing waits behind it
   std::vector<InFlightRecord*> followers;
   take_followers(record, followers);
@@ -161,21 +158,21 @@ void Engine::key_dead_lettered(InFlightRecord* record) {
 
 void Engine::hold_key_for_peer(InFlightRecord* record) {
   if (!record->order_partition || record->order_partition->revoked) return;
-  if (!parked_->wait_at_dedup(record->order_partition.get(), record->key(), record->order_offset)) {
+  if (!parked_->wait_at_dedup(record->order_partition, record->key(), record->order_offset)) {
     refuse_parking(*record, record->order_offset);
   }
 }
 
 void Engine::take_followers(InFlightRecord* record, std::vector<InFlightRecord*>& out) {
   const std::string_view key = record->key();
-  const PartitionState* input = record->order_partition.get();
+  const PartitionState* input = record->order_partition;
   destinations_->for_route(record->route).withdraw_matching(*record, [&](const InFlightRecord& queued) {
-    return queued.order_partition.get() == input && queued.key() == key && has_key(queued);
+    return queued.order_partition == input && queued.key() == key && has_key(queued);
   }, out);
 }
 
 void Engine::key_finished(InFlightRecord* record) {
-  if (!record->order_partition->revoked) parked_->finished(record->order_partition.get(), record->key(), record->order_offset, false);
+  if (!record->order_partition->revoked) parked_->finished(record->order_partition, record->key(), record->order_offset, false);
 }
 
 void Engine::refuse_parking(const InFlightRecord& record, int64_t offset) {

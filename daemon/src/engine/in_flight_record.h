@@ -66,8 +66,11 @@ struct InFlightRecord {
 
   // retry.ordering: key — the input partition whose key order the record keeps, and its offset
   // there: its own for an inbound record, its origin for a tier record (null: not tracked, e.g.
-  // a record without a key, or ordering none). Shared: the origin may be revoked meanwhile.
-  std::shared_ptr<PartitionState> order_partition;
+  // a record without a key, or ordering none). A tier record's origin may be revoked
+  // meanwhile, so it is kept alive by order_partition_owner; an inbound record's is its own
+  // partition, kept by `partition` (no second reference taken per record).
+  PartitionState* order_partition = nullptr;
+  std::shared_ptr<PartitionState> order_partition_owner;
   int64_t order_offset = -1;
   int64_t parked_behind = -1;  // its tier record parks it behind this offset's record (-1: it failed)
   int64_t tier_writes = 0;     // its tier records so far (sluice-tier-writes of the one it came from)
@@ -146,7 +149,8 @@ class RecordPool {
     record->reason = Reason::Delivered;
     record->detail.clear();
     record->correlation_id.clear();
-    record->order_partition.reset();
+    record->order_partition = nullptr;
+    record->order_partition_owner.reset();
     record->order_offset = -1;
     record->parked_behind = -1;
     record->tier_writes = 0;

@@ -15,11 +15,6 @@ using sluice::config::Ordering;
 using Verdict = Destination::Verdict;
 using Result = Destination::Result;
 
-namespace {
-
-
-}  // namespace
-
 TEST_CASE("destination: ordering partition sends one record of a partition at a time, in order",
           "[engine][destination]") {
   DestinationFixture f(Ordering::Partition);
@@ -42,6 +37,27 @@ TEST_CASE("destination: ordering key keeps one record per key in flight", "[engi
   CHECK(f.sent_offsets() == std::vector<int64_t>{0, 1});
   f.succeed(a0);
   CHECK(f.sent_offsets() == std::vector<int64_t>{0, 1, 2});
+}
+
+TEST_CASE("destination: ordering key reuses the gates of keys that went idle; each key still waits for its own only",
+          "[engine][destination]") {
+  DestinationFixture f(Ordering::Key);
+  // Two keys come and go: their gates are retired, to be reused by the next keys.
+  f.succeed(f.offer(0, 0, "a"));
+  f.succeed(f.offer(0, 1, "b"));
+  InFlightRecord& c2 = f.offer(0, 2, "c");
+  InFlightRecord& a3 = f.offer(0, 3, "a");
+  f.offer(0, 4, "c");
+  f.offer(0, 5, "a");
+  CHECK(f.sent_offsets() == std::vector<int64_t>{0, 1, 2, 3});
+  CHECK(f.destination.queued() == 2);
+  f.succeed(c2);
+  CHECK(f.sent_offsets() == std::vector<int64_t>{0, 1, 2, 3, 4});
+  f.succeed(a3);
+  CHECK(f.sent_offsets() == std::vector<int64_t>{0, 1, 2, 3, 4, 5});
+  f.deliver_all();
+  CHECK(f.destination.in_flight() == 0);
+  CHECK(f.destination.queued() == 0);
 }
 
 TEST_CASE("destination: with ordering none at most capacity records are in flight, and results free room",
