@@ -290,6 +290,12 @@ void ScaleOutRun::step_operator(Clock::time_point now) {
     }
     action.exit_status = status.value_or(-1);
     action.exited = now;
+    if (status && *status != 0) {
+      // Its log goes with the replacement: what it said last (a sanitizer's report, a failed
+      // assertion) is shown now.
+      std::printf("  %s exited %d on SIGTERM; the last lines of its log:\n%s\n----\n", instance.name.c_str(), *status,
+                  log_tail(instance.daemon->logs(), 40).c_str());
+    }
     start(instance);
     return;
   }

@@ -195,13 +195,17 @@ rd_kafka_resp_err_t KafkaConsumer::close(std::chrono::milliseconds timeout) {
   if (closed_) return RD_KAFKA_RESP_ERR_NO_ERROR;
   closed_ = true;
   // The consumer queue keeps being served here: the revocation that leaving causes arrives
-  // through it (on_revoke commits what may be committed).
+  // through it (on_revoke commits what may be committed). Records fetched and not read yet
+  // come out of it too: they are dropped unprocessed (not committed, the partition's next
+  // owner reads them again). rd_kafka_consume_queue() serves the callbacks and returns those
+  // records; rd_kafka_queue_poll_callback() would find no callback for them, and librdkafka
+  // aborts the process on an operation nothing handled (rd_kafka_q_serve).
   ErrorPtr error(rd_kafka_consumer_close_queue(handle_.get(), queue_.get()));
   if (error) return rd_kafka_error_code(error.get());
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!rd_kafka_consumer_closed(handle_.get())) {
     if (std::chrono::steady_clock::now() >= deadline) return RD_KAFKA_RESP_ERR__TIMED_OUT;
-    rd_kafka_queue_poll_callback(queue_.get(), 50);
+    if (rd_kafka_message_t* unread = rd_kafka_consume_queue(queue_.get(), 50)) rd_kafka_message_destroy(unread);
   }
   return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
