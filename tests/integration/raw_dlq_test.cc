@@ -1,6 +1,8 @@
 // dlq.format: raw against the dev broker: bad records of every kind reach the DLQ byte for byte
 // (value, key, headers) with the failure in sluice-* headers, a plain consumer (kcat) reads
-// them as they are, and `sluice replay` re-drives the originals to their topic.
+// them as they are, and `sluice replay` re-drives the originals to their topic. Records an HTTP
+// route refuses, or that come back from a retry tier, carry the HTTP answer and lose the tier's
+// state headers.
 
 #include <catch2/catch.hpp>
 
@@ -15,6 +17,7 @@
 #include "devtools/kafka_tools.h"
 #include "devtools/message_mix.h"
 #include "support/dev_broker.h"
+#include "support/http_test_server.h"
 #include "support/sluice_daemon.h"
 #include "support/wait.h"
 
@@ -51,6 +54,12 @@ Headers original_part(const Headers& headers) {
     part.push_back(header);
   }
   return part;
+}
+
+size_t sluice_header_count(const KafkaRecord& record) {
+  size_t count = 0;
+  for (const auto& header : record.headers) count += header.first.rfind("sluice-", 0) == 0 ? 1 : 0;
+  return count;
 }
 
 std::string last_header(const KafkaRecord& record, const std::string& name) {
@@ -132,9 +141,7 @@ TEST_CASE("dlq.format raw: bad records are dead-lettered byte for byte, read by 
     CHECK(last_header(record, "sluice-original-timestamp") == std::to_string(original.timestamp_ms));
     CHECK(last_header(record, "sluice-failed-at").size() == std::string("2026-12-06T12:00:00.000Z").size());
     CHECK(last_header(record, "sluice-retry-count") == "0");
-    size_t sluice_headers = 0;
-    for (const auto& header : record.headers) sluice_headers += header.first.rfind("sluice-", 0) == 0 ? 1 : 0;
-    CHECK(sluice_headers == 10);  // each context header once
+    CHECK(sluice_header_count(record) == 10);  // each context header once
   }
 
   // A plain consumer reads the DLQ as it is: kcat's JSON shows the original keys and values.
@@ -181,9 +188,20 @@ TEST_CASE("dlq.format raw: bad records are dead-lettered byte for byte, read by 
     }
   }
 
+  // The filters read a raw record's headers: reason, and failed-at for --since / --until.
+  std::string output;
+  CHECK(run_command({SLUICE_BIN, "replay", "--config", daemon.config_path(), "--from", "dlq", "--dry-run", "--where",
+                     "reason=too_large", "--since", "1h"},
+                    &output) == 0);
+  CHECK(output.find("would replay dlq/0/") != std::string::npos);
+  CHECK(output.find("dry run: scanned 6, selected 1, would replay 1,") != std::string::npos);
+  CHECK(run_command({SLUICE_BIN, "replay", "--config", daemon.config_path(), "--from", "dlq", "--dry-run", "--until",
+                     "1h"},
+                    &output) == 0);
+  CHECK(output.find("dry run: scanned 6, selected 0,") != std::string::npos);
+
   // sluice replay re-drives every original to inbound.email: value, key and original headers
   // byte for byte, plus sluice-replay-count.
-  std::string output;
   CHECK(run_command({SLUICE_BIN, "replay", "--config", daemon.config_path(), "--from", "dlq"}, &output) == 0);
   INFO(output);
   CHECK(output.find("scanned 6, selected 6, replayed 6,") != std::string::npos);
@@ -201,4 +219,84 @@ TEST_CASE("dlq.format raw: bad records are dead-lettered byte for byte, read by 
     CHECK(record.headers == expected);
   }
   CHECK(read_topic(bootstrap, "clean.email").empty());
+}
+
+TEST_CASE("dlq.format raw: an HTTP refusal carries its status and excerpt; a record from a retry tier loses the "
+          "tier's headers",
+          "[integration][dlq][raw][http]") {
+  DevBroker broker({{"inbound.email", 1}, {"inbound.whatsapp", 1}, {"clean.email", 1}, {"dlq", 1}, {"retry.1s", 1}});
+  const std::string& bootstrap = broker.bootstrap();
+  HttpTestServer server;
+  server.set_handler([&](const ReceivedRequest& request) {
+    HttpTestResponse response;
+    if (request.body.find("reject me") != std::string::npos) {
+      response.status = 400;
+      response.body = "{\"error\":\"sender unknown\"}" + std::string(3000, '.');
+    } else if (request.body.find("always down") != std::string::npos) {
+      response.status = 503;
+    }
+    return response;
+  });
+  TempDir dir;
+  TestConfig config;
+  config.bootstrap = bootstrap;
+  config.group_id = "raw-dlq-http";
+  config.dlq_format = "raw";
+  config.routes_yaml = "  - match: {channel: email}\n    topic: clean.email\n"
+                       "  - match: {channel: whatsapp}\n    http:\n      url: " + server.url() + "\n      timeout: 2s\n";
+  config.extra_yaml = "retry:\n  tiers: [1s]\n";
+  SluiceDaemon daemon(config, dir);
+  const std::string rejected = whatsapp_event("+15554440001", "reject me", "c-rejected");
+  const std::string down = whatsapp_event("+15554440002", "always down", "c-down");
+  {
+    RecordProducer producer(bootstrap);
+    for (const auto& [key, value] : {std::pair{"rejected", rejected}, std::pair{"down", down}}) {
+      KafkaRecord record;
+      record.topic = "inbound.whatsapp";
+      record.key = key;
+      record.value = value;
+      record.headers = {{"trace", std::string("t-") + key}};
+      producer.produce(record);
+    }
+    producer.flush();
+  }
+  daemon.start();
+  const bool both = wait_until([&] { return read_topic(bootstrap, "dlq").size() >= 2; }, 60s, 100ms);
+  {
+    INFO(daemon.logs());
+    REQUIRE(both);
+  }
+  REQUIRE(daemon.stop() == 0);
+  std::map<std::string, KafkaRecord> dead;
+  for (const KafkaRecord& record : read_topic(bootstrap, "dlq")) dead[*record.key] = record;
+  REQUIRE(dead.size() == 2);
+
+  const KafkaRecord& refused = dead.at("rejected");
+  CHECK(refused.value == rejected);
+  CHECK(original_part(refused.headers) == Headers{{"trace", "t-rejected"}});
+  CHECK(last_header(refused, "sluice-error") == "forward_rejected");
+  CHECK(last_header(refused, "sluice-http-status") == "400");
+  const std::string excerpt = last_header(refused, "sluice-http-response");
+  CHECK(excerpt.rfind("{\"error\":\"sender unknown\"}", 0) == 0);
+  CHECK(excerpt.size() == 1024);
+
+  // Back from retry.1s and failing again: the DLQ record names the input topic and offset,
+  // counts the attempt, and carries none of the tier's hold headers.
+  const KafkaRecord& exhausted = dead.at("down");
+  CHECK(exhausted.value == down);
+  CHECK(original_part(exhausted.headers) == Headers{{"trace", "t-down"}});
+  CHECK(last_header(exhausted, "sluice-error") == "retries_exhausted");
+  CHECK(last_header(exhausted, "sluice-original-topic") == "inbound.whatsapp");
+  CHECK(last_header(exhausted, "sluice-original-offset") == "1");
+  CHECK(last_header(exhausted, "sluice-retry-count") == "1");
+  CHECK(last_header(exhausted, "sluice-http-status") == "503");
+  for (const auto& header : exhausted.headers) {
+    INFO(header.first);
+    CHECK(header.first != "sluice-retry-due");
+    CHECK(header.first != "sluice-tier-writes");
+    CHECK(header.first != "sluice-fingerprint");
+    CHECK(header.first != "sluice-source");
+  }
+  CHECK(sluice_header_count(exhausted) == 12);  // the ten of every raw record, and the HTTP status and excerpt
+  CHECK(read_topic(bootstrap, "retry.1s").size() == 1);
 }
