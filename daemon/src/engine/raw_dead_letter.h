@@ -11,8 +11,9 @@
 //   sluice-failed-at            RFC 3339 UTC
 //   sluice-retry-count          attempts made through the retry tiers
 //   sluice-http-status, sluice-http-response
-//                               an HTTP route's refusal: its status and the first 1 KiB of its
-//                               body (the body left out with the detail when space is short)
+//                               an HTTP route's last answer (a refusal or the last failed
+//                               attempt): its status and the first 1 KiB of its body (the body
+//                               left out with the detail when space is short)
 //   sluice-original-headers-dropped
 //                               only when the original headers had to be left out: how many
 //
