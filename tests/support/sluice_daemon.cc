@@ -49,6 +49,7 @@ std::string render_config(const TestConfig& config, const std::string& dir) {
   yaml += "    reservation_ttl: " + config.reservation_ttl + "\n";
   yaml += "routes:\n" + config.routes_yaml;
   yaml += "dlq:\n  topic: " + config.dlq_topic + "\n";
+  if (!config.dlq_format.empty()) yaml += "  format: " + config.dlq_format + "\n";
   yaml += "shutdown:\n  drain_timeout: " + config.drain_timeout + "\n";
   yaml += "logging:\n  level: " + config.log_level + "\n";
   yaml += "admin:\n  listen: \"" + config.admin_listen + "\"\n";

@@ -30,6 +30,7 @@ struct TestConfig {
       "  - match: {channel: email}\n    topic: clean.email\n"
       "  - match: {channel: whatsapp}\n    topic: clean.whatsapp\n";
   std::string dlq_topic = "dlq";
+  std::string dlq_format;  // dlq.format; empty: the default
   std::string drain_timeout = "25s";
   std::string commit_interval = "200ms";
   std::string delivery = "at_least_once";

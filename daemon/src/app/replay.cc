@@ -9,7 +9,7 @@
 
 #include "common/log.h"
 #include "common/text.h"
-#include "engine/dead_letter_envelope.h"
+#include "engine/raw_dead_letter.h"
 #include "engine/record_headers.h"
 #include "kafka/client.h"
 #include "kafka/client_properties.h"
@@ -194,8 +194,11 @@ int run_replay(const config::Config& config, const ReplayOptions& options, Repla
     if (message->offset >= ends[message->partition]) continue;
     summary.scanned += 1;
 
-    engine::DecodedEnvelope envelope = engine::decode_dead_letter_envelope(
-        message->payload ? std::string_view(static_cast<const char*>(message->payload), message->len) : std::string_view());
+    rd_kafka_headers_t* dlq_headers = nullptr;
+    if (rd_kafka_message_headers(message.get(), &dlq_headers) != RD_KAFKA_RESP_ERR_NO_ERROR) dlq_headers = nullptr;
+    std::optional<std::string_view> value;
+    if (message->payload != nullptr) value = std::string_view(static_cast<const char*>(message->payload), message->len);
+    engine::DecodedEnvelope envelope = engine::decode_dead_letter_record(value, dlq_headers);
     bool matches = true;
     for (const auto& [key, value] : options.where) {
       const std::string& actual = key == "error_stage" ? envelope.error_stage
@@ -224,14 +227,9 @@ int run_replay(const config::Config& config, const ReplayOptions& options, Repla
       summary.replayed += 1;
       std::cout << "would replay " << where << " -> " << target << " (" << envelope.error << ")\n";
     } else {
-      kafka::HeadersPtr headers;
-      rd_kafka_headers_t* original = nullptr;
-      if (rd_kafka_message_headers(message.get(), &original) == RD_KAFKA_RESP_ERR_NO_ERROR && original != nullptr) {
-        headers.reset(rd_kafka_headers_copy(original));
-      } else {
-        headers.reset(rd_kafka_headers_new(1));
-      }
+      kafka::HeadersPtr headers(dlq_headers != nullptr ? rd_kafka_headers_copy(dlq_headers) : rd_kafka_headers_new(1));
       for (const char* name : kDroppedHeaders) rd_kafka_header_remove(headers.get(), name);
+      engine::remove_dead_letter_context(headers.get());
       std::string count = std::to_string(replays + 1);
       rd_kafka_header_add(headers.get(), kReplayCountHeader, -1, count.data(), static_cast<ssize_t>(count.size()));
       kafka::OutboundRecord out;

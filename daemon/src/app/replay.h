@@ -2,9 +2,10 @@
 // `sluice replay`: re-drives DLQ records back into the pipeline.
 //
 // It reads the source topic from the beginning up to the end offsets it finds at start (so a
-// replay into the topic it reads can never loop), decodes each envelope, applies the filters,
-// and produces the original value, key and headers to the record's `original_topic` (or --to)
-// with `sluice-replay-count` incremented. Records already replayed `max_replays` times are
+// replay into the topic it reads can never loop), decodes each record — a raw one (header
+// sluice-dlq-format: raw) from its headers, any other as an envelope — applies the filters,
+// and produces the original value, key and headers (without sluice's failure and retry
+// headers) to the record's original topic (or --to) with `sluice-replay-count` incremented. Records already replayed `max_replays` times are
 // skipped and reported (loop guard), as are envelopes whose original was truncated.
 //
 // Exit codes: 0 every selected record was replayed (or would be, with --dry-run);

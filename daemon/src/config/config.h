@@ -163,8 +163,13 @@ struct CircuitBreakerConfig {
   int64_t minimum_calls = 20;
 };
 
+// What a DLQ record holds: the JSON envelope, or the original record byte for byte with the
+// failure in sluice-* headers (docs/working-with-other-tools.md).
+enum class DlqFormat { Envelope, Raw };
+
 struct DlqConfig {
   std::string topic;
+  DlqFormat format = DlqFormat::Envelope;
 };
 
 struct ShutdownConfig {

@@ -41,6 +41,11 @@ constexpr EnumSpelling<DeliveryMode> kDeliveryModes[] = {
     {"exactly_once", DeliveryMode::ExactlyOnce},
 };
 
+constexpr EnumSpelling<DlqFormat> kDlqFormats[] = {
+    {"envelope", DlqFormat::Envelope},
+    {"raw", DlqFormat::Raw},
+};
+
 constexpr EnumSpelling<LogFormat> kLogFormats[] = {
     {"json", LogFormat::Json},
     {"text", LogFormat::Text},
@@ -355,6 +360,14 @@ KeyTable build_table() {
        .flags = {.non_empty = true, .topic_name = true},
        .doc = "Topic that receives bad records, each with the reason it was rejected.",
        .bind = field([](auto& c) -> auto& { return c.dlq.topic; })});
+  add({.path = "dlq.format",
+       .type = KeyType::Enum,
+       .default_text = "envelope",
+       .allowed = spellings(kDlqFormats),
+       .doc = "What a DLQ record holds: envelope (the original inside a JSON object with the failure, truncated "
+              "when too large) or raw (the original value, key and headers byte for byte, the failure in "
+              "sluice-* headers; any consumer can re-drive it).",
+       .bind = enum_field(kDlqFormats, [](auto& c) -> auto& { return c.dlq.format; })});
 
   add({.path = "shutdown", .type = KeyType::Object, .doc = "Behaviour on SIGTERM."});
   add({.path = "shutdown.drain_timeout",

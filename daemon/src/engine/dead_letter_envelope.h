@@ -55,9 +55,11 @@ struct DeadLetterInfo {
 std::string build_dead_letter_envelope(const DeadLetterInfo& info);
 
 // What `sluice replay` needs from a DLQ record's value: the original value (if the envelope
-// holds all of it) and where it came from.
+// holds all of it) and where it came from. Also what decode_dead_letter_record
+// (raw_dead_letter.h) reads from a raw DLQ record's headers.
 struct DecodedEnvelope {
   std::optional<std::string> value;  // nullopt: a tombstone
+  bool raw = false;                  // a raw DLQ record: value and key are the original's
   bool replayable = false;           // the value is whole and the original topic known
   std::string why_not;               // when not replayable
   std::string original_topic;

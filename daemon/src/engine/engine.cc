@@ -98,7 +98,7 @@ bool Engine::start(std::vector<std::string>& errors) {
         client_error("producer", error, reason, fatal);
       });
   producer_->enable_wake(wake_write_fd_);
-  dead_letter_settings_ = {config_->dlq.topic, producer_->max_message_bytes()};
+  dead_letter_settings_ = {config_->dlq.topic, producer_->max_message_bytes(), config_->dlq.format};
 
   if (config_->retry.ordering == config::RetryOrdering::Key) {
     parked_ = std::make_unique<ParkedKeys>(static_cast<size_t>(config_->retry.max_parked_keys),

@@ -28,9 +28,11 @@ namespace sluice::engine {
 // How much of the original a DLQ record carries. A level is given up for the next when the
 // record is too large for the producer or the broker refuses it as bad data; the last level
 // holds nothing whose size depends on the record, so a refusal there is the environment's.
+// (dlq.format: raw keeps value and key whole at Full and Truncated; see raw_dead_letter.h.)
 enum class DeadLetterLevel {
   Full,       // value, key and headers as they were
   Truncated,  // value and key as 64 KiB prefixes with size and SHA-256; large headers left out
+              // (raw: value and key whole, the original headers left out)
   Minimal,    // sizes and digests only; no original headers; the key only when small
 };
 

@@ -70,6 +70,24 @@ kafka::HeadersPtr derive_headers(kafka::Message& message,
   return headers;
 }
 
+size_t header_wire_bytes(const rd_kafka_headers_t* headers, size_t* count) {
+  // The lengths of a header's name and value are varints of at most 5 bytes each.
+  constexpr size_t kHeaderFramingBytes = 10;
+  size_t total = 0;
+  size_t found = 0;
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; headers != nullptr &&
+                     rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+       ++i) {
+    total += std::string_view(name).size() + size + kHeaderFramingBytes;
+    found += 1;
+  }
+  if (count != nullptr) *count = found;
+  return total;
+}
+
 void append_source(std::string& out, const InFlightRecord& record) {
   char digits[24];  // an int64 in decimal takes at most 20
   out.append(record.partition->topic).push_back('/');

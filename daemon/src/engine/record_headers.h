@@ -32,6 +32,16 @@ inline constexpr const char* kOriginalTopic = "sluice-original-topic";
 inline constexpr const char* kOriginalPartition = "sluice-original-partition";
 inline constexpr const char* kOriginalOffset = "sluice-original-offset";
 inline constexpr const char* kReplayCount = "sluice-replay-count";
+// dlq.format: raw — the failure of a DLQ record that holds the original value, key and headers
+// byte for byte (raw_dead_letter.h). kDlqFormat ("raw") is the marker `sluice replay` reads.
+inline constexpr const char* kDlqFormat = "sluice-dlq-format";
+inline constexpr std::string_view kDlqFormatRaw = "raw";
+inline constexpr const char* kErrorDetail = "sluice-error-detail";
+inline constexpr const char* kOriginalTimestamp = "sluice-original-timestamp";
+inline constexpr const char* kFailedAt = "sluice-failed-at";
+inline constexpr const char* kHttpStatus = "sluice-http-status";
+inline constexpr const char* kHttpResponse = "sluice-http-response";
+inline constexpr const char* kOriginalHeadersDropped = "sluice-original-headers-dropped";
 // retry.ordering: key — a tier record parked behind an earlier record of its key: that record's
 // offset in the input partition. A parked record keeps its retry count (uses no attempt).
 inline constexpr const char* kParkedBehind = "sluice-parked-behind";
@@ -55,6 +65,11 @@ bool rename_inbound_headers(kafka::Message& message, bool* replayed = nullptr);
 kafka::HeadersPtr derive_headers(kafka::Message& message,
                                  std::initializer_list<std::pair<const char*, std::string_view>> set,
                                  std::initializer_list<const char*> remove = {});
+
+// The bytes `headers` take in a produced record: each name and value plus a generous allowance
+// for its framing (thousands of small headers would overrun a fixed allowance). `count`, when
+// given, receives how many there are.
+size_t header_wire_bytes(const rd_kafka_headers_t* headers, size_t* count = nullptr);
 
 // Appends where `record` was consumed, "topic/partition/offset" (sluice-source,
 // X-Sluice-Source), to `out`.

@@ -2,8 +2,9 @@
 
 #include <algorithm>
 
-#include "engine/dead_letter_envelope.h"
 #include "common/outcome.h"
+#include "engine/dead_letter_envelope.h"
+#include "engine/raw_dead_letter.h"
 #include "engine/record_headers.h"
 
 namespace sluice::engine {
@@ -15,24 +16,6 @@ constexpr size_t kTruncatedEmbedBytes = 64 * 1024;
 constexpr size_t kMinimalKeyBytes = 256;
 // Room for the record's framing and sluice's own headers.
 constexpr int64_t kFramingBytes = 4096;
-// Each original header's framing on the wire: the lengths of its name and value (varints of
-// at most 5 bytes each). Thousands of small headers would overrun kFramingBytes otherwise.
-constexpr size_t kHeaderFramingBytes = 10;
-
-size_t header_bytes(const rd_kafka_headers_t* headers, size_t* count) {
-  size_t total = 0;
-  *count = 0;
-  const char* name = nullptr;
-  const void* value = nullptr;
-  size_t size = 0;
-  for (size_t i = 0; headers != nullptr &&
-                     rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-       ++i) {
-    total += std::string_view(name).size() + size + kHeaderFramingBytes;
-    *count += 1;
-  }
-  return total;
-}
 
 // The record's value and key, to be produced to `topic` with headers of its own.
 kafka::OutboundRecord copy_of(InFlightRecord& record, const std::string& topic) {
@@ -86,8 +69,12 @@ kafka::OutboundRecord build_rejected_record(InFlightRecord& record, const std::s
   return out;
 }
 
-void build_dead_letter_record(InFlightRecord& record, const DeadLetterSettings& settings, const Origin& origin,
-                              std::chrono::system_clock::time_point failed_at, DeadLetterRecord& into) {
+namespace {
+
+// The envelope-format DLQ record at `level` or lower.
+void build_envelope_record(InFlightRecord& record, const DeadLetterSettings& settings, const Origin& origin,
+                           std::chrono::system_clock::time_point failed_at, DeadLetterLevel level,
+                           DeadLetterRecord& into) {
   const kafka::Message& message = record.message;
   DeadLetterInfo info;
   info.value = record.value();
@@ -109,8 +96,7 @@ void build_dead_letter_record(InFlightRecord& record, const DeadLetterSettings& 
 
   const int64_t limit = settings.max_message_bytes;
   size_t header_count = 0;
-  const size_t original_header_bytes = header_bytes(message.headers(), &header_count);
-  DeadLetterLevel level = record.dead_letter_level;
+  const size_t original_header_bytes = header_wire_bytes(message.headers(), &header_count);
   bool keep_key = true;
   bool keep_headers = true;
   while (true) {
@@ -139,6 +125,7 @@ void build_dead_letter_record(InFlightRecord& record, const DeadLetterSettings& 
     level = level == DeadLetterLevel::Full ? DeadLetterLevel::Truncated : DeadLetterLevel::Minimal;
   }
   into.level = level;
+  into.raw = false;
   into.out = {};
   into.out.topic = settings.topic;
   if (keep_key) {
@@ -157,6 +144,23 @@ void build_dead_letter_record(InFlightRecord& record, const DeadLetterSettings& 
                         static_cast<ssize_t>(record.stage.size()));
   }
   into.out.opaque = &record;
+}
+
+}  // namespace
+
+void build_dead_letter_record(InFlightRecord& record, const DeadLetterSettings& settings, const Origin& origin,
+                              std::chrono::system_clock::time_point failed_at, DeadLetterRecord& into) {
+  if (settings.format == config::DlqFormat::Raw) {
+    if (record.dead_letter_level != DeadLetterLevel::Minimal &&
+        build_raw_dead_letter_record(record, settings, origin, failed_at, into)) {
+      return;
+    }
+    // The original cannot be copied within the limit: the minimal envelope says what it was,
+    // and the original stays at its offset (see raw_dead_letter.h).
+    build_envelope_record(record, settings, origin, failed_at, DeadLetterLevel::Minimal, into);
+    return;
+  }
+  build_envelope_record(record, settings, origin, failed_at, record.dead_letter_level, into);
 }
 
 }  // namespace sluice::engine

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "config/config.h"
 #include "engine/in_flight_record.h"
 #include "engine/retry_tiers.h"
 #include "kafka/producer_api.h"
@@ -27,19 +28,23 @@ kafka::OutboundRecord build_retry_record(InFlightRecord& record, const std::stri
 kafka::OutboundRecord build_rejected_record(InFlightRecord& record, const std::string& topic);
 
 struct DeadLetterRecord {
-  kafka::OutboundRecord out;  // its value points into `envelope`
-  std::string envelope;
+  kafka::OutboundRecord out;  // its value points into `envelope`, or (raw) into the record's value
+  std::string envelope;       // empty for a raw record
   DeadLetterLevel level = DeadLetterLevel::Full;  // what the record turned out to hold
+  bool raw = false;  // built by build_raw_dead_letter_record (raw_dead_letter.h)
 };
 
 struct DeadLetterSettings {
   std::string topic;
   int64_t max_message_bytes = 1'000'000;  // the producer's message.max.bytes
+  config::DlqFormat format = config::DlqFormat::Envelope;
 };
 
 // The DLQ record at `record.dead_letter_level` or lower (a fuller one that would not fit the
-// producer's limit is not built): key and headers the original's (those that fit), plus
-// sluice-error and sluice-error-stage, and the JSON envelope (dead_letter_envelope.h).
+// producer's limit is not built). Envelope format: key and headers the original's (those that
+// fit), plus sluice-error and sluice-error-stage, and the JSON envelope (dead_letter_envelope.h).
+// Raw format: the original record with the failure in headers (raw_dead_letter.h); at Minimal,
+// or when the value and key alone are past the limit, the minimal envelope instead.
 void build_dead_letter_record(InFlightRecord& record, const DeadLetterSettings& settings, const Origin& origin,
                               std::chrono::system_clock::time_point failed_at, DeadLetterRecord& into);
 

@@ -25,7 +25,7 @@ constexpr MetricSpec kMetricTable[] = {
     {MetricId::ProduceErrors, MetricType::Counter, "sluice_producer_errors_total",
      "Failed deliveries, by destination kind (route, retry, dlq, rejected), sink and error class (transient, bad_data); the log names the error.", {"destination", "sink", "class"}},
     {MetricId::DlqEnvelopesTruncated, MetricType::Counter, "sluice_dlq_envelopes_truncated_total",
-     "DLQ records whose original value was too large to embed and was cut to a prefix.", {}},
+     "DLQ records holding less than the whole original: an envelope's value cut to a prefix, or with dlq.format: raw the original headers left out or the minimal envelope written.", {}},
     {MetricId::OffsetCommits, MetricType::Counter, "sluice_consumer_offset_commits_total",
      "Offset commit attempts by result (ok, failed; aborted: the transaction holding them was aborted).",
      {"result"}, "ok,failed,aborted"},

@@ -65,6 +65,7 @@ TEST_CASE("defaults load without a file and match the documented values", "[conf
   CHECK(c.routes[1].match.channel == "whatsapp");
   CHECK(c.routes[1].topic == "clean.whatsapp");
   CHECK(c.dlq.topic == "dlq");
+  CHECK(c.dlq.format == DlqFormat::Envelope);
   CHECK(c.shutdown.drain_timeout == 25s);
   CHECK(c.logging.level == "info");
   CHECK(c.logging.format == LogFormat::Json);
@@ -151,14 +152,14 @@ TEST_CASE("unknown keys are errors that suggest the closest known key", "[config
         Errors{"t.yaml:2:13: routes[0].match.chanel: unknown key; did you mean routes[0].match.channel?"});
   CHECK(errors_of("pipeline:\n  bach_sise: 5\n") ==
         Errors{"t.yaml:2:3: pipeline.bach_sise: unknown key; did you mean pipeline.batch_size?"});
-  CHECK(errors_of("dlq:\n  name: x\n") == Errors{"t.yaml:2:3: dlq.name: unknown key; known keys here: topic"});
+  CHECK(errors_of("dlq:\n  name: x\n") == Errors{"t.yaml:2:3: dlq.name: unknown key; known keys here: topic, format"});
 }
 
 TEST_CASE("a key that is not a plain name is quoted and escaped in the key path", "[config][loader][errors]") {
   // A plain scalar key may start with ':' and span lines; printed raw it would break the
   // "file:line:col: key.path: message" shape.
   CHECK(errors_of("dlq:\n  \":x: y\\nz\": 1\n") ==
-        Errors{"t.yaml:2:3: dlq.\":x: y\\nz\": unknown key; known keys here: topic"});
+        Errors{"t.yaml:2:3: dlq.\":x: y\\nz\": unknown key; known keys here: topic, format"});
   CHECK(errors_of("\"bad key\": 1\n").front().starts_with("t.yaml:1:1: \"bad key\": unknown key"));
   CHECK(errors_of("routes:\n  - topic: t\n    match: {channel: email}\n    http_headers: 1\n\"\": 2\n").back().starts_with(
       "t.yaml:5:1: \"\": unknown key"));
@@ -220,6 +221,11 @@ TEST_CASE("bad enum values list the allowed ones", "[config][loader][errors]") {
         Errors{"t.yaml:3:14: pipeline.dedup.backend: \"mongodb\" is not one of: memory, sqlite, redis"});
   CHECK(errors_of("logging:\n  level: INFO\n") ==
         Errors{"t.yaml:2:10: logging.level: \"INFO\" is not one of: debug, info, warn, error"});
+  CHECK(errors_of("dlq:\n  format: json\n") ==
+        Errors{"t.yaml:2:11: dlq.format: \"json\" is not one of: envelope, raw"});
+  LoadResult raw = load("dlq:\n  format: raw\n");
+  REQUIRE(raw.ok());
+  CHECK(raw.config->dlq.format == DlqFormat::Raw);
 }
 
 TEST_CASE("duplicate keys are reported with the first occurrence", "[config][loader][errors]") {
@@ -254,7 +260,7 @@ TEST_CASE("load_file reads the file and names it in errors", "[config][loader]")
     out << "dlq:\n  topic: dead.letters\n  extra: 1\n";
   }
   LoadResult bad = load_file(path, kNoEnv);
-  CHECK(bad.errors == Errors{path + ":3:3: dlq.extra: unknown key; known keys here: topic"});
+  CHECK(bad.errors == Errors{path + ":3:3: dlq.extra: unknown key; known keys here: topic, format"});
   {
     std::ofstream out(path);
     out << "dlq:\n  topic: dead.letters\n";

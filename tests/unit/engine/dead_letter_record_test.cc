@@ -16,7 +16,6 @@
 
 using namespace sluice::engine;
 using namespace sluice::engine::testing;
-using sluice::kafka::OutboundRecord;
 
 namespace {
 
@@ -24,47 +23,6 @@ namespace {
 constexpr int64_t kFramingBytes = 4096;
 
 const std::chrono::system_clock::time_point kFailedAt{std::chrono::milliseconds(1'764'151'928'123)};
-
-// A producer that never connects, only to ask whether a record is within its limit.
-class SizeCheck {
- public:
-  explicit SizeCheck(int64_t limit) {
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    char error[512];
-    REQUIRE(rd_kafka_conf_set(conf, "message.max.bytes", std::to_string(limit).c_str(), error, sizeof error) ==
-            RD_KAFKA_CONF_OK);
-    REQUIRE(rd_kafka_conf_set(conf, "batch.size", std::to_string(std::min<int64_t>(limit, 1'000'000)).c_str(), error,
-                              sizeof error) == RD_KAFKA_CONF_OK);
-    REQUIRE(rd_kafka_conf_set(conf, "log_level", "0", error, sizeof error) == RD_KAFKA_CONF_OK);
-    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
-    if (handle_ == nullptr) rd_kafka_conf_destroy(conf);
-    INFO(error);
-    REQUIRE(handle_ != nullptr);
-  }
-  ~SizeCheck() {
-    rd_kafka_purge(handle_, RD_KAFKA_PURGE_F_QUEUE);
-    rd_kafka_destroy(handle_);
-  }
-  SizeCheck(const SizeCheck&) = delete;
-  SizeCheck& operator=(const SizeCheck&) = delete;
-
-  bool accepts(const OutboundRecord& out) {
-    rd_kafka_headers_t* headers = out.headers ? rd_kafka_headers_copy(out.headers.get()) : rd_kafka_headers_new(0);
-    const std::string topic(out.topic);
-    rd_kafka_resp_err_t error = rd_kafka_producev(
-        handle_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(out.key, out.key_size), RD_KAFKA_V_VALUE(const_cast<char*>(out.value.data()), out.value.size()),
-        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
-    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_headers_destroy(headers);
-    if (error == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_purge(handle_, RD_KAFKA_PURGE_F_QUEUE);
-    INFO(rd_kafka_err2str(error));
-    REQUIRE((error == RD_KAFKA_RESP_ERR_NO_ERROR || error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE));
-    return error == RD_KAFKA_RESP_ERR_NO_ERROR;
-  }
-
- private:
-  rd_kafka_t* handle_ = nullptr;
-};
 
 int64_t header_bytes(const HeaderList& headers) {
   int64_t total = 0;
@@ -100,12 +58,6 @@ struct Failed {
     build_dead_letter_record(source.record, settings, Origin{"inbound.email", 1, 1234}, kFailedAt, built);
   }
 };
-
-std::string patterned(size_t size, char seed) {
-  std::string text(size, ' ');
-  for (size_t i = 0; i < size; ++i) text[i] = static_cast<char>('a' + (static_cast<size_t>(seed) + i * 7) % 26);
-  return text;
-}
 
 }  // namespace
 

@@ -284,6 +284,52 @@ TEST_CASE("a DLQ record the broker refuses for its size gets smaller, never retr
   CHECK(std::string(envelope["original_message_base64"].GetString()).empty());  // the minimal form
 }
 
+TEST_CASE("dlq.format raw: a DLQ record the broker refuses loses its original headers, then becomes the minimal "
+          "envelope; value and key are never cut",
+          "[engine][dlq][raw]") {
+  FakeCluster cluster;
+  create_topics(cluster);
+  ManualClock clock;
+  append_input(cluster, "a", invalid_json("a"), {{"trace", "t1"}});
+  HarnessSetup setup = load_setup(at_least_once_yaml());
+  auto raw_config = std::make_shared<config::Config>(*setup.config);
+  raw_config->dlq.format = config::DlqFormat::Raw;
+  setup.config = raw_config;
+  EngineHarness harness(cluster, clock, setup, {});
+  harness.producer().set_auto_settle(false);
+  harness.consumer().assign({kInbound0});
+  auto next_dlq_record = [&]() -> StoredRecord {
+    REQUIRE(harness.run_until([&] { return !harness.producer().in_flight().empty(); }, 100, 0ms));
+    REQUIRE(harness.producer().in_flight()[0].topic == "dlq");
+    return harness.producer().in_flight()[0].record;
+  };
+  const StoredRecord full = next_dlq_record();
+  CHECK(full.value == invalid_json("a"));
+  CHECK(full.key == "a");
+  CHECK(full.header("trace") == "t1");
+  CHECK(full.header("sluice-dlq-format") == "raw");
+  CHECK(full.header("sluice-error") == "invalid_json");
+  harness.producer().fail(0, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+
+  const StoredRecord without_headers = next_dlq_record();
+  CHECK(without_headers.value == invalid_json("a"));
+  CHECK(without_headers.key == "a");
+  CHECK_FALSE(without_headers.header("trace"));
+  CHECK(without_headers.header("sluice-original-headers-dropped") == "1");
+  CHECK(without_headers.header("sluice-dlq-format") == "raw");
+  harness.producer().fail(0, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+
+  const StoredRecord minimal = next_dlq_record();
+  CHECK_FALSE(minimal.header("sluice-dlq-format"));
+  rapidjson::Document envelope;
+  envelope.Parse(minimal.value->c_str());
+  REQUIRE(envelope.IsObject());
+  CHECK(std::string(envelope["original_message_base64"].GetString()).empty());
+  harness.producer().acknowledge(0);
+  REQUIRE(harness.run_until([&] { return cluster.committed_offset(kInbound0) == 1; }));
+  CHECK(harness.metric("sluice_dlq_envelopes_truncated_total") == 1);
+}
+
 TEST_CASE("sluice-* headers on an inbound record are renamed, never trusted: the DLQ and the retry tier name the "
           "real origin",
           "[engine][headers]") {
