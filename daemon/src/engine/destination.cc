@@ -153,6 +153,7 @@ bool Destination::dispatch(Gate& gate, InFlightRecord& record, CircuitBreaker::P
       if (rate_) rate_->take(now);
       gate.in_flight += 1;
       in_flight_ += 1;
+      record.destination_gate = &gate;
       events_.on_dispatched(record);
       return true;
     case SendStatus::QueueFull:
@@ -210,15 +211,12 @@ void Destination::pump(TimePoint now) {
   update_holds();
 }
 
-Destination::Gate& Destination::gate_in_flight(const InFlightRecord& record, GateKey& key) {
-  Gate* found = &single_gate_;
-  if (ordering_ != config::Ordering::None) {
-    key = key_of(record);
-    auto it = gates_.find(key);
-    found = it != gates_.end() ? &it->second : nullptr;
-  }
-  SLUICE_ASSERT(found != nullptr && found->in_flight > 0, "a result for a record this destination sent");
-  return *found;
+Destination::Gate& Destination::gate_in_flight(const InFlightRecord& record) {
+  // Set when the record left its gate: no second lookup (nor hash of its key) per record. A
+  // gate is retired only when idle, so it is there while one of its records is out.
+  auto* gate = static_cast<Gate*>(record.destination_gate);
+  SLUICE_ASSERT(gate != nullptr && gate->in_flight > 0, "a result for a record this destination sent");
+  return *gate;
 }
 
 void Destination::judge(const CircuitBreaker::Permit& permit, Result result, TimePoint sent_at, TimePoint now,
@@ -244,8 +242,7 @@ void Destination::judge(const CircuitBreaker::Permit& permit, Result result, Tim
 
 Destination::Verdict Destination::on_result(InFlightRecord& record, Result result, TimePoint now,
                                             std::optional<std::chrono::milliseconds> retry_after) {
-  GateKey key;
-  Gate& gate = gate_in_flight(record, key);
+  Gate& gate = gate_in_flight(record);
   gate.in_flight -= 1;
   in_flight_ -= 1;
   judge(record.permit, result, record.sent_at, now, retry_after);
@@ -267,23 +264,18 @@ Destination::Verdict Destination::on_result(InFlightRecord& record, Result resul
       break;
   }
   if (gate_has_room(gate)) make_ready(gate);
-  drop_gate_if_idle(key, gate);
+  drop_if_idle(gate);
   if (wake_scheduled_ && breaker_.current_state() != BreakerState::Open) wake_scheduled_ = false;
   return verdict;
 }
 
 void Destination::drop_if_idle(Gate& gate) {
+  // A key's gate goes when idle, or there would be one per key ever seen; a partition's stays
+  // for its next record until the partition goes (withdraw()).
   if (gate.key == nullptr || ordering_ != config::Ordering::Key || gate.ready || gate.in_flight > 0 || !gate.queued.empty()) {
     return;
   }
   retire_gate(gates_.find(*gate.key));  // by iterator: the key lives in the node retired
-}
-
-void Destination::drop_gate_if_idle(const GateKey& key, Gate& gate) {
-  // A key's gate goes when idle, or there would be one per key ever seen; a partition's stays
-  // for its next record until the partition goes (withdraw()).
-  if (ordering_ != config::Ordering::Key || gate.ready || gate.in_flight > 0 || !gate.queued.empty()) return;
-  retire_gate(gates_.find(key));
 }
 
 void Destination::withdraw(const PartitionState* partition, std::vector<InFlightRecord*>& out) {

@@ -206,14 +206,13 @@ class Destination {
   // `walk`: look at the queues even if only the rate limit holds them, and held them before.
   void update_holds(bool walk = false);
   void hold(PartitionState& partition);
-  void drop_gate_if_idle(const GateKey& key, Gate& gate);
   // Takes the gate at `it` out of gates_, keeping its node (and its queue's buffer) for the
   // next key's gate: under ordering: key a gate comes and goes with nearly every record.
   void retire_gate(GateMap::iterator it);
-  // The same for a gate pump() takes out of ready_ (its key is the map's own).
+  // Retires `gate` if it is a key's and idle (nothing queued or in flight, not in ready_).
   void drop_if_idle(Gate& gate);
   // The gate a dispatched record left (it exists while the record is out).
-  Gate& gate_in_flight(const InFlightRecord& record, GateKey& key);
+  Gate& gate_in_flight(const InFlightRecord& record);
   // Tells the breaker and the concurrency limit how a request ended.
   void judge(const CircuitBreaker::Permit& permit, Result result, TimePoint sent_at, TimePoint now,
              std::optional<std::chrono::milliseconds> retry_after);

@@ -96,6 +96,7 @@ Batch Destination::take_batch(TimePoint now) {
       count_queued(gate, *record, -1);
       if (rate_) rate_->take(now);
       bytes += value_bytes(*record);
+      record->destination_gate = &gate;
       batch.records.push_back(record);
       taken += 1;
     }
@@ -181,15 +182,14 @@ Destination::TimePoint Destination::on_batch_result(uint64_t id, Result result, 
 }
 
 void Destination::finish(InFlightRecord& record, Verdict verdict, BatchVerdicts& out) {
-  GateKey key;
-  Gate& gate = gate_in_flight(record, key);
+  Gate& gate = gate_in_flight(record);
   gate.in_flight -= 1;
   if (ordering_ != config::Ordering::None && gate.in_flight == 0) count_room(gate, 1);
   // A record whose partition went away is given up unless it was delivered.
   if (verdict != Verdict::Delivered && record.partition->revoked) verdict = Verdict::Cancelled;
   if (verdict == Verdict::Waiting) enqueue(gate, record, true);
   if (gate_has_room(gate)) make_ready(gate);
-  drop_gate_if_idle(key, gate);
+  drop_if_idle(gate);
   out.emplace_back(&record, verdict);
 }
 

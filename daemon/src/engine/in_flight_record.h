@@ -66,6 +66,10 @@ struct InFlightRecord {
 
   std::string correlation_id;  // from the message, for log lines (an id, never the body)
 
+  // The ordering gate of its destination it was sent from, while it is out (Destination's own,
+  // so that a result needs no lookup of it).
+  void* destination_gate = nullptr;
+
   // retry.ordering: key — the input partition whose key order the record keeps, and its offset
   // there: its own for an inbound record, its origin for a tier record (null: not tracked, e.g.
   // a record without a key, or ordering none). A tier record's origin may be revoked
@@ -151,6 +155,7 @@ class RecordPool {
     record->reason = Reason::Delivered;
     record->detail.clear();
     record->correlation_id.clear();
+    record->destination_gate = nullptr;
     record->order_partition = nullptr;
     record->order_partition_owner.reset();
     record->order_offset = -1;
