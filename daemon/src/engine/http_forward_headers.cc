@@ -76,20 +76,22 @@ void HeaderDrops::clear() {
 }
 
 HttpForwardHeaders::HttpForwardHeaders(const config::HttpRouteConfig& route) {
-  for (std::string_view name : kTraceHeaders) patterns_.push_back({std::string(name), false});
+  for (const auto& [name, value] : route.headers) configured_.push_back(text::ascii_lower(name));
+  for (std::string_view name : kTraceHeaders) patterns_.push_back({std::string(name), false, owned(name)});
   for (const std::string& entry : route.forward_headers) {
     const bool prefix = entry.ends_with('*');
-    patterns_.push_back({prefix ? entry.substr(0, entry.size() - 1) : entry, prefix});
+    std::string name = prefix ? entry.substr(0, entry.size() - 1) : entry;
+    const bool is_owned = !prefix && owned(name);
+    patterns_.push_back({std::move(name), prefix, is_owned});
   }
-  for (const auto& [name, value] : route.headers) configured_.push_back(text::ascii_lower(name));
 }
 
-bool HttpForwardHeaders::wanted(std::string_view name) const {
-  if (name.starts_with(header::kPrefix)) return false;
+const HttpForwardHeaders::Pattern* HttpForwardHeaders::match(std::string_view name) const {
+  if (name.starts_with(header::kPrefix)) return nullptr;
   for (const Pattern& pattern : patterns_) {
-    if (pattern.prefix ? name.starts_with(pattern.name) : name == pattern.name) return true;
+    if (pattern.prefix ? name.starts_with(pattern.name) : name == pattern.name) return &pattern;
   }
-  return false;
+  return nullptr;
 }
 
 bool HttpForwardHeaders::owned(std::string_view name) const {
@@ -108,25 +110,28 @@ void HttpForwardHeaders::append(const kafka::Message& message, http::HeaderList&
     size_t size = 0;
     for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
       const std::string_view header_name(name, std::strlen(name));
-      if (!wanted(header_name)) continue;
+      const Pattern* pattern = match(header_name);
+      if (pattern == nullptr) continue;
       const std::string_view header_value =
           value != nullptr ? std::string_view(static_cast<const char*>(value), size) : std::string_view();
       // The last header of a name wins, as a Kafka client's lastHeader() reads it.
       bool replaced = false;
       for (Chosen& earlier : chosen_) {
         if (same_field_name(earlier.name, header_name)) {
-          earlier = {header_name, header_value};
+          earlier = {header_name, header_value, pattern};
           replaced = true;
           break;
         }
       }
-      if (!replaced) chosen_.push_back({header_name, header_value});
+      if (!replaced) chosen_.push_back({header_name, header_value, pattern});
     }
   }
   for (const Chosen& header : chosen_) {
-    if (!http::is_token(header.name)) {
+    // A prefix match may be any name; an exact one was checked when the route was made.
+    const bool by_prefix = header.pattern->prefix;
+    if (by_prefix && !http::is_token(header.name)) {
       drops.add(header.name, HeaderDrop::InvalidName);
-    } else if (owned(header.name)) {
+    } else if (by_prefix ? owned(header.name) : header.pattern->owned) {
       drops.add(header.name, HeaderDrop::OwnedName);
     } else if (!is_exact_field_value(header.value)) {
       drops.add(header.name, HeaderDrop::InvalidValue);

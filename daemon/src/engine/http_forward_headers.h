@@ -69,12 +69,16 @@ class HttpForwardHeaders {
   struct Pattern {
     std::string name;
     bool prefix = false;
+    // An exact name is a token (the config checked it); whether it is one the route sets
+    // itself is known once, here, rather than per record.
+    bool owned = false;
   };
   struct Chosen {
     std::string_view name;
     std::string_view value;
+    const Pattern* pattern = nullptr;  // the entry that matched it
   };
-  bool wanted(std::string_view name) const;
+  const Pattern* match(std::string_view name) const;
   bool owned(std::string_view name) const;
 
   std::vector<Pattern> patterns_;
