@@ -81,7 +81,7 @@ std::vector<std::string> log_lines(const std::string& logs, const std::string& m
 
 }  // namespace
 
-TEST_CASE("http headers: trace context, forwarded headers and the key reach the endpoint; a bad value is left out "
+TEST_CASE("http headers: trace context, forwarded headers and the key reach the endpoint, a bad value is left out "
           "and counted",
           "[integration][http][headers]") {
   DevBroker broker(kTopics);
