@@ -94,6 +94,9 @@ struct HttpRouteConfig {
   int64_t max_connections = 16;
   int64_t pipeline_depth = 1;  // HTTP/1.1 pipelining per connection; 1: off
   StringMap headers;  // sent with every request; values may hold secrets (redacted in dumps)
+  // Record headers sent as request headers besides traceparent, tracestate and baggage:
+  // exact names, or "prefix*" (engine/http_forward_headers.h).
+  std::vector<std::string> forward_headers;
   std::string ca_file;
   bool verify = true;
   // Requests in flight at once: "adaptive" (slow start after an outage, halved on overload)

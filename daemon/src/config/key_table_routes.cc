@@ -135,6 +135,13 @@ void add_route_rows(KeyTable& rows) {
        .flags = {.sensitive = true},
        .doc = "Headers sent with every request, e.g. Authorization: \"Bearer ${APP_TOKEN}\"; never logged.",
        .bind = http_field([](auto& h) -> auto& { return h.headers; })});
+  add({.path = "routes[].http.forward_headers",
+       .type = KeyType::StringList,
+       .default_text = "[]",
+       .doc = "Record headers sent as request headers besides traceparent, tracestate and baggage (always "
+              "sent): exact names (case-sensitive, as in Kafka) or prefix* for every header starting with prefix; "
+              "sluice-* and headers sluice sets itself cannot be named.",
+       .bind = http_field([](auto& h) -> auto& { return h.forward_headers; })});
   add({.path = "routes[].http.tls",
        .type = KeyType::Object,
        .doc = "Certificate checks for https:// endpoints."});

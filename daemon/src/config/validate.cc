@@ -5,6 +5,7 @@
 #include <set>
 #include <tuple>
 
+#include "common/http_field.h"
 #include "common/text.h"
 
 namespace sluice::config {
@@ -125,6 +126,29 @@ bool is_valid_topic_name(std::string_view name) {
   });
 }
 
+std::string forward_header_problem(std::string_view entry) {
+  const bool prefix = entry.ends_with('*');
+  const std::string_view name = prefix ? entry.substr(0, entry.size() - 1) : entry;
+  const std::string quoted = "\"" + std::string(entry) + "\"";
+  if (entry.empty()) return "must not be empty";
+  // "*" alone forwards every header; otherwise the part before the star must be a token.
+  if (!(prefix && name.empty()) && !http::is_token(name)) {
+    return quoted + " is not a header name (letters, digits and !#$%&'*+-.^_`|~) or name prefix ending in *";
+  }
+  if (name.find('*') != std::string_view::npos) return quoted + ": * may only end an entry, as a prefix match";
+  if (name.starts_with("sluice-")) {
+    return quoted + " names sluice-* headers, which are sluice's own and never sent to an endpoint";
+  }
+  constexpr std::string_view kSluiceHttpPrefix = "x-sluice-";
+  const bool sluice_prefix = name.size() >= kSluiceHttpPrefix.size() &&
+                             http::field_name_is(name.substr(0, kSluiceHttpPrefix.size()), kSluiceHttpPrefix);
+  if (prefix ? sluice_prefix : http::is_route_owned_header(name)) {
+    return quoted + " is a request header sluice sets itself (framing, Host, User-Agent, Content-Type, "
+                    "Idempotency-Key, X-Sluice-*)";
+  }
+  return {};
+}
+
 std::vector<Problem> validate(const Config& config) {
   std::vector<Problem> problems;
 
@@ -160,6 +184,12 @@ std::vector<Problem> validate(const Config& config) {
     }
     if (route.http && !route.http->url.starts_with("http://") && !route.http->url.starts_with("https://")) {
       problems.push_back({path + ".http.url", "\"" + route.http->url + "\" is not an http:// or https:// URL"});
+    }
+    if (route.http) {
+      for (size_t j = 0; j < route.http->forward_headers.size(); ++j) {
+        std::string why = forward_header_problem(route.http->forward_headers[j]);
+        if (!why.empty()) problems.push_back({path + ".http.forward_headers[" + std::to_string(j) + "]", std::move(why)});
+      }
     }
   }
   for (size_t i = 0; i < config.retry.tiers.size(); ++i) {

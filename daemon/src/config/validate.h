@@ -27,6 +27,11 @@ std::vector<Problem> validate(const Config& config);
 // else, which validate() reports).
 std::optional<int64_t> fixed_concurrency(const HttpRouteConfig& http);
 
+// Why `entry` of routes[].http.forward_headers cannot be used (empty when it can): a header
+// name that is not an HTTP token, a * anywhere but at the end, a sluice-* name, or a header
+// sluice sets itself.
+std::string forward_header_problem(std::string_view entry);
+
 // Kafka's rule for topic names: 1..249 of [A-Za-z0-9._-], and neither "." nor "..".
 bool is_valid_topic_name(std::string_view name);
 

@@ -1,5 +1,6 @@
 #include "engine/destinations.h"
 
+#include <array>
 #include <map>
 
 #include "engine/http_sink.h"
@@ -104,6 +105,16 @@ std::unique_ptr<Destinations> Destinations::create(const config::Config& config,
     all->route_limit_.push_back(destination.http() != nullptr
                                     ? &metrics.gauge(metrics::MetricId::RouteConcurrencyLimit, labels)
                                     : nullptr);
+    if (HttpSink* http = destination.http(); http != nullptr) {
+      std::array<prometheus::Counter*, kHeaderDropCount> dropped{};
+      for (size_t reason = 0; reason < kHeaderDropCount; ++reason) {
+        dropped[reason] = &metrics.counter(
+            metrics::MetricId::HttpHeadersDropped,
+            {{"route", std::to_string(i)}, {"sink", destination.name()},
+             {"reason", std::string(header_drop_name(static_cast<HeaderDrop>(reason)))}});
+      }
+      http->count_header_drops(static_cast<int>(i), dropped);
+    }
   }
   all->update_gauges();
   return all;

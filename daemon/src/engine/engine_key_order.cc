@@ -23,6 +23,7 @@
 #include "common/text.h"
 #include "engine/engine.h"
 #include "engine/record_headers.h"
+#include "engine/trace_context.h"
 #include "kafka/client.h"
 
 namespace sluice::engine {
@@ -178,8 +179,9 @@ void Engine::key_finished(InFlightRecord* record) {
 void Engine::refuse_parking(const InFlightRecord& record, int64_t offset) {
   probe_.count_parking_refused();
   if (probe_.should_log("key not parked", now_.steady)) {
-    log::warn("retry.max_parked_keys reached: a key is not parked, its later records may overtake this one",
-              {{"topic", record.partition->topic}, {"offset", offset}, {"max_parked_keys", config_->retry.max_parked_keys}});
+    log_record(log::Level::Warn, "retry.max_parked_keys reached: a key is not parked, its later records may overtake this one",
+               record.message,
+               {{"topic", record.partition->topic}, {"offset", offset}, {"max_parked_keys", config_->retry.max_parked_keys}});
   }
 }
 

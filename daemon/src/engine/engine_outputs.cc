@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "engine/engine.h"
 #include "engine/http_sink.h"
+#include "engine/trace_context.h"
 #include "kafka/client.h"
 
 namespace sluice::engine {
@@ -89,7 +90,8 @@ void Engine::start_dead_letter(InFlightRecord* record) {
       continue;
     }
     if (error != RD_KAFKA_RESP_ERR__QUEUE_FULL && probe_.should_log("dlq produce refused", now_.steady)) {
-      log::error("dlq produce refused", {{"topic", config_->dlq.topic}, {"error", kafka::error_name(error)}});
+      log_record(log::Level::Error, "dlq produce refused", record->message,
+                 {{"topic", config_->dlq.topic}, {"error", kafka::error_name(error)}});
     }
     try_again_later(record, error);
     return;
@@ -196,7 +198,8 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
         return;
       }
       if (probe_.should_log("retry tier delivery failed", now_.steady)) {
-        log::warn("retry tier delivery failed; retrying", {{"error", kafka::error_name(error)}, {"attempt", record->attempts}});
+        log_record(log::Level::Warn, "retry tier delivery failed; retrying", record->message,
+                   {{"error", kafka::error_name(error)}, {"attempt", record->attempts}});
       }
       try_again_later(record, error);
       return;
@@ -212,8 +215,8 @@ void Engine::on_delivery(void* opaque, rd_kafka_resp_err_t error) {
         return;
       }
       if (probe_.should_log("dlq delivery failed", now_.steady)) {
-        log::warn("dlq delivery failed; retrying",
-                  {{"topic", config_->dlq.topic}, {"error", kafka::error_name(error)}, {"attempt", record->attempts + 1}});
+        log_record(log::Level::Warn, "dlq delivery failed; retrying", record->message,
+                   {{"topic", config_->dlq.topic}, {"error", kafka::error_name(error)}, {"attempt", record->attempts + 1}});
       }
       try_again_later(record, error);
       return;

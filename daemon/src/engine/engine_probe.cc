@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "engine/kafka_topic_sink.h"
+#include "engine/trace_context.h"
 #include "kafka/client.h"
 
 namespace sluice::engine {
@@ -136,6 +137,9 @@ void EngineProbe::log_record_event(std::string_view message, const InFlightRecor
                                     {"reason", reason_label(record.reason)},
                                     {"stage", record.stage}};
   if (!record.correlation_id.empty()) fields.emplace_back("correlation_id", record.correlation_id);
+  if (std::string_view trace_id = record_trace_id(record.message); !trace_id.empty()) {
+    fields.emplace_back("trace_id", trace_id);
+  }
   if (state.suppressed > 0) fields.emplace_back("similar_not_logged", state.suppressed);
   std::string payload;
   if (include_payloads_) {

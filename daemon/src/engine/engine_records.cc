@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "engine/engine.h"
 #include "engine/record_headers.h"
+#include "engine/trace_context.h"
 
 namespace sluice::engine {
 namespace {
@@ -292,7 +293,8 @@ void Engine::on_forward_failed(InFlightRecord* record, ErrorClass error_class, c
     return;
   }
   if (probe_.should_log("forward failed", now_.steady)) {
-    log::warn("forward failed; sending to a retry tier", {{"sink", sink}, {"error", error}, {"retry_count", record->retry_count}});
+    log_record(log::Level::Warn, "forward failed; sending to a retry tier", record->message,
+               {{"sink", sink}, {"error", error}, {"retry_count", record->retry_count}});
   }
   std::optional<size_t> tier = tiers_.next_tier(record->retry_count);
   if (!tier) {

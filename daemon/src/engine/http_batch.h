@@ -7,7 +7,9 @@
 //            Idempotency-Key: SHA-256 (hex) of the records' fingerprints in order — the same
 //            records sent again carry the same key —, X-Sluice-Sources: topic/partition/offset
 //            of each record and X-Sluice-Fingerprints: each record's fingerprint (hex), both
-//            comma separated in the order of the body.
+//            comma separated in the order of the body; a record's trace context, forwarded
+//            headers and X-Sluice-Key only when every record of the batch has the same
+//            (http_forward_headers.h).
 //   bisect   a batch refused as bad data (a 4xx the route's error table calls bad data) is
 //            split in halves; the first half is sent, the second waits in `rest` and goes
 //            only once the first is answered, so parts go out one at a time and in order;

@@ -3,30 +3,14 @@
 #include <array>
 #include <charconv>
 
-#include "common/text.h"
 
 namespace sluice::http {
 namespace {
 
 constexpr std::string_view kDefaultContentType = "application/json";
 
-bool is_tchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-  return kSymbols.find(c) != std::string_view::npos;
-}
-
-// Compares a header name with a lowercase literal without allocating.
-bool name_is(std::string_view name, std::string_view lowercase) {
-  if (name.size() != lowercase.size()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    if (text::ascii_lower(name[i]) != lowercase[i]) return false;
-  }
-  return true;
-}
-
 bool is_framing_header(std::string_view name) {
-  return name_is(name, "content-length") || name_is(name, "transfer-encoding") || name_is(name, "connection");
+  return field_name_is(name, "content-length") || field_name_is(name, "transfer-encoding") || field_name_is(name, "connection");
 }
 
 // Empty when the header may be sent; otherwise why not. Values are never quoted in the
@@ -47,22 +31,6 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 
 }  // namespace
 
-bool is_token(std::string_view text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    if (!is_tchar(c)) return false;
-  }
-  return true;
-}
-
-bool is_field_value(std::string_view text) {
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte < 0x20 && byte != '\t') || byte == 0x7F) return false;
-  }
-  return true;
-}
-
 std::optional<RequestWriter> RequestWriter::create(const ClientSettings& settings, const Endpoint& endpoint,
                                                    std::string& error) {
   if (!is_token(settings.method)) {
@@ -82,9 +50,9 @@ std::optional<RequestWriter> RequestWriter::create(const ClientSettings& setting
       error = std::move(why);
       return std::nullopt;
     }
-    host_set = host_set || name_is(name, "host");
-    user_agent_set = user_agent_set || name_is(name, "user-agent");
-    content_type_set = content_type_set || name_is(name, "content-type");
+    host_set = host_set || field_name_is(name, "host");
+    user_agent_set = user_agent_set || field_name_is(name, "user-agent");
+    content_type_set = content_type_set || field_name_is(name, "content-type");
   }
 
   RequestWriter writer;
@@ -106,7 +74,7 @@ std::string RequestWriter::check(const Request& request) const {
   for (const auto& [name, value] : request.headers) {
     std::string why = check_header(name, value);
     if (!why.empty()) return why;
-    if (name_is(name, "host")) return "header Host can only be set in the client's settings";
+    if (field_name_is(name, "host")) return "header Host can only be set in the client's settings";
   }
   return {};
 }
@@ -115,7 +83,7 @@ void RequestWriter::append(const Request& request, std::string& out) const {
   out.append(prefix_);
   bool content_type_set = content_type_set_;
   for (const auto& [name, value] : request.headers) {
-    content_type_set = content_type_set || name_is(name, "content-type");
+    content_type_set = content_type_set || field_name_is(name, "content-type");
     append_header(out, name, value);
   }
   if (!content_type_set) append_header(out, "Content-Type", kDefaultContentType);

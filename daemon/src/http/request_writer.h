@@ -11,13 +11,11 @@
 #include <string>
 #include <string_view>
 
+#include "common/http_field.h"  // is_token, is_field_value
 #include "http/http_client.h"
 #include "http/url.h"
 
 namespace sluice::http {
-
-bool is_token(std::string_view text);
-bool is_field_value(std::string_view text);
 
 class RequestWriter {
  public:

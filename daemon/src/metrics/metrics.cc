@@ -56,6 +56,11 @@ constexpr MetricSpec kMetricTable[] = {
     {MetricId::HttpBatchesSplit, MetricType::Counter, "sluice_http_batches_split_total",
      "Batches of an HTTP route split in halves, to be sent again, because the endpoint refused them as bad data (routes[].http.batch).",
      {"sink"}},
+    {MetricId::HttpHeadersDropped, MetricType::Counter, "sluice_http_headers_dropped_total",
+     "Record headers an HTTP route left out of its requests (the request went without them), by route index, sink "
+     "and reason: invalid_name (not an HTTP token), invalid_value (a control character such as CR, LF or NUL, or "
+     "whitespace at either end), owned_name (a header the route sets itself).",
+     {"route", "sink", "reason"}},
     {MetricId::RetryTierSends, MetricType::Counter, "sluice_retry_tier_sends_total",
      "Records sent to a retry tier (acknowledged), by tier topic.", {"tier"}},
     {MetricId::ReplayedRecordsConsumed, MetricType::Counter, "sluice_pipeline_replayed_records_total",

@@ -50,6 +50,7 @@ enum class MetricId {
   HttpRequestsResent,
   HttpRequestsPipelined,
   HttpBatchesSplit,
+  HttpHeadersDropped,
   RetryTierSends,
   ReplayedRecordsConsumed,
   ConfigReloads,
