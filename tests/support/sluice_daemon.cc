@@ -18,6 +18,7 @@ std::string render_config(const TestConfig& config, const std::string& dir) {
   yaml += "  commit_interval: " + config.commit_interval + "\n";
   yaml += "  delivery: " + config.delivery + "\n";
   yaml += "  transactional_id: " + config.transactional_id + "\n";
+  yaml += config.extra_kafka_yaml;
   yaml += "  properties:\n";
   // What the dev broker needs (its gotchas G4, G6, G11): short sessions and fetch waits.
   std::map<std::string, std::string> properties = {

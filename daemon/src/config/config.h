@@ -31,6 +31,12 @@ struct KafkaConfig {
   StringMap consumer_properties;  // consumer only; wins over `properties`
   StringMap producer_properties;  // producer only; wins over `properties`
   Duration commit_interval{1000};
+  // The topics sluice reads and writes are checked before it consumes (kafka/topic_check.h);
+  // missing ones are created only when this is set.
+  bool create_topics = false;
+  int64_t new_topic_partitions = -1;          // -1: the broker's default
+  int64_t new_topic_replication_factor = -1;  // -1: the broker's default
+  Duration topic_check_timeout{30'000};
 };
 
 struct InboundConfig {

@@ -107,6 +107,35 @@ KeyTable build_table() {
        .max = ms(1h),
        .doc = "How often the offsets of finished messages are committed.",
        .bind = field([](auto& c) -> auto& { return c.kafka.commit_interval; })});
+  add({.path = "kafka.create_topics",
+       .type = KeyType::Bool,
+       .default_text = "false",
+       .doc = "Create the topics sluice needs (routes, retry tiers, DLQ, rejected, inbound) that the cluster lacks, at "
+              "start; false: a missing topic stops the start with exit status 2.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.create_topics; })});
+  add({.path = "kafka.new_topic_partitions",
+       .type = KeyType::Int,
+       .default_text = "-1",
+       .min = -1,
+       .max = 100000,
+       .doc = "Partitions of a topic sluice creates; -1: the broker's default. Retry tiers under retry.ordering: key "
+              "get the count of the inbound topic with the most instead.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.new_topic_partitions; })});
+  add({.path = "kafka.new_topic_replication_factor",
+       .type = KeyType::Int,
+       .default_text = "-1",
+       .min = -1,
+       .max = 32767,
+       .doc = "Replication factor of a topic sluice creates; -1: the broker's default.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.new_topic_replication_factor; })});
+  add({.path = "kafka.topic_check_timeout",
+       .type = KeyType::Duration,
+       .default_text = "30s",
+       .min = ms(1s),
+       .max = ms(10min),
+       .doc = "How long the start-up topic check waits for the brokers; no answer within it stops the start with exit "
+              "status 1.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.topic_check_timeout; })});
 
   add({.path = "inbound", .type = KeyType::Object, .doc = "Where messages come from."});
   add({.path = "inbound.topics",

@@ -173,6 +173,14 @@ std::vector<Problem> validate(const Config& config) {
     check_not_inbound("pipeline.filter.rejected_topic", config.pipeline.filter.rejected_topic);
   }
 
+  // 0 partitions or replicas is no topic; -1 leaves the count to the broker.
+  if (config.kafka.new_topic_partitions == 0) {
+    problems.push_back({"kafka.new_topic_partitions", "must be at least 1, or -1 for the broker's default"});
+  }
+  if (config.kafka.new_topic_replication_factor == 0) {
+    problems.push_back({"kafka.new_topic_replication_factor", "must be at least 1, or -1 for the broker's default"});
+  }
+
   check_flow_limits(config, problems);
   check_retry_ordering(config, problems);
   check_owned_properties("kafka.properties", config.kafka.properties, problems);
