@@ -38,6 +38,7 @@ std::string render_config(const TestConfig& config, const std::string& dir) {
   yaml += "  batch_size: " + std::to_string(config.batch_size) + "\n";
   yaml += std::string("  stage_thread: ") + (config.stage_thread ? "true" : "false") + "\n";
   yaml += "  max_in_flight_records: " + std::to_string(config.max_in_flight_records) + "\n";
+  yaml += config.extra_pipeline_yaml;
   yaml += "  filter:\n";
   yaml += "    blocked_senders_file: " + dir + "/blocked_senders.txt\n";
   yaml += "    rejected_topic: \"" + config.rejected_topic + "\"\n";

@@ -66,8 +66,13 @@ struct DedupConfig {
   DedupUnavailable on_unavailable = DedupUnavailable::Pause;
 };
 
+// How record values are framed: `none`, plain JSON; `confluent`, the Schema Registry wire
+// format (magic byte 0, a 4-byte big-endian schema id, then the JSON), forwarded as it came.
+enum class ValueFraming { None, Confluent };
+
 struct PipelineConfig {
   int64_t max_message_bytes = 1'048'576;
+  ValueFraming value_framing = ValueFraming::None;
   int64_t max_json_depth = 64;
   std::string schemas_dir;
   int64_t batch_size = 1000;

@@ -41,6 +41,11 @@ constexpr EnumSpelling<DeliveryMode> kDeliveryModes[] = {
     {"exactly_once", DeliveryMode::ExactlyOnce},
 };
 
+constexpr EnumSpelling<ValueFraming> kValueFramings[] = {
+    {"none", ValueFraming::None},
+    {"confluent", ValueFraming::Confluent},
+};
+
 constexpr EnumSpelling<LogFormat> kLogFormats[] = {
     {"json", LogFormat::Json},
     {"text", LogFormat::Text},
@@ -160,6 +165,14 @@ KeyTable build_table() {
        .max = 1000,
        .doc = "Deeper JSON nesting goes to the DLQ.",
        .bind = field([](auto& c) -> auto& { return c.pipeline.max_json_depth; })});
+  add({.path = "pipeline.value_framing",
+       .type = KeyType::Enum,
+       .default_text = "none",
+       .allowed = spellings(kValueFramings),
+       .doc = "none: values are JSON; confluent: each value is the Schema Registry wire format (magic byte 0, 4-byte "
+              "schema id, then JSON), checked on its JSON and forwarded whole; a value without the header goes to "
+              "the DLQ as invalid_framing.",
+       .bind = enum_field(kValueFramings, [](auto& c) -> auto& { return c.pipeline.value_framing; })});
   add({.path = "pipeline.schemas_dir",
        .type = KeyType::String,
        .default_text = "config/schemas",

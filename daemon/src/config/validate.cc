@@ -158,6 +158,12 @@ std::vector<Problem> validate(const Config& config) {
                           "transaction (it cannot be rolled back); use at_least_once, where every request carries "
                           "an Idempotency-Key"});
     }
+    if (route.http && route.http->batch && config.pipeline.value_framing == ValueFraming::Confluent) {
+      problems.push_back({path + ".http.batch",
+                          "pipeline.value_framing is confluent, and a batch joins values into one JSON array or "
+                          "NDJSON body, which framed values (forwarded with their binary header) would break; send "
+                          "them one per request"});
+    }
     if (route.http && !route.http->url.starts_with("http://") && !route.http->url.starts_with("https://")) {
       problems.push_back({path + ".http.url", "\"" + route.http->url + "\" is not an http:// or https:// URL"});
     }
