@@ -137,9 +137,9 @@ KeyTable build_table() {
        .type = KeyType::Duration,
        .default_text = "30s",
        .min = ms(1s),
-       .max = ms(10min),
+       .max = ms(50s),
        .doc = "How long the start-up topic check waits for the brokers; no answer within it stops the start with exit "
-              "status 1.",
+              "status 1. At most 50s: /livez fails after 60 s without an event loop.",
        .bind = field([](auto& c) -> auto& { return c.kafka.topic_check_timeout; })});
 
   add({.path = "inbound", .type = KeyType::Object, .doc = "Where messages come from."});
