@@ -19,7 +19,7 @@ struct TopicState {
     Unusable,  // another error (e.g. not authorized); `detail` says which
   };
   Presence presence = Presence::Missing;
-  int partitions = 0;  // when Present
+  int partitions = 0;  // when Present; 0 while not known yet (a topic just auto-created)
   std::string detail;  // when Unusable: the broker's error
 };
 

@@ -127,7 +127,7 @@ TopicCheckResult check_topics(const config::Config& config, TopicAdmin& admin) {
     const TopicState state = found != described.topics.end() ? found->second : TopicState{};
     switch (state.presence) {
       case TopicState::Presence::Present:
-        partitions[name] = state.partitions;
+        if (state.partitions > 0) partitions[name] = state.partitions;  // else not known yet: not compared
         break;
       case TopicState::Presence::Missing:
         missing.push_back(name);
