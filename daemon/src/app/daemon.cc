@@ -253,7 +253,7 @@ int run_daemon(std::shared_ptr<const config::Config> config, std::shared_ptr<con
   }
 
   SLUICE_ASSERT(resources != nullptr, "the daemon started without the stage resources its config check loaded");
-  // After the admin server (a slow broker shows on /healthz as not started yet), before the
+  // After the admin server (a slow broker shows on /readyz as not started yet), before the
   // dedup store and the engine: nothing is opened that this would have to close.
   if (int topics_status = check_topics(*config); topics_status != 0) return topics_status;
   if (g_stop_requested.load()) {
