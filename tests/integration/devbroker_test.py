@@ -248,6 +248,7 @@ def lifetime_scenario(binary, workdir, results, started):
 
 def bad_arguments_scenario(binary, results):
     for args, expected in ((["--brokers", "0"], "--brokers must be"), (["--topic", "t"], "NAME:PARTITIONS"),
+                           (["--missing-topic", "a/b"], "invalid topic name"),
                            (["--no-such-option"], "unknown option")):
         result = subprocess.run([binary, *args], capture_output=True, text=True, timeout=WAIT_S)
         results.check(f"bad arguments {' '.join(args)} exit 2 with usage",

@@ -14,7 +14,7 @@ namespace sluice::test {
 
 using namespace std::chrono_literals;
 
-DevBroker::DevBroker(const std::vector<TopicSpec>& topics, int brokers) {
+DevBroker::DevBroker(const std::vector<TopicSpec>& topics, int brokers, const std::vector<std::string>& missing_topics) {
   std::string bootstrap_file = dir_.file("bootstrap");
   control_path_ = dir_.file("control");
   std::vector<std::string> argv = {SLUICE_DEVBROKER_BIN, "--brokers", std::to_string(brokers), "--bootstrap-file",
@@ -22,6 +22,10 @@ DevBroker::DevBroker(const std::vector<TopicSpec>& topics, int brokers) {
   for (const TopicSpec& topic : topics) {
     argv.push_back("--topic");
     argv.push_back(topic.name + ":" + std::to_string(topic.partitions));
+  }
+  for (const std::string& topic : missing_topics) {
+    argv.push_back("--missing-topic");
+    argv.push_back(topic);
   }
   process_ = std::make_unique<ChildProcess>(argv, dir_.file("stdout"), dir_.file("stderr"));
   bool ready = wait_until([&] { return access(bootstrap_file.c_str(), R_OK) == 0 || !process_->running(); }, 20s);

@@ -18,7 +18,9 @@ struct TopicSpec {
 
 class DevBroker {
  public:
-  explicit DevBroker(const std::vector<TopicSpec>& topics, int brokers = 1);
+  // `missing_topics` answer UNKNOWN_TOPIC_OR_PART to every Metadata request (--missing-topic).
+  explicit DevBroker(const std::vector<TopicSpec>& topics, int brokers = 1,
+                     const std::vector<std::string>& missing_topics = {});
   ~DevBroker();
 
   const std::string& bootstrap() const { return bootstrap_; }

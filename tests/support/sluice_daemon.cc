@@ -18,6 +18,7 @@ std::string render_config(const TestConfig& config, const std::string& dir) {
   yaml += "  commit_interval: " + config.commit_interval + "\n";
   yaml += "  delivery: " + config.delivery + "\n";
   yaml += "  transactional_id: " + config.transactional_id + "\n";
+  yaml += config.extra_kafka_yaml;
   yaml += "  properties:\n";
   // What the dev broker needs (its gotchas G4, G6, G11): short sessions and fetch waits.
   std::map<std::string, std::string> properties = {
@@ -37,6 +38,7 @@ std::string render_config(const TestConfig& config, const std::string& dir) {
   yaml += "  batch_size: " + std::to_string(config.batch_size) + "\n";
   yaml += std::string("  stage_thread: ") + (config.stage_thread ? "true" : "false") + "\n";
   yaml += "  max_in_flight_records: " + std::to_string(config.max_in_flight_records) + "\n";
+  yaml += config.extra_pipeline_yaml;
   yaml += "  filter:\n";
   yaml += "    blocked_senders_file: " + dir + "/blocked_senders.txt\n";
   yaml += "    rejected_topic: \"" + config.rejected_topic + "\"\n";

@@ -44,6 +44,8 @@ struct TestConfig {
   bool stage_thread = true;
   int max_in_flight_records = 20000;
   std::map<std::string, std::string> extra_kafka_properties;
+  std::string extra_kafka_yaml;  // appended verbatim to the kafka: section (two-space indent)
+  std::string extra_pipeline_yaml;  // appended verbatim to the pipeline: section (two-space indent)
   std::string extra_yaml;  // appended verbatim at the end of the file
 };
 

@@ -140,6 +140,9 @@ int run(const Options& options) {
     rd_kafka_resp_err_t err = cluster->create_topic(topic.name, topic.partitions);
     if (err) return fail("cannot create topic", topic.name + ": " + describe_error(err));
   }
+  for (const std::string& topic : options.missing_topics) {
+    cluster->set_topic_error(topic, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+  }
 
   // The FIFO and pid file exist before the bootstrap file, which is the readiness signal.
   std::unique_ptr<ControlFifo> fifo;

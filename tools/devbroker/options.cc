@@ -71,7 +71,8 @@ ParsedOptions parse_options(std::span<const char* const> args) {
       continue;
     }
 
-    bool takes_value = name == "--brokers" || name == "--topic" || name == "--bootstrap-file" ||
+    bool takes_value = name == "--brokers" || name == "--topic" || name == "--missing-topic" ||
+                       name == "--bootstrap-file" ||
                        name == "--control" || name == "--pid-file" || name == "--max-lifetime";
     if (!takes_value) {
       return invalid(arg.starts_with("-") ? "unknown option " + std::string(arg)
@@ -101,6 +102,11 @@ ParsedOptions parse_options(std::span<const char* const> args) {
         if (existing.name == topic->name) return invalid("topic \"" + topic->name + "\" given twice");
       }
       options.topics.push_back(std::move(*topic));
+    } else if (name == "--missing-topic") {
+      if (!is_valid_topic_name(value)) {
+        return invalid("invalid topic name \"" + std::string(value) + "\" (1..249 of A-Z a-z 0-9 . _ -)");
+      }
+      options.missing_topics.emplace_back(value);
     } else if (name == "--bootstrap-file") {
       options.bootstrap_file = value;
     } else if (name == "--control") {
@@ -120,8 +126,8 @@ ParsedOptions parse_options(std::span<const char* const> args) {
 }
 
 std::string usage_synopsis() {
-  return "usage: sluice-devbroker [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file F]\n"
-         "                        [--control FIFO] [--stdin-control] [--pid-file F]\n"
+  return "usage: sluice-devbroker [--brokers N] [--topic NAME:PARTITIONS]... [--missing-topic NAME]...\n"
+         "                        [--bootstrap-file F] [--control FIFO] [--stdin-control] [--pid-file F]\n"
          "                        [--max-lifetime SECONDS] [--help]\n";
 }
 
@@ -134,7 +140,13 @@ std::string usage_text() {
          "\n"
          "  --brokers N             number of brokers, ids 1..N (default 1)\n"
          "  --topic NAME:P          create a topic with P partitions (repeatable); any other\n"
-         "                          topic is auto-created with 4 partitions when first looked up\n"
+         "                          topic is auto-created with 4 partitions by the first Metadata\n"
+         "                          request naming it, whatever the client's\n"
+         "                          allow.auto.create.topics (the mock serves Metadata v0-v2 only)\n"
+         "  --missing-topic NAME    NAME answers UNKNOWN_TOPIC_OR_PART to every Metadata request\n"
+         "                          (repeatable), as on a broker that lacks it and does not\n"
+         "                          auto-create. The mock (librdkafka 2.0.2) has no switch to turn\n"
+         "                          auto-creation off for all names, and does not serve CreateTopics.\n"
          "  --bootstrap-file F      write the bootstrap string to F (removed on exit)\n"
          "  --control FIFO          read control commands from FIFO (created when absent, and\n"
          "                          then removed on exit)\n"

@@ -18,6 +18,9 @@ struct TopicSpec {
 struct Options {
   int brokers = 1;
   std::vector<TopicSpec> topics;
+  // Topics that answer UNKNOWN_TOPIC_OR_PART to every Metadata request, as on a broker that
+  // lacks them and does not auto-create (the mock cannot turn auto-creation off: usage_text()).
+  std::vector<std::string> missing_topics;
   std::string bootstrap_file;  // empty: not written
   std::string control_fifo;    // empty: no FIFO
   std::string pid_file;        // empty: not written

@@ -165,7 +165,11 @@ const std::vector<Command>& commands() {
        "\n"
        "  -c, --config FILE   the YAML config file\n"
        "\n"
-       "exit codes: 0 stopped cleanly; 1 a runtime failure; 2 a configuration error (every one printed)\n",
+       "Before consuming it checks that every topic it reads or writes exists (kafka.create_topics:\n"
+       "true creates the missing ones).\n"
+       "\n"
+       "exit codes: 0 stopped cleanly; 1 a runtime failure (also: no broker answered the topic check);\n"
+       "2 a configuration error (every one printed), or topics it needs missing (every one named)\n",
        run_command},
       {"check-config", "validate a config file and everything it points to",
        "usage: sluice check-config [--config FILE]\n"

@@ -26,6 +26,9 @@
 #include "engine/engine.h"
 #include "engine/engine_factory.h"
 #include "engine/lifecycle.h"
+#include "kafka/client_properties.h"
+#include "kafka/librdkafka_topic_admin.h"
+#include "kafka/topic_check.h"
 #include "metrics/metrics.h"
 #include "stages/stage_chain.h"
 
@@ -33,6 +36,7 @@ namespace sluice::app {
 namespace {
 
 constexpr int kExitFailure = 1;
+constexpr int kExitConfigError = 2;  // as for a config file `sluice run` refuses
 // After a stop request, the process exits within shutdown.drain_timeout plus this: the
 // engine's bounded steps after the drain (outputs given up after 1 s, the final commit and
 // leaving the group 3 s each) and the clients' destruction.
@@ -79,6 +83,34 @@ std::string configmap_data_link(const std::string& config_path) {
   std::filesystem::path link = std::filesystem::path(config_path).parent_path() / "..data";
   std::filesystem::path target = std::filesystem::read_symlink(link, error);
   return error ? std::string() : target.string();
+}
+
+// Every topic the config reads or writes exists, or is created (kafka.create_topics), before
+// anything consumes. Returns 0 when ready, else the exit status, with every problem logged.
+// Its client is gone when it returns, bounded by kafka.topic_check_timeout.
+int check_topics(const config::Config& config) {
+  std::vector<std::string> errors;
+  // With create_topics the check only looks, so that what is missing is created with the
+  // configured partitions; without, it asks as the producer would (see librdkafka_topic_admin.h).
+  auto admin = kafka::LibrdkafkaTopicAdmin::create(
+      kafka::client_properties(config.kafka, kafka::ClientRole::TopicAdmin),
+      /*allow_auto_create=*/!config.kafka.create_topics, config.kafka.topic_check_timeout, errors);
+  if (!admin) {
+    for (const std::string& error : errors) log::error("cannot check the topics", {{"error", error}});
+    return kExitFailure;
+  }
+  kafka::TopicCheckResult checked = kafka::check_topics(config, *admin);
+  for (const std::string& topic : checked.created) log::info("created topic", {{"topic", topic}});
+  for (const std::string& error : checked.errors) log::error("topic check failed", {{"error", error}});
+  switch (checked.status) {
+    case kafka::TopicCheckResult::Status::Ready:
+      return 0;
+    case kafka::TopicCheckResult::Status::ConfigError:
+      return kExitConfigError;
+    case kafka::TopicCheckResult::Status::BrokerFailure:
+      return kExitFailure;
+  }
+  return kExitFailure;
 }
 
 // The daemon's side of the engine's lifecycle: systemd notifications, health for the admin
@@ -221,6 +253,13 @@ int run_daemon(std::shared_ptr<const config::Config> config, std::shared_ptr<con
   }
 
   SLUICE_ASSERT(resources != nullptr, "the daemon started without the stage resources its config check loaded");
+  // After the admin server (a slow broker shows on /readyz as not started yet), before the
+  // dedup store and the engine: nothing is opened that this would have to close.
+  if (int topics_status = check_topics(*config); topics_status != 0) return topics_status;
+  if (g_stop_requested.load()) {
+    log::info("stopped during start-up", {{"exit_code", 0}});
+    return 0;
+  }
   std::vector<std::string> errors;
 
   dedup::DedupStorePtr dedup;

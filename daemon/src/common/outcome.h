@@ -40,6 +40,7 @@ enum class Reason : uint8_t {
   TransientError,
   ParkedBehindKey,
   TooLarge,
+  InvalidFraming,
   InvalidJson,
   UnknownMessageType,
   SchemaViolation,
@@ -49,7 +50,7 @@ enum class Reason : uint8_t {
   OutputRefused,
   PredecessorDeadLettered,
 };
-inline constexpr size_t kReasonCount = 16;
+inline constexpr size_t kReasonCount = 17;
 
 struct ReasonInfo {
   Reason reason;
@@ -73,6 +74,9 @@ inline constexpr std::array<ReasonInfo, kReasonCount> kReasons = {{
     {Reason::ParkedBehindKey, "parked_behind_key", Outcome::Retry,
      "an earlier record of its key waits in a retry tier (retry.ordering: key); handed to that tier behind it"},
     {Reason::TooLarge, "too_large", Outcome::DeadLettered, "the value is larger than pipeline.max_message_bytes"},
+    {Reason::InvalidFraming, "invalid_framing", Outcome::DeadLettered,
+     "pipeline.value_framing is confluent, but the value does not start with the Confluent wire-format header "
+     "(magic byte 0, 4-byte schema id)"},
     {Reason::InvalidJson, "invalid_json", Outcome::DeadLettered, "not exactly one valid JSON object (or a tombstone)"},
     {Reason::UnknownMessageType, "unknown_message_type", Outcome::DeadLettered,
      "no or unknown message_type, or not an object"},

@@ -31,6 +31,12 @@ struct KafkaConfig {
   StringMap consumer_properties;  // consumer only; wins over `properties`
   StringMap producer_properties;  // producer only; wins over `properties`
   Duration commit_interval{1000};
+  // The topics sluice reads and writes are checked before it consumes (kafka/topic_check.h);
+  // missing ones are created only when this is set.
+  bool create_topics = false;
+  int64_t new_topic_partitions = -1;          // -1: the broker's default
+  int64_t new_topic_replication_factor = -1;  // -1: the broker's default
+  Duration topic_check_timeout{30'000};
 };
 
 struct InboundConfig {
@@ -60,8 +66,13 @@ struct DedupConfig {
   DedupUnavailable on_unavailable = DedupUnavailable::Pause;
 };
 
+// How record values are framed: `none`, plain JSON; `confluent`, the Schema Registry wire
+// format (magic byte 0, a 4-byte big-endian schema id, then the JSON), forwarded as it came.
+enum class ValueFraming { None, Confluent };
+
 struct PipelineConfig {
   int64_t max_message_bytes = 1'048'576;
+  ValueFraming value_framing = ValueFraming::None;
   int64_t max_json_depth = 64;
   std::string schemas_dir;
   int64_t batch_size = 1000;

@@ -46,6 +46,11 @@ constexpr EnumSpelling<DlqFormat> kDlqFormats[] = {
     {"raw", DlqFormat::Raw},
 };
 
+constexpr EnumSpelling<ValueFraming> kValueFramings[] = {
+    {"none", ValueFraming::None},
+    {"confluent", ValueFraming::Confluent},
+};
+
 constexpr EnumSpelling<LogFormat> kLogFormats[] = {
     {"json", LogFormat::Json},
     {"text", LogFormat::Text},
@@ -112,6 +117,35 @@ KeyTable build_table() {
        .max = ms(1h),
        .doc = "How often the offsets of finished messages are committed.",
        .bind = field([](auto& c) -> auto& { return c.kafka.commit_interval; })});
+  add({.path = "kafka.create_topics",
+       .type = KeyType::Bool,
+       .default_text = "false",
+       .doc = "Create the topics sluice needs (routes, retry tiers, DLQ, rejected, inbound) that the cluster lacks, at "
+              "start; false: a missing topic stops the start with exit status 2.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.create_topics; })});
+  add({.path = "kafka.new_topic_partitions",
+       .type = KeyType::Int,
+       .default_text = "-1",
+       .min = -1,
+       .max = 100000,
+       .doc = "Partitions of a topic sluice creates; -1: the broker's default. Retry tiers under retry.ordering: key "
+              "get the count of the inbound topic with the most instead.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.new_topic_partitions; })});
+  add({.path = "kafka.new_topic_replication_factor",
+       .type = KeyType::Int,
+       .default_text = "-1",
+       .min = -1,
+       .max = 32767,
+       .doc = "Replication factor of a topic sluice creates; -1: the broker's default.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.new_topic_replication_factor; })});
+  add({.path = "kafka.topic_check_timeout",
+       .type = KeyType::Duration,
+       .default_text = "30s",
+       .min = ms(1s),
+       .max = ms(50s),
+       .doc = "How long the start-up topic check waits for the brokers; no answer within it stops the start with exit "
+              "status 1. At most 50s: /livez fails after 60 s without an event loop.",
+       .bind = field([](auto& c) -> auto& { return c.kafka.topic_check_timeout; })});
 
   add({.path = "inbound", .type = KeyType::Object, .doc = "Where messages come from."});
   add({.path = "inbound.topics",
@@ -136,6 +170,14 @@ KeyTable build_table() {
        .max = 1000,
        .doc = "Deeper JSON nesting goes to the DLQ.",
        .bind = field([](auto& c) -> auto& { return c.pipeline.max_json_depth; })});
+  add({.path = "pipeline.value_framing",
+       .type = KeyType::Enum,
+       .default_text = "none",
+       .allowed = spellings(kValueFramings),
+       .doc = "none: values are JSON; confluent: each value is the Schema Registry wire format (magic byte 0, 4-byte "
+              "schema id, then JSON), checked on its JSON and forwarded whole; a value without the header goes to "
+              "the DLQ as invalid_framing.",
+       .bind = enum_field(kValueFramings, [](auto& c) -> auto& { return c.pipeline.value_framing; })});
   add({.path = "pipeline.schemas_dir",
        .type = KeyType::String,
        .default_text = "config/schemas",

@@ -182,6 +182,12 @@ std::vector<Problem> validate(const Config& config) {
                           "transaction (it cannot be rolled back); use at_least_once, where every request carries "
                           "an Idempotency-Key"});
     }
+    if (route.http && route.http->batch && config.pipeline.value_framing == ValueFraming::Confluent) {
+      problems.push_back({path + ".http.batch",
+                          "pipeline.value_framing is confluent, and a batch joins values into one JSON array or "
+                          "NDJSON body, which framed values (forwarded with their binary header) would break; send "
+                          "them one per request"});
+    }
     if (route.http && !route.http->url.starts_with("http://") && !route.http->url.starts_with("https://")) {
       problems.push_back({path + ".http.url", "\"" + route.http->url + "\" is not an http:// or https:// URL"});
     }
@@ -201,6 +207,14 @@ std::vector<Problem> validate(const Config& config) {
   check_not_inbound("dlq.topic", config.dlq.topic);
   if (!config.pipeline.filter.rejected_topic.empty()) {
     check_not_inbound("pipeline.filter.rejected_topic", config.pipeline.filter.rejected_topic);
+  }
+
+  // 0 partitions or replicas is no topic; -1 leaves the count to the broker.
+  if (config.kafka.new_topic_partitions == 0) {
+    problems.push_back({"kafka.new_topic_partitions", "must be at least 1, or -1 for the broker's default"});
+  }
+  if (config.kafka.new_topic_replication_factor == 0) {
+    problems.push_back({"kafka.new_topic_replication_factor", "must be at least 1, or -1 for the broker's default"});
   }
 
   check_flow_limits(config, problems);

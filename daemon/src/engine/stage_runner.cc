@@ -53,7 +53,8 @@ void StageRunner::run(InFlightRecord& record) {
   }
   record.route = route;
   auto fingerprint_started = timed ? Clock::now() : Clock::time_point();
-  record.fingerprint = fingerprinter_.compute(context.document, record.value());
+  // The payload: a framed record's JSON fingerprints as the same JSON unframed.
+  record.fingerprint = fingerprinter_.compute(context.document, context.payload);
   if (timed) fingerprint_histogram_->Observe(std::chrono::duration<double>(Clock::now() - fingerprint_started).count());
 }
 

@@ -5,6 +5,13 @@ namespace sluice::kafka {
 Properties client_properties(const config::KafkaConfig& kafka, ClientRole role) {
   const bool producer = role == ClientRole::EngineProducer || role == ClientRole::ReplayProducer;
   const bool replay = role == ClientRole::ReplayConsumer || role == ClientRole::ReplayProducer;
+  if (role == ClientRole::TopicAdmin) {
+    // Connection and security settings only: it never produces or joins the group.
+    Properties properties = kafka.properties;
+    properties["bootstrap.servers"] = kafka.brokers;
+    properties["client.id"] = kafka.client_id + "-topics";
+    return properties;
+  }
   // Defaults the user may override.
   Properties properties = {{"socket.nagle.disable", "true"}};  // librdkafka 2.0.2 still defaults to Nagle on
   if (role == ClientRole::EngineConsumer) {

@@ -13,6 +13,7 @@ enum class ClientRole {
   EngineProducer,  // the daemon's one producer (transactional with delivery: exactly_once)
   ReplayConsumer,  // `sluice replay`: assigned partitions, never joins the group
   ReplayProducer,
+  TopicAdmin,  // the start-up topic check (topic_check.h): metadata and CreateTopics only
 };
 
 Properties client_properties(const config::KafkaConfig& kafka, ClientRole role);

@@ -20,7 +20,10 @@ namespace sluice::stages {
 
 // What one message looks like to the stages. Owned by the worker and reused per message.
 struct MessageContext {
-  std::string_view value;        // the raw record value, never modified
+  std::string_view value;        // the raw record value, never modified; what is forwarded
+  // What the stages parse and the fingerprint hashes: the value, or with
+  // pipeline.value_framing: confluent the JSON after its 5-byte header (set by the parse stage).
+  std::string_view payload;
   bool value_is_null = false;    // a tombstone (null value), distinct from an empty one
   json::ParsedDocument document;  // filled by the parse stage
   std::string_view channel;       // from the document, after parse; empty when absent
@@ -28,6 +31,7 @@ struct MessageContext {
 
   void reset(std::string_view raw_value, bool is_null) {
     value = raw_value;
+    payload = raw_value;
     value_is_null = is_null;
     channel = {};
     message_type = {};

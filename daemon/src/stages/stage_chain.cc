@@ -64,7 +64,7 @@ StageChain::StageChain(const config::PipelineConfig& pipeline, std::shared_ptr<c
   schema_ = schema.get();
   filter_ = filter.get();
   stages_.push_back(std::make_unique<SizeStage>(pipeline.max_message_bytes));
-  stages_.push_back(std::make_unique<ParseStage>(static_cast<int>(pipeline.max_json_depth)));
+  stages_.push_back(std::make_unique<ParseStage>(static_cast<int>(pipeline.max_json_depth), pipeline.value_framing));
   stages_.push_back(std::move(schema));
   stages_.push_back(std::move(filter));
 }

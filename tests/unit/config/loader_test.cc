@@ -169,7 +169,7 @@ TEST_CASE("a key is looked up only among its siblings", "[config][loader][errors
   // A dotted name is one unknown key, not a path into the table.
   CHECK(errors_of("pipeline:\n  filter.rejected_topic: x\n") ==
         Errors{"t.yaml:2:3: pipeline.filter.rejected_topic: unknown key; known keys here: max_message_bytes, "
-               "max_json_depth, schemas_dir, batch_size, stage_thread, max_in_flight_records, max_in_flight_bytes, stall_timeout, filter, "
+               "max_json_depth, value_framing, schemas_dir, batch_size, stage_thread, max_in_flight_records, max_in_flight_bytes, stall_timeout, filter, "
               "dedup"});
 }
 

@@ -124,16 +124,22 @@ TEST_CASE("validate works on a Config built in code", "[config][validate]") {
 }
 
 
-TEST_CASE("exactly_once refuses HTTP routes and says why", "[config][validate]") {
+// One inbound topic, a DLQ, and whatsapp messages POSTed to a local endpoint.
+Config config_with_http_route() {
   Config config;
   config.inbound.topics = {"in"};
-  config.kafka.delivery = DeliveryMode::ExactlyOnce;
   RouteConfig route;
   route.match.channel = "whatsapp";
   route.http.emplace();
   route.http->url = "http://127.0.0.1:8080/messages";
   config.routes.push_back(route);
   config.dlq.topic = "dlq";
+  return config;
+}
+
+TEST_CASE("exactly_once refuses HTTP routes and says why", "[config][validate]") {
+  Config config = config_with_http_route();
+  config.kafka.delivery = DeliveryMode::ExactlyOnce;
   std::vector<Problem> problems = validate(config);
   REQUIRE(problems.size() == 1);
   CHECK(problems[0].path == "routes[0].http");
@@ -158,6 +164,34 @@ TEST_CASE("a route needs exactly one of topic and http", "[config][validate]") {
   problems = validate(config);
   REQUIRE(problems.size() == 1);
   CHECK(problems[0].message.find("has both a topic and an http endpoint") == 0);
+}
+
+TEST_CASE("value_framing confluent refuses batched HTTP routes, whose bodies join values as JSON",
+          "[config][validate][framing]") {
+  Config config = config_with_http_route();
+  config.pipeline.value_framing = ValueFraming::Confluent;
+  CHECK(validate(config).empty());  // one record per request: forwarded as it came
+  config.routes[0].http->batch.emplace();
+  std::vector<Problem> problems = validate(config);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].path == "routes[0].http.batch");
+  CHECK(problems[0].message.find("pipeline.value_framing is confluent") != std::string::npos);
+}
+
+TEST_CASE("a topic sluice creates has at least one partition and replica, or -1 for the broker's default",
+          "[config][validate][topics]") {
+  Config config;
+  config.inbound.topics = {"in"};
+  config.dlq.topic = "dlq";
+  config.kafka.new_topic_partitions = 0;
+  config.kafka.new_topic_replication_factor = 0;
+  std::vector<Problem> problems = validate(config);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0].path == "kafka.new_topic_partitions");
+  CHECK(problems[1].path == "kafka.new_topic_replication_factor");
+  config.kafka.new_topic_partitions = -1;
+  config.kafka.new_topic_replication_factor = 3;
+  CHECK(validate(config).empty());
 }
 
 }  // namespace
