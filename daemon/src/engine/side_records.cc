@@ -71,6 +71,19 @@ kafka::OutboundRecord build_rejected_record(InFlightRecord& record, const std::s
 
 namespace {
 
+// What a minimal envelope keeps of the error detail. A detail can quote the record (a schema
+// violation names the path, with the record's own keys), and the minimal envelope's size must
+// not depend on the record: were it too large it would be refused for ever.
+constexpr size_t kMinimalDetailBytes = 1024;
+
+// The first `max` bytes of `text` at most, not cutting a UTF-8 sequence.
+std::string_view utf8_prefix(std::string_view text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
 // The envelope-format DLQ record at `level` or lower.
 void build_envelope_record(InFlightRecord& record, const DeadLetterSettings& settings, const Origin& origin,
                            std::chrono::system_clock::time_point failed_at, DeadLetterLevel level,
@@ -115,6 +128,7 @@ void build_envelope_record(InFlightRecord& record, const DeadLetterSettings& set
       info.key_embed_limit = 0;
       keep_key = message.key_size() <= kMinimalKeyBytes;
       keep_headers = false;
+      info.error_detail = utf8_prefix(record.detail, kMinimalDetailBytes);
     }
     if (!keep_headers) info.headers_dropped = header_count;
     into.envelope = build_dead_letter_envelope(info);

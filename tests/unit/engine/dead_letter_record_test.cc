@@ -157,6 +157,28 @@ TEST_CASE("dead-letter record: minimal holds no original bytes", "[engine][dlq]"
   CHECK(std::string(static_cast<const char*>(small.built.out.key), small.built.out.key_size) == "id-1");
 }
 
+TEST_CASE("dead-letter record: an error detail larger than the limit is cut in the minimal record, at a UTF-8 boundary",
+          "[engine][dlq]") {
+  // A schema violation names its path with the record's own keys, so a detail can be as large
+  // as the record.
+  Failed f("id-1", "{}", {}, 100'000);
+  f.source.record.detail = "at /" + std::string(200'000, 'k') + "\xC3\xA9: expected a string";
+  f.build();
+  CHECK(f.built.level == DeadLetterLevel::Minimal);
+  CHECK(accounted_size(f.built, {}) <= 100'000);
+  auto envelope = parse_json(f.built.envelope);
+  const std::string detail = json_string(envelope["error_detail"]);
+  CHECK(detail.size() <= 1024);
+  CHECK(detail.rfind("at /kkk", 0) == 0);
+
+  // The cut never splits a character.
+  Failed accented("id-2", "{}", {}, 100'000);
+  accented.source.record.detail = std::string(1023, 'k') + "\xC3\xA9" + std::string(200'000, 'k');
+  accented.build();
+  const std::string cut = json_string(parse_json(accented.built.envelope)["error_detail"]);
+  CHECK(cut == std::string(1023, 'k'));
+}
+
 TEST_CASE("dead-letter record: random sizes and limits always give a record within the limit", "[engine][dlq]") {
   std::mt19937_64 random(20251126);
   auto below = [&](uint64_t bound) { return bound == 0 ? 0 : random() % bound; };
