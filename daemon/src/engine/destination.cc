@@ -214,7 +214,7 @@ void Destination::pump(TimePoint now) {
 Destination::Gate& Destination::gate_in_flight(const InFlightRecord& record) {
   // Set when the record left its gate: no second lookup (nor hash of its key) per record. A
   // gate is retired only when idle, so it is there while one of its records is out.
-  auto* gate = static_cast<Gate*>(record.destination_gate);
+  Gate* gate = ordering_ == config::Ordering::None ? &single_gate_ : static_cast<Gate*>(record.destination_gate);
   SLUICE_ASSERT(gate != nullptr && gate->in_flight > 0, "a result for a record this destination sent");
   return *gate;
 }
