@@ -19,19 +19,11 @@ namespace sluice::http {
 namespace {
 
 using namespace std::chrono_literals;
-using test::HttpTestResponse;
-using test::HttpTestServer;
-using test::ReceivedRequest;
 using testing::answer;
-using testing::closed_after;
 using testing::Completions;
-using testing::delayed;
-using testing::drain;
-using testing::dropped;
 using testing::exchange;
 using testing::make_client;
 using testing::request;
-using testing::PipeliningServer;
 using testing::ScriptedServer;
 using testing::settings_for;
 using Outcome = Response::Outcome;
