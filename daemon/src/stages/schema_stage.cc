@@ -3,6 +3,8 @@
 #include <charconv>
 #include <exception>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "common/assert.h"
@@ -67,6 +69,33 @@ std::string tidy_description(std::string description) {
   return description;
 }
 
+
+// valijson checks a property by its first occurrence, while routing, the filter and readers
+// downstream take the last one of duplicate keys (as json.loads does). Where they differ, what
+// was validated is not what is read, so an object whose duplicate keys disagree is refused.
+// Returns the first such name, or nullptr. Linear in the members (hostile objects can have
+// many).
+const json::Value* disagreeing_duplicate(const json::Value& object) {
+  if (!object.IsObject() || object.MemberCount() < 2) return nullptr;
+  std::unordered_map<std::string_view, const json::Value*> first;
+  first.reserve(object.MemberCount());
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
+    auto [seen, inserted] = first.try_emplace(std::string_view(it->name.GetString(), it->name.GetStringLength()), &it->value);
+    if (!inserted && !(*seen->second == it->value)) return &it->name;
+  }
+  return nullptr;
+}
+
+// The same for the document and the objects directly in it (the payload), which the schemas
+// and the filter read.
+const json::Value* disagreeing_duplicate_in(const json::Value& root) {
+  if (const json::Value* name = disagreeing_duplicate(root)) return name;
+  for (auto it = root.MemberBegin(); it != root.MemberEnd(); ++it) {
+    if (const json::Value* name = disagreeing_duplicate(it->value)) return name;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 SchemaStage::SchemaStage(std::shared_ptr<const SchemaRegistry> registry)
@@ -91,6 +120,12 @@ StageResult SchemaStage::process(MessageContext& message) {
                                     "no schema for message_type '" + excerpt(message.message_type) + "'");
   }
   const json::Value& document = message.document.root();
+  if (const json::Value* name = disagreeing_duplicate_in(document)) {
+    return StageResult::dead_letter(
+        Reason::SchemaViolation,
+        "duplicate key '" + excerpt(std::string_view(name->GetString(), name->GetStringLength())) +
+            "' with different values (the first is what the schema checks, the last what is read)");
+  }
   // The quick check first (structure_check.h); valijson decides whatever it does not accept.
   bool valid = schema->quick_check() && schema->quick_check()->accepts(document);
   if (!valid) {

@@ -289,3 +289,22 @@ TEST_CASE("chain cost per message for a valid 500-byte email", "[stages][.bench]
   CHECK(chain_ns < 20'000);
 #endif
 }
+
+TEST_CASE("a duplicate key is checked by the schema in every occurrence: the last one decides the channel",
+          "[stages][chain][duplicates]") {
+  config::Config config = base_config();
+  StageChain chain(config.pipeline, load_or_fail(config));
+  const std::string payload =
+      R"("payload":{"sender_id":"+15552000001","recipient_id":"+15550001000","message_text":"hello","timestamp":"2026-11-26T09:58:00Z"})";
+  // The channel's last occurrence is what routing reads (as json.loads would); it breaks the
+  // schema's const, so the record is not passed with an empty channel.
+  RunResult shadowed = run_chain(
+      chain, R"({"channel":"whatsapp","message_type":"whatsapp_received",)" + payload + R"(,"channel":{"a":"b"}})");
+  CHECK(shadowed.verdict == Verdict::DeadLetter);
+  CHECK(shadowed.reason == "schema_violation");
+  RunResult crafted = run_chain(chain, std::string(
+      R"({":hannel":"email","channel":"whatsapp","message_type":"whatsapp_received","correlation_id":"c-3-7","timestamp":"2026-11-26T10:00:00Z",)") +
+      payload + R"(,"timest:amp":"x","channel":{"sender_id":"s","recipient_id":"r","message_text":"t","timestamp":"2026-11-26T09:58:00+02:00"}})");
+  CHECK(crafted.verdict == Verdict::DeadLetter);
+  CHECK(crafted.reason == "schema_violation");
+}

@@ -131,6 +131,9 @@ TEST_CASE("the quick check follows the supported keywords", "[stages][structure]
   agree(R"({"kind": "a", "items": [], "extra": 1})", false);    // additionalProperties
   // Every duplicate member is checked, as valijson checks them.
   agree(R"({"kind": "a", "items": [], "fixed": "x", "fixed": "y"})", false);
+  agree(R"({"kind": "a", "items": [], "fixed": "x", "fixed": {"a": 1}})", false);
+  agree(R"({"kind": "a", "items": [], "fixed": {"a": 1}, "fixed": "x"})", false);
+  agree(R"({"kind": "a", "items": [], "fixed": "x", "fixed": {"kind": "a", "items": []}})", false);
   // Formats are not the structure's business (the FormatPlan checks them afterwards).
   agree(R"({"kind": "a", "items": [], "when": "not a date"})", true);
 
