@@ -73,10 +73,23 @@ std::string tidy_description(std::string description) {
 // valijson checks a property by its first occurrence, while routing, the filter and readers
 // downstream take the last one of duplicate keys (as json.loads does). Where they differ, what
 // was validated is not what is read, so an object whose duplicate keys disagree is refused.
-// Returns the first such name, or nullptr. Linear in the members (hostile objects can have
-// many).
+// Returns the first such name, or nullptr. Pairwise for small objects, with a hash map for
+// large ones (hostile objects can have many members).
 const json::Value* disagreeing_duplicate(const json::Value& object) {
+  // Up to this many members the names are compared pairwise, without allocating: a message's
+  // objects are small, and this runs for every record.
+  constexpr rapidjson::SizeType kPairwiseMembers = 16;
   if (!object.IsObject() || object.MemberCount() < 2) return nullptr;
+  if (object.MemberCount() <= kPairwiseMembers) {
+    for (auto a = object.MemberBegin(); a != object.MemberEnd(); ++a) {
+      for (auto b = a + 1; b != object.MemberEnd(); ++b) {
+        if (a->name.GetStringLength() == b->name.GetStringLength() && a->name == b->name && !(a->value == b->value)) {
+          return &b->name;
+        }
+      }
+    }
+    return nullptr;
+  }
   std::unordered_map<std::string_view, const json::Value*> first;
   first.reserve(object.MemberCount());
   for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {

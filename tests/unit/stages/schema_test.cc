@@ -183,6 +183,15 @@ TEST_CASE("a repeated member with different values is refused, whichever copy is
     CHECK(result.verdict == Verdict::DeadLetter);
     CHECK(result.detail.rfind("duplicate key 'from_email' with different values", 0) == 0);
   }
+  // The same in an object of many members (looked up by hash rather than pairwise).
+  std::string many;
+  for (int i = 0; i < 40; ++i) many += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  const std::string large_prefix = R"({"channel":"email","message_type":"email_received","payload":{)" + many;
+  const std::string large_suffix = R"("to_email":"b@example.com","subject":"s","body":"x","timestamp":"2024-09-18T14:32:05Z"}})";
+  auto large = harness.run(large_prefix + R"("from_email":"a@example.com","k7":8,)" + large_suffix);
+  CHECK(large.verdict == Verdict::DeadLetter);
+  CHECK(large.detail.rfind("duplicate key 'k7' with different values", 0) == 0);
+  CHECK(harness.run(large_prefix + R"("from_email":"a@example.com","k7":7,)" + large_suffix).verdict == Verdict::Continue);
   // Copies that agree are one value: the record passes.
   std::string agreeing =
       R"({"channel":"email","message_type":"email_received","payload":{"from_email":"a@example.com",)"
