@@ -40,9 +40,14 @@ ControlFifo::ControlFifo(std::optional<OwnedPath> created, std::string path, Uni
     : created_(std::move(created)), path_(std::move(path)), fd_(std::move(fd)) {}
 
 bool ControlFifo::reopen(std::string* error) {
-  fd_.reset();
-  fd_ = open_for_reading(path_, error);
-  return fd_.valid();
+  // The new descriptor before the old one closes: the FIFO is never without a reader, so a
+  // writer that opened it after the end-of-file was read wrote into the same pipe, and its
+  // command is read from the new descriptor. (Closing first discarded such a command with the
+  // pipe: its writer saw no error and never got a reply.)
+  UniqueFd fresh = open_for_reading(path_, error);
+  if (!fresh.valid()) return false;
+  fd_ = std::move(fresh);
+  return true;
 }
 
 }  // namespace sluice::devbroker

@@ -2,7 +2,8 @@
 // The named pipe that control commands arrive on (`echo "down -1" > FIFO`).
 //
 // It is opened non-blocking for reading, so the broker never waits for a writer. When the
-// last writer closes, read() returns 0 and the FIFO is reopened: that resets its end-of-file
+// last writer closes, read() returns 0 and the FIFO is opened again (the new descriptor
+// before the old one closes, so a command written meanwhile is kept): that resets its end-of-file
 // state, so poll() sleeps until the next writer instead of reporting hang-up forever, and an
 // unterminated last line ends with its writer rather than merging into the next one's.
 
