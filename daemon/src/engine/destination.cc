@@ -45,43 +45,47 @@ bool Destination::rate_allows(InFlightRecord& waiting, TimePoint now) {
   return false;
 }
 
-Destination::GateKey Destination::key_of(const InFlightRecord& record) const {
-  switch (ordering_) {
-    case config::Ordering::Partition: return {record.partition.get(), {}};
-    case config::Ordering::Key: return {record.partition.get(), std::hash<std::string_view>()(record.key())};
-    case config::Ordering::None: break;
-  }
-  return {};
+uint64_t Destination::key_gate_name(const InFlightRecord& record) {
+  const uint64_t key_hash = std::hash<std::string_view>()(record.key());
+  const auto partition = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(record.partition.get()));
+  // A multiplicative mix: the table takes the top bits, and every bit of both moves them.
+  return (key_hash ^ (partition >> 4)) * 0x9e3779b97f4a7c15ULL;
 }
 
 Destination::Gate& Destination::gate_of(const InFlightRecord& record) {
-  // With `none` there is one gate: no key to build and hash per record.
-  if (ordering_ == config::Ordering::None) return single_gate_;
-  const GateKey key = key_of(record);
-  auto it = gates_.find(key);
-  if (it == gates_.end()) {
-    if (spare_gates_.empty()) {
-      it = gates_.try_emplace(key).first;
-    } else {
-      GateMap::node_type node = std::move(spare_gates_.back());
-      spare_gates_.pop_back();
-      node.key() = key;
-      it = gates_.insert(std::move(node)).position;
-    }
-    it->second.key = &it->first;
+  switch (ordering_) {
+    // With `none` there is one gate: no key to build and hash per record.
+    case config::Ordering::None: return single_gate_;
+    case config::Ordering::Partition: return gates_.try_emplace(GateKey{record.partition.get()}).first->second;
+    case config::Ordering::Key: break;
   }
-  return it->second;
+  const uint64_t name = key_gate_name(record);
+  if (Gate* gate = key_gates_.find(name)) return *gate;
+  std::unique_ptr<Gate> gate;
+  if (spare_gates_.empty()) {
+    gate = std::make_unique<Gate>();
+  } else {
+    gate = std::move(spare_gates_.back());
+    spare_gates_.pop_back();
+  }
+  gate->name = name;
+  return key_gates_.insert(name, std::move(gate));
 }
 
-void Destination::retire_gate(GateMap::iterator it) {
-  // At most this many kept: enough for the keys in flight at once, not one per key ever seen.
-  constexpr size_t kMaxSpareGates = 1024;
-  GateMap::node_type node = gates_.extract(it);
-  if (spare_gates_.size() >= kMaxSpareGates) return;
-  Gate& gate = node.mapped();
+void Destination::retire_key_gate(Gate& gate) {
   SLUICE_ASSERT(gate.queued.empty() && gate.in_flight == 0 && !gate.ready, "only an idle gate is retired");
-  gate.queued_bytes = 0;
-  spare_gates_.push_back(std::move(node));
+  std::unique_ptr<Gate> owned = key_gates_.take(gate.name);
+  SLUICE_ASSERT(owned.get() == &gate, "a key's gate is in the table under its name");
+  if (spare_gates_.size() >= kMaxSpareGates) return;  // `owned` frees it
+  owned->queued_bytes = 0;
+  spare_gates_.push_back(std::move(owned));
+}
+
+template <typename Visit>
+void Destination::for_each_gate(Visit&& visit) const {
+  visit(single_gate_);
+  for (const auto& [key, gate] : gates_) visit(gate);
+  key_gates_.for_each([&](uint64_t, const Gate& gate) { visit(gate); });
 }
 
 void Destination::offer(InFlightRecord& record, TimePoint now) {
@@ -129,11 +133,9 @@ void Destination::enqueue(Gate& gate, InFlightRecord& record, bool at_head) {
 
 std::unordered_set<PartitionState*> Destination::partitions_queued() const {
   std::unordered_set<PartitionState*> partitions;
-  auto add = [&](const Gate& gate) {
+  for_each_gate([&](const Gate& gate) {
     for (const InFlightRecord* record : gate.queued) partitions.insert(record->partition.get());
-  };
-  add(single_gate_);
-  for (const auto& [key, gate] : gates_) add(gate);
+  });
   return partitions;
 }
 
@@ -272,10 +274,8 @@ Destination::Verdict Destination::on_result(InFlightRecord& record, Result resul
 void Destination::drop_if_idle(Gate& gate) {
   // A key's gate goes when idle, or there would be one per key ever seen; a partition's stays
   // for its next record until the partition goes (withdraw()).
-  if (gate.key == nullptr || ordering_ != config::Ordering::Key || gate.ready || gate.in_flight > 0 || !gate.queued.empty()) {
-    return;
-  }
-  retire_gate(gates_.find(*gate.key));  // by iterator: the key lives in the node retired
+  if (ordering_ != config::Ordering::Key || gate.ready || gate.in_flight > 0 || !gate.queued.empty()) return;
+  retire_key_gate(gate);
 }
 
 void Destination::withdraw(const PartitionState* partition, std::vector<InFlightRecord*>& out) {
@@ -288,25 +288,35 @@ void Destination::withdraw(const PartitionState* partition, std::vector<InFlight
     const bool gone = partition == nullptr || it->first.partition == partition;
     if (gone && gate.in_flight == 0 && gate.queued.empty()) {
       if (gate.ready) ready_.erase(std::find(ready_.begin(), ready_.end(), &gate));
-      gate.ready = false;
-      retire_gate(it++);
+      it = gates_.erase(it);
     } else {
       ++it;
     }
   }
+  // A key's gate may hold records of two partitions (names that collide), so it goes only
+  // when idle; one in ready_ stays for pump() to drop (it may be the gate pump() is sending
+  // from, when a refusal made the engine withdraw). Retired after the walk: a removal moves
+  // other entries of the table.
+  std::vector<Gate*> idle;
+  key_gates_.for_each([&](uint64_t, Gate& gate) {
+    withdraw_from(gate, partition, out);
+    if (gate.in_flight == 0 && gate.queued.empty() && !gate.ready) idle.push_back(&gate);
+  });
+  for (Gate* gate : idle) retire_key_gate(*gate);
   // Nothing of the withdrawn partitions is queued any more: their holds go.
   update_holds(true);
 }
 
 void Destination::withdraw_matching(const InFlightRecord& record, const std::function<bool(const InFlightRecord&)>& match,
                                     std::vector<InFlightRecord*>& out) {
-  GateKey key;
   Gate* gate = &single_gate_;
-  if (ordering_ != config::Ordering::None) {
-    key = key_of(record);
-    auto it = gates_.find(key);
+  if (ordering_ == config::Ordering::Partition) {
+    auto it = gates_.find(GateKey{record.partition.get()});
     if (it == gates_.end()) return;
     gate = &it->second;
+  } else if (ordering_ == config::Ordering::Key) {
+    gate = key_gates_.find(key_gate_name(record));
+    if (gate == nullptr) return;
   }
   std::deque<InFlightRecord*> keep;
   for (InFlightRecord* queued : gate->queued) {

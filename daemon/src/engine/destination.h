@@ -49,6 +49,7 @@
 #include "engine/circuit_breaker.h"
 #include "engine/concurrency_limit.h"
 #include "engine/error_classes.h"
+#include "engine/flat_table.h"
 #include "engine/http_batch.h"
 #include "engine/in_flight_record.h"
 #include "engine/rate_limiter.h"
@@ -159,30 +160,40 @@ class Destination {
   size_t waiting_on_breaker() const { return breaker_.current_state() == BreakerState::Closed ? 0 : queued_; }
 
  private:
-  // A key's gate is named by a hash of the key, not the key: no string is built per record.
-  // Two keys whose hashes collide share a gate, which only orders them more than needed (the
-  // followers of a failed record are taken by their key, withdraw_matching).
+  // ordering: partition — a gate per input partition, found by its PartitionState.
   struct GateKey {
-    const PartitionState* partition = nullptr;  // nullptr: the one gate of `none`
-    size_t key_hash = 0;                        // ordering: key only
+    const PartitionState* partition = nullptr;
     bool operator==(const GateKey&) const = default;
   };
   struct GateKeyHash {
-    size_t operator()(const GateKey& key) const {
-      return std::hash<const void*>()(key.partition) ^ (key.key_hash * 0x9e3779b97f4a7c15ULL);
-    }
+    size_t operator()(const GateKey& key) const { return std::hash<const void*>()(key.partition); }
   };
   struct Gate {
     std::deque<InFlightRecord*> queued;
     int in_flight = 0;
     bool ready = false;  // in ready_
     int64_t queued_bytes = 0;  // batches: the values of `queued`
-    const GateKey* key = nullptr;  // its key in gates_ (nullptr: the one gate of `none`)
+    uint64_t name = 0;  // a key's gate (ordering: key): its name in key_gates_
   };
 
   using GateMap = std::unordered_map<GateKey, Gate, GateKeyHash>;
 
-  GateKey key_of(const InFlightRecord& record) const;
+  // ordering: key — a key's gate is named by a hash of its input partition and its key, not
+  // by the key: no string is built per record. Two keys whose names collide share a gate,
+  // which only orders them more than needed (the followers of a failed record are still taken
+  // by their key, withdraw_matching). The gates are in a flat table, because under this
+  // ordering a gate comes and goes with nearly every record.
+  static uint64_t key_gate_name(const InFlightRecord& record);
+  // At most this many idle key gates kept for reuse (each with its queue's buffer): enough for
+  // the keys in flight at once in the common case, not one per key ever seen.
+  static constexpr size_t kMaxSpareGates = 16384;
+  // Takes an idle key gate out of key_gates_, keeping it (and its queue's buffer) for the next
+  // key that needs one.
+  void retire_key_gate(Gate& gate);
+  // Calls `visit` with every gate that exists now (the one of `none`, a partition's, a key's).
+  template <typename Visit>
+  void for_each_gate(Visit&& visit) const;
+
   Gate& gate_of(const InFlightRecord& record);
   bool gate_has_room(const Gate& gate) const { return ordering_ == config::Ordering::None || gate.in_flight == 0; }
   bool has_room() const {
@@ -206,9 +217,6 @@ class Destination {
   // `walk`: look at the queues even if only the rate limit holds them, and held them before.
   void update_holds(bool walk = false);
   void hold(PartitionState& partition);
-  // Takes the gate at `it` out of gates_, keeping its node (and its queue's buffer) for the
-  // next key's gate: under ordering: key a gate comes and goes with nearly every record.
-  void retire_gate(GateMap::iterator it);
   // Retires `gate` if it is a key's and idle (nothing queued or in flight, not in ready_).
   void drop_if_idle(Gate& gate);
   // The gate a dispatched record left (it exists while the record is out).
@@ -237,9 +245,10 @@ class Destination {
   const int capacity_;
   DestinationEvents& events_;
   CircuitBreaker breaker_;
-  GateMap gates_;                          // ordering partition or key
-  std::vector<GateMap::node_type> spare_gates_;  // retired gates, reused by gate_of()
-  Gate single_gate_;                                        // ordering none
+  GateMap gates_;                                     // ordering: partition
+  FlatTable<Gate> key_gates_;                         // ordering: key, by key_gate_name()
+  std::vector<std::unique_ptr<Gate>> spare_gates_;    // retired key gates, for reuse
+  Gate single_gate_;                                  // ordering: none
   std::deque<Gate*> ready_;  // gates with a record that may go once the breaker allows
   size_t queued_ = 0;
   int in_flight_ = 0;

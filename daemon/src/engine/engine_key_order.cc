@@ -173,7 +173,10 @@ void Engine::take_followers(InFlightRecord* record, std::vector<InFlightRecord*>
 }
 
 void Engine::key_finished(InFlightRecord* record) {
-  if (!record->order_partition->revoked) parked_->finished(record->order_partition, record->key(), record->order_offset, false);
+  // With no key parked (the common case) there is nothing to leave, and the record's key is
+  // not even read.
+  if (parked_->keys() == 0 || record->order_partition->revoked) return;
+  parked_->finished(record->order_partition, record->key(), record->order_offset, false);
 }
 
 void Engine::refuse_parking(const InFlightRecord& record, int64_t offset) {

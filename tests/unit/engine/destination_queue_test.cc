@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "destination_helpers.h"
@@ -258,4 +261,56 @@ TEST_CASE("destination: a partition offered again after being withdrawn starts a
   CHECK(f.sink->sent.size() == 2);
   CHECK(f.succeed(old) == Verdict::Delivered);
   CHECK(f.destination.in_flight() == 1);
+}
+
+TEST_CASE("destination: under ordering key, thousands of keys in flight go at once; a key's next record waits "
+          "for its own only",
+          "[engine][destination]") {
+  DestinationFixture f(Ordering::Key);
+  constexpr int kKeys = 5000;
+  std::vector<InFlightRecord*> firsts;
+  for (int i = 0; i < kKeys; ++i) firsts.push_back(&f.offer(i % 3, i, "key-" + std::to_string(i)));
+  CHECK(f.destination.in_flight() == kKeys);
+  // A second record of every seventh key waits for the first of its key.
+  std::map<InFlightRecord*, InFlightRecord*> second_of;
+  for (int i = 0; i < kKeys; i += 7) second_of[firsts[i]] = &f.offer(i % 3, kKeys + i, "key-" + std::to_string(i));
+  CHECK(f.destination.queued() == second_of.size());
+  // Answered in a shuffled order: each answer lets exactly its key's second record go.
+  std::mt19937 random(7);
+  std::shuffle(firsts.begin(), firsts.end(), random);
+  for (InFlightRecord* first : firsts) {
+    const size_t sends = f.sink->sent.size();
+    f.succeed(*first);
+    auto second = second_of.find(first);
+    if (second == second_of.end()) {
+      CHECK(f.sink->sent.size() == sends);
+    } else {
+      REQUIRE(f.sink->sent.size() == sends + 1);
+      CHECK(f.sink->sent.back() == second->second);
+    }
+  }
+  CHECK(f.destination.queued() == 0);
+  f.deliver_all();
+  CHECK(f.destination.in_flight() == 0);
+}
+
+TEST_CASE("destination: withdrawing a partition under ordering key returns its queued records and frees its gates",
+          "[engine][destination]") {
+  DestinationFixture f(Ordering::Key);
+  InFlightRecord& a0 = f.offer(0, 0, "a");
+  f.offer(0, 1, "a");
+  f.offer(1, 0, "b");
+  f.offer(1, 1, "b");
+  std::vector<InFlightRecord*> out;
+  f.destination.withdraw(f.partition(0).get(), out);
+  CHECK(offsets_of(out) == std::vector<int64_t>{1});
+  CHECK(f.destination.queued() == 1);
+  // The record in flight still has its gate; its answer lets nothing of partition 0 go.
+  f.succeed(a0);
+  CHECK(f.sent_offsets_of(0) == std::vector<int64_t>{0});
+  CHECK(f.deliver_all() == std::vector<int64_t>{0, 1});
+  CHECK(f.sent_offsets_of(1) == std::vector<int64_t>{0, 1});
+  out.clear();
+  f.destination.withdraw(nullptr, out);
+  CHECK(out.empty());
 }
