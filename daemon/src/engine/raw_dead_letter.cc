@@ -14,8 +14,6 @@ namespace {
 // Room for the record's own framing beyond its key, value and headers (librdkafka counts a few
 // dozen bytes; the rest is margin).
 constexpr int64_t kRawFramingBytes = 512;
-// What header_wire_bytes allows for each header's framing.
-constexpr int64_t kHeaderFramingBytes = 10;
 
 // Every header the raw format sets; any of these the record carried is removed first.
 constexpr const char* kContextHeaders[] = {
@@ -55,7 +53,7 @@ std::vector<ContextHeader> context_of(const InFlightRecord& record, const Origin
 }
 
 int64_t wire_bytes(std::string_view name, std::string_view value) {
-  return static_cast<int64_t>(name.size() + value.size()) + kHeaderFramingBytes;
+  return static_cast<int64_t>(header_wire_bytes(name, value.size()));
 }
 
 void add_header(rd_kafka_headers_t* headers, const char* name, std::string_view value) {

@@ -70,9 +70,13 @@ kafka::HeadersPtr derive_headers(kafka::Message& message,
   return headers;
 }
 
-size_t header_wire_bytes(const rd_kafka_headers_t* headers, size_t* count) {
+size_t header_wire_bytes(std::string_view name, size_t value_size) {
   // The lengths of a header's name and value are varints of at most 5 bytes each.
   constexpr size_t kHeaderFramingBytes = 10;
+  return name.size() + value_size + kHeaderFramingBytes;
+}
+
+size_t header_wire_bytes(const rd_kafka_headers_t* headers, size_t* count) {
   size_t total = 0;
   size_t found = 0;
   const char* name = nullptr;
@@ -81,7 +85,7 @@ size_t header_wire_bytes(const rd_kafka_headers_t* headers, size_t* count) {
   for (size_t i = 0; headers != nullptr &&
                      rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
        ++i) {
-    total += std::string_view(name).size() + size + kHeaderFramingBytes;
+    total += header_wire_bytes(name, size);
     found += 1;
   }
   if (count != nullptr) *count = found;

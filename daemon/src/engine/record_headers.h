@@ -70,6 +70,8 @@ kafka::HeadersPtr derive_headers(kafka::Message& message,
 // for its framing (thousands of small headers would overrun a fixed allowance). `count`, when
 // given, receives how many there are.
 size_t header_wire_bytes(const rd_kafka_headers_t* headers, size_t* count = nullptr);
+// The same for one header.
+size_t header_wire_bytes(std::string_view name, size_t value_size);
 
 // Appends where `record` was consumed, "topic/partition/offset" (sluice-source,
 // X-Sluice-Source), to `out`.
