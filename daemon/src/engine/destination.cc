@@ -46,7 +46,7 @@ bool Destination::rate_allows(InFlightRecord& waiting, TimePoint now) {
 }
 
 uint64_t Destination::key_gate_name(const InFlightRecord& record) {
-  const uint64_t key_hash = std::hash<std::string_view>()(record.key());
+  const uint64_t key_hash = record.key_hash();
   const auto partition = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(record.partition.get()));
   // A multiplicative mix: the table takes the top bits, and every bit of both moves them.
   return (key_hash ^ (partition >> 4)) * 0x9e3779b97f4a7c15ULL;
@@ -156,6 +156,7 @@ bool Destination::dispatch(Gate& gate, InFlightRecord& record, CircuitBreaker::P
       gate.in_flight += 1;
       in_flight_ += 1;
       record.destination_gate = &gate;
+      record.destination_gate_name = gate.name;
       events_.on_dispatched(record);
       return true;
     case SendStatus::QueueFull:
@@ -336,6 +337,7 @@ void Destination::withdraw_matching(const InFlightRecord& record, const std::fun
 }
 
 void Destination::withdraw_from(Gate& gate, const PartitionState* partition, std::vector<InFlightRecord*>& out) {
+  if (gate.queued.empty()) return;  // the common case; `keep` below would allocate
   std::deque<InFlightRecord*> keep;
   for (InFlightRecord* record : gate.queued) {
     if (partition == nullptr || record->partition.get() == partition) {

@@ -120,6 +120,18 @@ class Destination {
     pump(now);
   }
 
+  // Start loading what offer(record) and on_result(record) will read, a few records ahead: under
+  // ordering: key a gate and its table slot are out of the cache by then (thousands of keys
+  // are in flight), and loading them while other records are handled hides that wait.
+  void prefetch_offer(const InFlightRecord& record) const {
+    if (ordering_ == config::Ordering::Key) key_gates_.prefetch(key_gate_name(record));
+  }
+  void prefetch_result(const InFlightRecord& record) const {
+    if (ordering_ != config::Ordering::Key) return;
+    __builtin_prefetch(record.destination_gate);
+    key_gates_.prefetch(record.destination_gate_name);
+  }
+
   // Overloaded: a transient failure that says the destination takes too much (HTTP 429 or 503,
   // a timeout); it also cuts an adaptive concurrency limit.
   enum class Result { Delivered, BadData, Transient, Overloaded, Cancelled };

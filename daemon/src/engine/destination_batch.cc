@@ -97,6 +97,7 @@ Batch Destination::take_batch(TimePoint now) {
       if (rate_) rate_->take(now);
       bytes += value_bytes(*record);
       record->destination_gate = &gate;
+      record->destination_gate_name = gate.name;
       batch.records.push_back(record);
       taken += 1;
     }

@@ -155,6 +155,7 @@ void Engine::settle_deliveries() {
       const InFlightRecord& next = *deliveries_[i + kAhead].record;
       __builtin_prefetch(next.message.address());
       next.partition->offsets.prefetch(next.offset);
+      if (next.step() == Step::Forwarding) destinations_->for_route(next.route).prefetch_result(next);
     }
     on_delivery(deliveries_[i].record, deliveries_[i].error);
   }

@@ -233,7 +233,14 @@ void Engine::run_dedup() {
   if (dedup_->down() != ((partitions_->global_pauses() & kPauseDedupDown) != 0)) {
     partitions_->set_pause_all(kPauseDedupDown, dedup_->down());
   }
-  for (const DedupCoordinator::Answer& answer : dedup_answers_) {
+  // The destination's gate lookups, a few records ahead (Destination::prefetch_offer).
+  constexpr size_t kAhead = 4;
+  for (size_t i = 0; i < dedup_answers_.size(); ++i) {
+    if (i + kAhead < dedup_answers_.size() && dedup_answers_[i + kAhead].kind == DedupCoordinator::Answer::Kind::Forward) {
+      const InFlightRecord& next = *dedup_answers_[i + kAhead].record;
+      destinations_->for_route(next.route).prefetch_offer(next);
+    }
+    const DedupCoordinator::Answer& answer = dedup_answers_[i];
     switch (answer.kind) {
       case DedupCoordinator::Answer::Kind::Forward: forward(answer.record); break;
       case DedupCoordinator::Answer::Kind::Duplicate: complete(answer.record, Reason::SeenWithinWindow); break;

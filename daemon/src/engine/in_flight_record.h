@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,6 +70,7 @@ struct InFlightRecord {
   // The ordering gate of its destination it was sent from, while it is out (Destination's own,
   // so that a result needs no lookup of it).
   void* destination_gate = nullptr;
+  uint64_t destination_gate_name = 0;  // a key's gate (ordering: key): its name in the gate table
 
   // retry.ordering: key — the input partition whose key order the record keeps, and its offset
   // there: its own for an inbound record, its origin for a tier record (null: not tracked, e.g.
@@ -100,6 +102,18 @@ struct InFlightRecord {
   std::string_view value() const { return message.value(); }
   bool value_is_null() const { return message.value_is_null(); }
   std::string_view key() const { return message.key(); }
+  // std::hash of key(). Set on the stage thread, which reads the record's bytes anyway: on the
+  // engine thread they are long out of the cache, and hashing them there (ordering: key names
+  // a gate by it, for every record) was a cache miss per record. Computed here for a record
+  // that did not pass the stages; the value is the same either way.
+  uint64_t key_hash() const { return key_hashed ? key_hash_value : hash_key(key()); }
+  void remember_key_hash() {
+    key_hash_value = hash_key(key());
+    key_hashed = true;
+  }
+  static uint64_t hash_key(std::string_view key) { return std::hash<std::string_view>()(key); }
+  uint64_t key_hash_value = 0;
+  bool key_hashed = false;
 
   Step step() const { return step_; }
   // The one way a record changes step, so its pool's ledger always agrees with the records.
@@ -156,6 +170,8 @@ class RecordPool {
     record->detail.clear();
     record->correlation_id.clear();
     record->destination_gate = nullptr;
+    record->destination_gate_name = 0;
+    record->key_hashed = false;
     record->order_partition = nullptr;
     record->order_partition_owner.reset();
     record->order_offset = -1;

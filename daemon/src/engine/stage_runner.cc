@@ -26,6 +26,7 @@ StageRunner::StageRunner(std::unique_ptr<stages::StageChain> chain, const Router
 void StageRunner::run(InFlightRecord& record) {
   using Clock = std::chrono::steady_clock;
   stages::MessageContext& context = context_;
+  record.remember_key_hash();
   context.reset(record.value(), record.value_is_null());
   const bool timed = (records_seen_++ & kStageSampleMask) == 0;
   stages::StageChain::Outcome outcome = chain_->run(context, timed ? &stage_durations_ : nullptr);
