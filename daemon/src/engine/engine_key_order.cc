@@ -81,6 +81,8 @@ bool Engine::track_key_order(InFlightRecord* record) {
 }
 
 bool Engine::follow_key_order(InFlightRecord* record) {
+  // No key with its hash is parked (the common case): it goes on, and its key is not read.
+  if (!parked_->may_be_parked(record->key_hash())) return true;
   PartitionState& input = *record->order_partition;
   if (input.revoked) return true;  // given up where it goes next
   // A record back from a tier goes on only once every record before it in its input partition
@@ -173,9 +175,9 @@ void Engine::take_followers(InFlightRecord* record, std::vector<InFlightRecord*>
 }
 
 void Engine::key_finished(InFlightRecord* record) {
-  // With no key parked (the common case) there is nothing to leave, and the record's key is
-  // not even read.
-  if (parked_->keys() == 0 || record->order_partition->revoked) return;
+  // With no key of its hash parked (the common case) there is nothing to leave, and the
+  // record's key is not even read.
+  if (!parked_->may_be_parked(record->key_hash()) || record->order_partition->revoked) return;
   parked_->finished(record->order_partition, record->key(), record->order_offset, false);
 }
 

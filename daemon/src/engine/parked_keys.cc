@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/assert.h"
+
 namespace sluice::engine {
 
 const ParkedKeys::KeyState* ParkedKeys::find(Partition partition, std::string_view key) const {
@@ -38,6 +40,7 @@ ParkedKeys::KeyState* ParkedKeys::join(Partition partition, std::string_view key
     }
     it = keys.emplace(std::string(key), KeyState{}).first;
     keys_ += 1;
+    key_hashes_[hash_of(key)] += 1;
   }
   KeyState& state = it->second;
   auto [member, inserted] = state.members.try_emplace(offset);
@@ -103,6 +106,7 @@ void ParkedKeys::finished(Partition partition, std::string_view key, int64_t off
 
 void ParkedKeys::erase_if_empty(Partition partition, Keys& keys, Keys::iterator it) {
   if (!it->second.members.empty()) return;
+  forget_hash(it->first);
   keys.erase(it);
   keys_ -= 1;
   if (keys.empty()) partitions_.erase(partition);
@@ -118,10 +122,19 @@ int64_t ParkedKeys::head_of(Partition partition, std::string_view key) const {
   return state == nullptr || state->members.empty() ? -1 : state->members.begin()->first;
 }
 
+void ParkedKeys::forget_hash(std::string_view key) {
+  auto it = key_hashes_.find(hash_of(key));
+  SLUICE_ASSERT(it != key_hashes_.end() && it->second > 0, "a parked key's hash is counted");
+  if (--it->second == 0) key_hashes_.erase(it);
+}
+
 void ParkedKeys::forget(Partition partition) {
   auto keys = partitions_.find(partition);
   if (keys == partitions_.end()) return;
-  for (const auto& [key, state] : keys->second) records_ -= state.members.size();
+  for (const auto& [key, state] : keys->second) {
+    records_ -= state.members.size();
+    forget_hash(key);
+  }
   keys_ -= keys->second.size();
   partitions_.erase(keys);
 }

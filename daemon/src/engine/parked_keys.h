@@ -88,6 +88,12 @@ class ParkedKeys {
   // Forgets everything about `partition` (revoked: its next owner rebuilds it).
   void forget(Partition partition);
 
+  // False when no key hashing to `key_hash` (std::hash<std::string_view> of the key, as the
+  // stage thread computes it) is parked in any partition: then the key certainly is not, and
+  // its bytes, long out of the cache on the engine thread, need not be read. True means it may
+  // be (ask with the key).
+  bool may_be_parked(uint64_t key_hash) const { return keys_ != 0 && key_hashes_.count(key_hash) != 0; }
+
   size_t keys() const { return keys_; }
   size_t records() const { return records_; }
   size_t max_keys() const { return max_keys_; }
@@ -114,10 +120,13 @@ class ParkedKeys {
   // when the key is new and max_keys are parked.
   KeyState* join(Partition partition, std::string_view key, int64_t offset, int tier);
   void erase_if_empty(Partition partition, Keys& keys, Keys::iterator it);
+  static uint64_t hash_of(std::string_view key) { return std::hash<std::string_view>()(key); }
+  void forget_hash(std::string_view key);
 
   const size_t max_keys_;
   const bool dead_letter_followers_;
   std::unordered_map<Partition, Keys> partitions_;
+  std::unordered_map<uint64_t, uint32_t> key_hashes_;  // of every parked key, with how many share it
   size_t keys_ = 0;
   size_t records_ = 0;
 };

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "engine/in_flight_record.h"
 #include "engine/parked_keys.h"
 
 using sluice::engine::ParkedKeys;
@@ -157,4 +158,21 @@ TEST_CASE("parked keys: an older copy of a record than one known is a spare", "[
   CHECK(rebuilt.read_from_tier(kInput, "k", 5, 0, 1) == Read::SpareCopy);
   CHECK(rebuilt.read_from_tier(kInput, "k", 5, 0, 2) == Read::Joined);
   CHECK(rebuilt.records() == 1);
+}
+
+TEST_CASE("parked keys: may_be_parked answers from the key's hash, as the stage thread computes it",
+          "[engine][parked_keys]") {
+  ParkedKeys parked(10, false);
+  const uint64_t k = sluice::engine::InFlightRecord::hash_key("k");
+  CHECK_FALSE(parked.may_be_parked(k));
+  REQUIRE(parked.to_tier(kInput, "k", 5, 0, 1));
+  REQUIRE(parked.wait_at_dedup(kOtherInput, "k", 9));
+  CHECK(parked.may_be_parked(k));
+  CHECK_FALSE(parked.may_be_parked(sluice::engine::InFlightRecord::hash_key("other")));
+  // Parked in two partitions: it stays until neither has it.
+  parked.finished(kInput, "k", 5, false);
+  CHECK(parked.may_be_parked(k));
+  parked.forget(kOtherInput);
+  CHECK_FALSE(parked.may_be_parked(k));
+  CHECK(parked.keys() == 0);
 }
