@@ -111,14 +111,12 @@ void Engine::handle_message(kafka::Message message) {
   partition.consumed_counter->Increment();
   output_order_.track(*record);
 
-  bool replayed = false;
-  if (partition.retry_tier < 0) {
-    // An inbound record's sluice-* headers are not ours: renamed before anything reads them.
-    rename_inbound_headers(record->message, &replayed);
-  } else {
-    replayed = record->message.last_header(header::kReplayCount).has_value();
+  // An inbound record's sluice-* headers are not ours: renamed on the stage thread, before
+  // anything reads them (nothing does before its stages). A tier record's are.
+  record->inbound = partition.retry_tier < 0;
+  if (!record->inbound && record->message.last_header(header::kReplayCount).has_value()) {
+    probe_.count_replayed(partition.topic);
   }
-  if (replayed) probe_.count_replayed(partition.topic);
   // A record from a retry tier: how often it failed, and when it may be tried again.
   if (partition.retry_tier >= 0) tiers_.read_retry_state(*record, partition.retry_tier, now_.epoch_ms);
   if (parked_ && !track_key_order(record)) {
@@ -170,6 +168,7 @@ void Engine::act_on_stages(InFlightRecord* record) {
     abandon(record);
     return;
   }
+  if (record->replayed) probe_.count_replayed(record->partition->topic);
   switch (record->verdict) {
     case stages::Verdict::DeadLetter:
       dead_letter(record, record->stage, record->reason, std::move(record->detail));

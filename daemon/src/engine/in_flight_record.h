@@ -46,6 +46,11 @@ struct InFlightRecord {
   // cache rather than at completion, when it no longer is.
   int64_t timestamp_ms = -1;
   bool awaiting_delivery = false;  // a produce or request for this record is not answered yet
+  // Consumed from an inbound topic: its sluice-* headers are not ours, and are renamed on the
+  // stage thread before anything reads them (StageRunner::run); `replayed`: it carried
+  // sluice-replay-count (re-driven by sluice replay), found there too.
+  bool inbound = false;
+  bool replayed = false;
   bool holds_reservation = false;  // it owns the dedup reservation of `fingerprint`
   // Exactly-once: an output of this record is in the open transaction (or it needs none any
   // more), so records behind it in its partition may produce theirs.
@@ -169,6 +174,8 @@ class RecordPool {
     record->reason = Reason::Delivered;
     record->detail.clear();
     record->correlation_id.clear();
+    record->inbound = false;
+    record->replayed = false;
     record->destination_gate = nullptr;
     record->destination_gate_name = 0;
     record->key_hashed = false;

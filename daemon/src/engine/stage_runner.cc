@@ -5,6 +5,7 @@
 
 #include "common/assert.h"
 #include "common/outcome.h"
+#include "engine/record_headers.h"
 #include "json/json_parser.h"
 
 namespace sluice::engine {
@@ -26,6 +27,10 @@ StageRunner::StageRunner(std::unique_ptr<stages::StageChain> chain, const Router
 void StageRunner::run(InFlightRecord& record) {
   using Clock = std::chrono::steady_clock;
   stages::MessageContext& context = context_;
+  // Here rather than on the engine thread at intake: parsing a consumed record's headers reads
+  // bytes next to its value, which this thread reads anyway, and that the engine thread would
+  // find out of the cache.
+  if (record.inbound) rename_inbound_headers(record.message, &record.replayed);
   record.remember_key_hash();
   context.reset(record.value(), record.value_is_null());
   const bool timed = (records_seen_++ & kStageSampleMask) == 0;
