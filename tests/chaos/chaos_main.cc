@@ -225,6 +225,11 @@ void ChaosRun::check_daemon_alive() {
   int status = daemon_->stop(1s);
   std::string note = "exit status " + std::to_string(status) + " at " + std::to_string(static_cast<int>(elapsed())) + "s";
   std::cout << "  sluice ended by itself: " << note << "; restarting it\n";
+  // The log is kept across restarts, so its end now is this instance's last words: a crash's
+  // cause is there, and the run's final tail would show only the instances after it.
+  if (status != 1) {
+    std::cerr << "---- the last lines of sluice's log before it ended ----\n" << log_tail(daemon_->logs(), 30) << "\n----\n";
+  }
   summary_.unexpected_exits.push_back(note);
   start_daemon();
 }

@@ -31,7 +31,10 @@ std::string crashes_in(const std::vector<std::string>& unexpected_exits, const s
   for (const std::string& exit : unexpected_exits) {
     if (exit.find("exit status 1 ") == std::string::npos) crashes += exit + "; ";
   }
-  for (const char* marker : {"AddressSanitizer", "LeakSanitizer", "runtime error:", "assertion failed"}) {
+  // Sanitizer reports, a broken invariant (SLUICE_ASSERT), librdkafka's and the C library's
+  // assertions, and an uncaught exception.
+  for (const char* marker : {"AddressSanitizer", "LeakSanitizer", "runtime error:", "assertion failed", "invariant broken",
+                             ": assert: ", "Assertion `", "terminate called"}) {
     size_t at = logs.find(marker);
     if (at != std::string::npos) crashes += logs.substr(at, logs.find('\n', at) - at) + "; ";
   }
