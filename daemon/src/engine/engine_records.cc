@@ -97,6 +97,17 @@ void Engine::handle_message(kafka::Message message) {
   }
   PartitionState& partition = **state;
   if (parked_ && partition.retry_tier >= 0 && scan_tier_record(partition, message)) return;
+  // A copy of a record this partition's state has seen: the client fetched it again without
+  // a rewind of ours (librdkafka 2.0.2 can restart a resumed partition from an older offset).
+  // Its original is handled or done, so the copy is dropped; tracking it twice would break
+  // the offset order the commits rely on.
+  if (partition.offsets.already_seen(message.offset())) {
+    if (probe_.should_log("record fetched again", now_.steady)) {
+      log::warn("a record fetched again is ignored: its first copy is handled",
+                {{"topic", partition.topic}, {"partition", message.partition()}, {"offset", message.offset()}});
+    }
+    return;
+  }
   InFlightRecord* record = pool_.acquire();
   record->message = std::move(message);
   record->partition = *state;

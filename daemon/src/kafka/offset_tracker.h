@@ -25,6 +25,14 @@ class OffsetTracker {
   // batch of offsets (the window of a busy partition is larger than the CPU cache).
   void prefetch(int64_t offset) const;
 
+  // Whether `offset` was tracked already: at or below the newest offset tracked, or below the
+  // completed prefix. The client fetching a partition again from an older offset (librdkafka
+  // 2.0.2 can, after a pause and resume) delivers such copies; their originals are handled.
+  bool already_seen(int64_t offset) const {
+    if (!window_.empty()) return offset <= window_.back().offset;
+    return next_position_ && offset < *next_position_;
+  }
+
   // The next offset to commit (one past the completed prefix), or nullopt when nothing has
   // completed since the last mark_committed().
   std::optional<int64_t> committable() const;

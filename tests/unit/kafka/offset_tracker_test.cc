@@ -86,3 +86,21 @@ TEST_CASE("random completion order always commits exactly the completed prefix",
     }
   }
 }
+
+TEST_CASE("offset tracker: an offset tracked before, or below the completed prefix, is already seen",
+          "[kafka][offset_tracker]") {
+  sluice::kafka::OffsetTracker tracker;
+  CHECK_FALSE(tracker.already_seen(0));
+  tracker.track(10, 0);
+  tracker.track(11, 0);
+  CHECK(tracker.already_seen(10));
+  CHECK(tracker.already_seen(11));
+  CHECK(tracker.already_seen(3));
+  CHECK_FALSE(tracker.already_seen(12));
+  tracker.complete(10);
+  tracker.complete(11);
+  // The window is empty now: the completed prefix decides.
+  CHECK(tracker.already_seen(11));
+  CHECK_FALSE(tracker.already_seen(12));
+  CHECK_FALSE(tracker.already_seen(40));  // a gap (compaction, transaction markers) is not a copy
+}
